@@ -1,0 +1,34 @@
+"""Array-namespace dispatch: one code path for NumPy and CuPy arrays (POT-style backend)."""
+
+import numpy as np
+
+
+def array_namespace(*arrays):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
+    for a in arrays:
+        if type(a).__module__.split(".")[0] == "cupy":
+            import cupy
+
+            return cupy
+    return np
+
+
+def logsumexp(z, axis=-1, xp=None):
+    """Stable log Σ exp(z) along ``axis`` (max subtracted; all −inf rows give −inf)."""
+    xp = xp or array_namespace(z)
+    m = xp.max(z, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0.0)
+    out = m + xp.log(xp.sum(xp.exp(z - m), axis=axis, keepdims=True))
+    return xp.squeeze(out, axis=axis)
+
+
+def normalize_logits(z, xp=None):
+    """Shift log-weights so that they are log-probabilities along the last axis."""
+    xp = xp or array_namespace(z)
+    return z - logsumexp(z, xp=xp)[..., None]
+
+
+def matvec(M, x, xp=None):
+    """Batched matrix-vector product: (..., n, m) @ (..., m) -> (..., n)."""
+    xp = xp or array_namespace(M, x)
+    return xp.matmul(M, x[..., None])[..., 0]

@@ -1,0 +1,66 @@
+"""Validation at the public boundary: errors name the argument and the expected form.
+
+Nothing here clips or renormalises: an input is either accepted as given or rejected.
+"""
+
+import numbers
+
+import numpy as np
+
+#: Absolute tolerance for P + Pᵀ = 1 and for probability vectors summing to one.
+SUM_TOL = 1e-12
+
+
+def as_float_array(x, name, *, ndim_min=None, ndim=None):
+    """Convert ``x`` to a float64 array, rejecting non-numeric, complex or non-finite data."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating)
+        or np.issubdtype(arr.dtype, np.integer)
+        or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=True)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    if ndim_min is not None and arr.ndim < ndim_min:
+        raise ValueError(f"{name} must have at least {ndim_min} dimensions, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return arr
+
+
+def check_scalar(x, name, *, low=None, high=None, low_open=False, high_open=False):
+    """A real, finite scalar in the stated interval; returns it as float."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real | np.floating | np.integer):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    x = float(x)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    if low is not None and (x < low or (low_open and x == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '≥'} {low}, got {x}")
+    if high is not None and (x > high or (high_open and x == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '≤'} {high}, got {x}")
+    return x
+
+
+def check_distribution(p, name, n=None, *, strictly_positive=False):
+    """A probability vector (or a batch of them, last axis) of length ``n``.
+
+    Entries must be ≥ 0 (> 0 if ``strictly_positive``) and sum to 1 within
+    ``SUM_TOL·max(1, n)``.
+    """
+    p = as_float_array(p, name, ndim_min=1)
+    if n is not None and p.shape[-1] != n:
+        raise ValueError(f"{name} must have length {n} on its last axis, got shape {p.shape}")
+    if strictly_positive and np.any(p <= 0):
+        raise ValueError(f"{name} must be strictly positive (found min {p.min():.3g})")
+    if np.any(p < 0):
+        raise ValueError(f"{name} must be non-negative (found min {p.min():.3g})")
+    err = np.max(np.abs(p.sum(axis=-1) - 1.0))
+    if err > SUM_TOL * max(1, p.shape[-1]):
+        raise ValueError(f"{name} must sum to 1 along its last axis (off by {err:.3g})")
+    return p

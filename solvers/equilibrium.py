@@ -1,0 +1,208 @@
+"""Certified equilibria of preference games.
+
+β > 0 — the unique π*_β solves the logit fixed point (theory notes nlhf.md §1, [D])
+
+    G(z) := Π( z − log μ − A·softmax(z)/β ) = 0,        Π = I − 11ᵀ/n,
+
+(A = P − ½; the ½ is a constant shift of the logits). ``method="newton"``: a Nash-MP
+warm start (η = 2, global rate (1 + 2β)⁻¹ per iteration) followed by damped Newton on z
+with Jacobian J = I − A·S/β, S = diag π − ππᵀ. J's eigenvalues are 1 − iλ/β (λ real:
+A·S is similar to the antisymmetric S^½AS^½ on range S), so J is invariably nonsingular.
+If a Newton step cannot reduce ‖G‖ (far from π* at small β), the solver continues in β:
+it solves the game at 2β first and uses that solution as the start (homotopy).
+
+Certificate: ``residual`` = ‖G(z)‖∞ ≤ 1e-12 and ``duality_gap`` = 2·Expl_β(π) ≤ 1e-13.
+Reached (measured by ``tests/test_equilibrium.py`` and the README): both hold for
+n ≤ 1000, β ∈ [1e-3, 10]. For β ∈ [1e-4, 1e-3) the rounding floor of A·π/β is about
+ε_mach·n^½/β, so the residual reached is ≲ 1e-11 (the duality gap stays ≤ 1e-13): pass
+``residual_tol`` accordingly; ``certified`` is ``False`` whenever the tolerances are not met.
+
+``method="cvxpy"``: the independent exponential-cone program
+min_{π∈Δ} logΣ_y μ_y·exp((Aπ)_y/β) + KL(π‖μ)  (= Expl_β(π)/β, convex, minimum 0 at π*),
+used to cross-check Newton.
+
+β = 0 — ``method="lp"``: a von Neumann winner, max t s.t. Aᵀπ ≥ t·1, π ∈ Δ (the value is
+t = 0), by HiGHS dual simplex. When the winner is not unique the solver returns the
+optimal vertex HiGHS finds (an extreme point of the set of winners, deterministic for a
+given P). Certificate: Expl_0(π) = max(Pπ) − ½ ≤ 1e-9.
+"""
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+from nashlab._xp import normalize_logits
+from nashlab.games._validation import check_scalar
+from nashlab.games.metrics import duality_gap, exploitability
+from nashlab.games.preference import PreferenceGame
+from nashlab.solvers.prox import prox_step
+from nashlab.solvers.results import Equilibrium
+
+_METHODS = ("auto", "newton", "cvxpy", "lp")
+
+
+def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=200,
+                max_newton=100) -> Equilibrium:
+    """The equilibrium of ``game``: π*_β for β > 0, a von Neumann winner for β = 0.
+
+    ``method``: "auto" (Newton for β > 0, LP for β = 0), "newton", "cvxpy" or "lp".
+    Batches of games are solved game by game; ``residual``/``duality_gap`` are the worst
+    over the batch and ``certified`` holds only if every game is certified.
+    """
+    if not isinstance(game, PreferenceGame):
+        raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    residual_tol = check_scalar(residual_tol, "residual_tol", low=0.0)
+    gap_tol = check_scalar(gap_tol, "gap_tol", low=0.0)
+    if method == "auto":
+        method = "lp" if game.beta == 0 else "newton"
+    if (method == "lp") != (game.beta == 0):
+        raise ValueError(f"method {method!r} needs beta {'= 0' if method == 'lp' else '> 0'}, got {game.beta:g}")
+
+    solve_one = {"newton": _solve_newton, "cvxpy": _solve_cvxpy, "lp": _solve_lp}[method]
+    kwargs = {"warm_start": warm_start, "max_newton": max_newton} if method == "newton" else {}
+    policy = np.empty(game.P.shape[:-1])
+    logits = np.empty_like(policy)
+    iterations, messages = 0, set()
+    for idx in np.ndindex(game.batch_shape):
+        one = game[idx] if game.batch_shape else game
+        z, it, msg = solve_one(one, **kwargs)
+        logits[idx] = z
+        iterations = max(iterations, it)
+        messages.add(msg)
+
+    with np.errstate(divide="ignore"):
+        policy = np.exp(logits)
+        if method == "lp":
+            logits = np.log(policy)
+    residual = float(np.max(_residual(game, logits)))
+    gap = float(np.max(duality_gap(game, policy)))
+    tol = 1e-9 if method == "lp" else residual_tol
+    certified = residual <= tol and (method == "lp" or gap <= gap_tol)
+    return Equilibrium(policy, logits, residual, gap, iterations, certified, method,
+                       "; ".join(sorted(messages)))
+
+
+def fixed_point_residual(game, logits) -> np.ndarray:
+    """G(z) = Π(z − log μ − A·softmax(z)/β) of the logit fixed-point map (β > 0)."""
+    z = np.asarray(logits, dtype=float)
+    pi = np.exp(normalize_logits(z))
+    g = z - game.log_reference - np.matmul(game.A, pi[..., None])[..., 0] / game.beta
+    return g - g.mean(axis=-1, keepdims=True)
+
+
+def _residual(game, logits):
+    if game.beta == 0:
+        return exploitability(game, np.exp(logits))
+    return np.max(np.abs(fixed_point_residual(game, logits)), axis=-1)
+
+
+# ---- β > 0: Nash-MP warm start + damped Newton, continuation in β if needed --------------
+
+def _nash_mp(A, log_mu, beta, z, iterations):
+    """Nash-MP with η = 2 (theory notes nlhf.md §2): contracts KL(π*‖·) by 1/(1 + 2β)."""
+    for _ in range(iterations):
+        half = prox_step(z, A @ np.exp(z), eta=2.0, beta=beta, log_reference=log_mu)
+        z = prox_step(z, A @ np.exp(half), eta=2.0, beta=beta, log_reference=log_mu)
+    return z
+
+
+def _G(A, log_mu, beta, z):
+    g = z - log_mu - A @ np.exp(z) / beta
+    return g - g.mean()
+
+
+def _rounding_floor(A, log_mu, beta):
+    """Size of ‖G‖∞ that rounding alone produces: ε·(1 + max|log μ| + ‖A‖/β)·n^½."""
+    eps = np.finfo(float).eps
+    return 64 * eps * (1.0 + np.max(np.abs(log_mu)) + 0.5 / beta) * np.sqrt(log_mu.size)
+
+
+def _newton(A, log_mu, beta, z, max_steps):
+    """Damped Newton on G (backtracking on ‖G‖₂) until no step decreases ‖G‖; returns
+    (z, steps, converged) with converged meaning ‖G‖∞ is at the rounding floor."""
+    n = z.size
+    floor = _rounding_floor(A, log_mu, beta)
+    g = _G(A, log_mu, beta, z)
+    norm = np.linalg.norm(g)
+    for step in range(1, max_steps + 1):
+        pi = np.exp(z)
+        J = np.eye(n) - (A * pi[None, :] - np.outer(A @ pi, pi)) / beta  # I − A(diag π − ππᵀ)/β
+        delta = scipy.linalg.solve(J, -g, check_finite=False)
+        delta -= delta.mean()
+        t = 1.0
+        while t > 1e-10:
+            z_new = normalize_logits(z + t * delta)
+            g_new = _G(A, log_mu, beta, z_new)
+            norm_new = np.linalg.norm(g_new)
+            if norm_new <= (1.0 - 1e-4 * t) * norm:
+                break
+            t *= 0.5
+        else:  # no decrease: at the rounding floor, or stuck far from π*
+            return z, step, bool(np.max(np.abs(g)) <= floor)
+        z, g, norm = z_new, g_new, norm_new
+        if norm == 0.0:
+            return z, step, True
+    return z, max_steps, bool(np.max(np.abs(g)) <= floor)
+
+
+def _solve_newton(game, *, warm_start, max_newton):
+    A, log_mu, beta = game.A, game.log_reference, game.beta
+    z = _nash_mp(A, log_mu, beta, normalize_logits(log_mu.copy()), warm_start)
+    z, steps, ok = _newton(A, log_mu, beta, z, max_newton)
+    iterations = warm_start + steps
+    if ok:
+        return z, iterations, "newton converged"
+    if beta >= 1.0:  # Nash-MP converges fast here: continue it, then polish
+        z = _nash_mp(A, log_mu, beta, z, 10 * warm_start)
+        z, steps, ok = _newton(A, log_mu, beta, z, max_newton)
+        return z, iterations + 10 * warm_start + steps, (
+            "newton converged" if ok else "newton did not converge")
+    # continuation: solve the game at 2β, restart Newton from that solution
+    z2, it2, _ = _solve_newton(game.with_beta(2.0 * beta), warm_start=warm_start,
+                               max_newton=max_newton)
+    z, steps, ok = _newton(A, log_mu, beta, z2, max_newton)
+    msg = "newton converged (continuation in beta)" if ok else "newton did not converge"
+    return z, iterations + it2 + steps, msg
+
+
+# ---- β > 0: exponential-cone program (independent cross-check) ---------------------------
+
+def _solve_cvxpy(game):
+    try:
+        import cvxpy as cp
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("method='cvxpy' needs cvxpy: pip install 'nashlab[dev]'") from exc
+    n, mu = game.n, game.reference
+    x = cp.Variable(n, nonneg=True)
+    objective = cp.log_sum_exp(game.log_reference + (game.A @ x) / game.beta) + cp.sum(cp.kl_div(x, mu))
+    problem = cp.Problem(cp.Minimize(objective), [cp.sum(x) == 1])
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12,
+                  max_iter=500)
+    if x.value is None:
+        raise RuntimeError(f"cvxpy failed: {problem.status}")
+    p = np.maximum(x.value, 0.0)  # the conic solution is interior up to solver tolerance
+    with np.errstate(divide="ignore"):
+        z = normalize_logits(np.log(p))
+    iterations = problem.solver_stats.num_iters or 0
+    return z, iterations, f"cvxpy {problem.status}"
+
+
+# ---- β = 0: von Neumann winner by LP ------------------------------------------------------
+
+def _solve_lp(game):
+    n, A = game.n, game.A
+    # variables (π, t): minimise −t  s.t.  t − (Aᵀπ)_j ≤ 0,  Σπ = 1,  π ≥ 0
+    c = np.zeros(n + 1)
+    c[-1] = -1.0
+    A_ub = np.hstack([-A.T, np.ones((n, 1))])
+    A_eq = np.hstack([np.ones((1, n)), np.zeros((1, 1))])
+    res = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=np.zeros(n), A_eq=A_eq, b_eq=[1.0],
+                                 bounds=[(0, None)] * n + [(None, None)], method="highs-ds")
+    if res.status != 0:
+        raise RuntimeError(f"HiGHS failed: {res.message}")
+    pi = np.maximum(res.x[:n], 0.0)  # HiGHS may return −1e-17; the certificate is recomputed
+    pi /= pi.sum()
+    with np.errstate(divide="ignore"):
+        return np.log(pi), int(res.nit), "lp optimal"
