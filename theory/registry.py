@@ -1,0 +1,100 @@
+"""Theorems as objects: statement, assumptions, bound (sympy), source and status.
+
+A theorem bounds one metric of a ``Trajectory`` (``trajectory.metrics[metric]``) in the
+symbols of ``SYMBOLS``; the values come from ``trajectory.params`` and the trajectory itself:
+
+* ``k``     the iteration index (0 is the initial point),
+* ``err0``  the metric at k = 0 (e.g. KL₀ = KL(π*‖π₀)),
+* ``prev``  the metric at k − 1 (for per-step statements),
+* any other symbol by its name in ``trajectory.params`` (β, η, γ, τ, n, N, δ, ...).
+
+``form`` says how the bound is read:
+* "envelope":  metric[k] ≤ bound(k, err0, params) for every k ≥ 0;
+* "per-step":  metric[k] ≤ bound(prev = metric[k−1], params) for every k ≥ 1.
+
+``rate`` (optional) is the per-iteration factor the theorem promises; ``check`` compares
+the fitted slope of log(metric) against it. ``suite(quick)`` yields labelled trajectories
+the theorem is checked on by ``nashlab verify``.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sympy
+
+#: Named symbols bounds are written in. Add new ones here (one place), never ad hoc.
+SYMBOLS = {
+    name: sympy.Symbol(name, positive=True)
+    for name in ("beta", "eta", "k", "err0", "prev", "n", "N", "delta", "gamma", "tau",
+                 "alpha", "L", "C1", "C2", "T")
+}
+
+STATUSES = ("paper-verified", "derived", "slope-only")
+FORMS = ("envelope", "per-step")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the statement comes from."""
+
+    title: str
+    arxiv: str
+    locator: str  # "Theorem 1", "Lemma 2", "abstract", ...
+
+    def __str__(self):
+        return f"{self.title} (arXiv {self.arxiv}), {self.locator}"
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """An executable hypothesis of a theorem: ``holds(params) -> bool``."""
+
+    description: str
+    holds: Callable[[dict], bool]
+
+
+@dataclass(frozen=True)
+class Theorem:
+    id: str
+    algorithm: str
+    statement: str
+    metric: str
+    bound: sympy.Expr
+    source: Source
+    status: str
+    assumptions: tuple = ()
+    form: str = "envelope"
+    rate: sympy.Expr | None = None
+    derivation: str = ""
+    suite: Callable[[bool], Iterable] | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {self.form!r}")
+        unknown = {s.name for s in self.bound.free_symbols} - set(SYMBOLS)
+        if unknown:
+            raise ValueError(f"bound of {self.id} uses unknown symbols {sorted(unknown)}")
+
+
+_REGISTRY: dict[str, Theorem] = {}
+
+
+def register(theorem: Theorem) -> Theorem:
+    """Add a theorem; ids are unique."""
+    if theorem.id in _REGISTRY:
+        raise ValueError(f"theorem {theorem.id!r} is already registered")
+    _REGISTRY[theorem.id] = theorem
+    return theorem
+
+
+def get(theorem_id: str) -> Theorem:
+    try:
+        return _REGISTRY[theorem_id]
+    except KeyError:
+        raise KeyError(f"unknown theorem {theorem_id!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def all_theorems() -> list[Theorem]:
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
