@@ -49,11 +49,12 @@ def kl_divergence(p, q) -> np.ndarray:
 
 
 def _kl_from_logs(p, log_p, log_q):
-    """Σ p·(d + e^{−d} − 1), d = log p − log q: equal to KL(p‖q) when Σp = Σq = 1, with every
-    term ≥ 0, so the sum cannot round below zero near p = q."""
+    """KL(p‖q) for normalised p, q written as Σ_{p>0} p·(d + e^{−d} − 1) + Σ_{p=0} q with
+    d = log p − log q (the two extra sums cancel since Σq = 1): every term is ≥ 0, so the
+    sum cannot round below zero near p = q."""
     with np.errstate(invalid="ignore", over="ignore"):
         d = log_p - log_q
-        terms = np.where(p > 0, p * (d + np.expm1(-d)), 0.0)
+        terms = np.where(p > 0, p * (d + np.expm1(-d)), np.exp(log_q))
     return np.sum(terms, axis=-1)
 
 

@@ -1,0 +1,176 @@
+"""The ``nashlab`` command line: solve, verify, bench, train.
+
+Every user error (bad flag, unreadable or malformed file, a matrix that is not a
+preference matrix, β < 0, ...) prints one line on stderr and exits with status 2.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+class UsageError(Exception):
+    """A user error: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+GAMES = ("perturbed-rps", "rps", "cyclic", "random", "bradley-terry", "tournament", "annotators")
+
+
+def load_array(path, name) -> np.ndarray:
+    """Read a numeric array from .npy (no pickle), .json (nested lists or {name: ...}) or .csv."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{name}: no such file {str(path)!r}")
+    try:
+        if path.suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif path.suffix == ".json":
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                if name not in data:
+                    raise UsageError(f"{name}: JSON object in {path} has no key {name!r}")
+                data = data[name]
+            arr = np.array(data, dtype=float)
+        elif path.suffix == ".csv":
+            arr = np.loadtxt(path, delimiter=",", dtype=float, ndmin=1)
+        else:
+            raise UsageError(f"{name}: unsupported file type {path.suffix!r} (use .npy, .json or .csv)")
+    except UsageError:
+        raise
+    except Exception as exc:
+        raise UsageError(f"{name}: cannot read {path}: {exc}") from None
+    return arr
+
+
+def _reference(spec, n):
+    if spec is None or spec == "uniform":
+        return None
+    if Path(spec).suffix in (".npy", ".json", ".csv"):
+        return load_array(spec, "reference")
+    try:
+        return np.array([float(v) for v in spec.split(",")])
+    except ValueError:
+        raise UsageError(f"--reference must be 'uniform', a file, or p1,p2,...; got {spec!r}") from None
+
+
+def _make_game(args):
+    from nashlab import games
+
+    if args.matrix is not None:
+        P = load_array(args.matrix, "P")
+        return games.PreferenceGame(P, _reference(args.reference, P.shape[-1]), args.beta)
+    name, n, seed = args.game, args.n, args.seed
+    kwargs = {"beta": args.beta}
+    if name in ("perturbed-rps", "rps"):
+        game = games.perturbed_rps(**kwargs) if name == "perturbed-rps" else games.rps(**kwargs)
+    elif name == "cyclic":
+        game = games.cyclic(n, **kwargs)
+    elif name == "random":
+        game = games.random_preference(n, seed=seed, **kwargs)
+    elif name == "bradley-terry":
+        scores = np.random.default_rng(seed).standard_normal(n)
+        game = games.bradley_terry(scores, **kwargs)
+    elif name == "tournament":
+        game = games.tournament(n, seed=seed, **kwargs)
+    else:
+        game = games.annotator_mixture(n, 3, seed=seed, **kwargs)
+    return game.with_reference(_reference(args.reference, game.n))
+
+
+def _solve(args) -> int:
+    if args.mdp is not None:
+        from nashlab.solvers.mdp_cli import solve_mdp_cli
+
+        out = solve_mdp_cli(args)
+        print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+        return 0
+    from nashlab.games import exploitability
+    from nashlab.solvers import equilibrium
+
+    if args.beta is None:
+        raise UsageError("--beta is required (β ≥ 0; 0 gives the von Neumann winner)")
+    if args.beta < 0:
+        raise UsageError(f"--beta must be ≥ 0, got {args.beta:g}")
+    if args.game is None and args.matrix is None:
+        raise UsageError("give --game NAME or --matrix FILE")
+    game = _make_game(args)
+    eq = equilibrium(game)
+    expl_ref = float(exploitability(game, game.reference))
+    if args.json:
+        out = eq.to_dict()
+        out.pop("logits")
+        out.update(beta=game.beta, n=game.n, exploitability_of_reference=expl_ref)
+        print(json.dumps(out))
+    else:
+        np.set_printoptions(precision=6, suppress=False, linewidth=100)
+        print(f"game: {game!r}")
+        print(f"equilibrium ({eq.method}): {eq.policy}")
+        print(f"certificate: residual {eq.residual:.3e}, duality gap {eq.duality_gap:.3e}, "
+              f"certified={eq.certified} ({eq.message}, {eq.iterations} iterations)")
+        print(f"exploitability of the reference: {expl_ref:.6g}")
+    return 0 if eq.certified else 1
+
+
+#: Subcommands implemented in their own layers, imported only when used.
+DELEGATES = {
+    "verify": ("nashlab.theory.verify", "check every registered theorem; write a report"),
+    "bench": ("nashlab.benchmarks.cli", "side-by-side benchmarks (ratios in one run)"),
+    "train": ("nashlab.scaling.cli", "train neural policies with the same updates"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nashlab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    solve = sub.add_parser("solve", help="certified equilibrium of a preference game, or an MDP")
+    solve.add_argument("--game", choices=GAMES)
+    solve.add_argument("--n", type=int, default=10, help="number of actions (generated games)")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--beta", type=float, help="KL weight β ≥ 0")
+    solve.add_argument("--reference", help="uniform | FILE(.npy/.json/.csv) | p1,p2,...")
+    solve.add_argument("--matrix", help="preference matrix P from FILE(.npy/.json/.csv)")
+    solve.add_argument("--mdp", help="an MDP problem name (riverswim, garnet, ...)")
+    solve.add_argument("--gamma", type=float, help="discount factor of --mdp")
+    solve.add_argument("--regularizer", help="entropy:TAU | kl:TAU | tsallis:TAU (with --mdp)")
+    solve.add_argument("--uncertainty", help="l1:R | kl:R | chi2:R | l1s:R (with --mdp)")
+    solve.add_argument("--json", action="store_true", help="print one JSON object")
+    solve.set_defaults(func=_solve)
+
+    for name, (_, text) in DELEGATES.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv and argv[0] in DELEGATES:
+            import importlib
+
+            try:
+                module = importlib.import_module(DELEGATES[argv[0]][0])
+            except ImportError as exc:
+                raise UsageError(f"'nashlab {argv[0]}' is unavailable: {exc} "
+                                 "(install the extra it needs, e.g. pip install 'nashlab[neural]')") from None
+            return int(module.main(argv[1:]) or 0)
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"nashlab: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:
+        print(f"nashlab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
