@@ -5,7 +5,7 @@
     G(z) := Π( z − log μ − A·softmax(z)/β ) = 0,        Π = I − 11ᵀ/n,
 
 (A = P − ½; the ½ is a constant shift of the logits). ``method="newton"``: a Nash-MP
-warm start (η = 2, global rate (1 + 2β)⁻¹ per iteration) followed by damped Newton on z
+warm start (``warm_start`` = 20 iterations at η = 2, global rate (1 + 2β)⁻¹ per iteration) followed by damped Newton on z
 with Jacobian J = I − A·S/β, S = diag π − ππᵀ. J's eigenvalues are 1 − iλ/β (λ real:
 A·S is similar to the antisymmetric S^½AS^½ on range S), so J is invariably nonsingular.
 If a Newton step cannot reduce ‖G‖ (far from π* at small β), the solver continues in β:
@@ -49,7 +49,7 @@ _METHODS = ("auto", "newton", "cvxpy", "lp")
 CVXPY_GAP_TOL = 1e-10
 
 
-def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=200,
+def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20,
                 max_newton=100) -> Equilibrium:
     """The equilibrium of ``game``: π*_β for β > 0, a von Neumann winner for β = 0.
 
@@ -144,8 +144,9 @@ def _newton(A, log_mu, beta, z, max_steps):
         J = np.eye(n) - (A * pi[None, :] - np.outer(A @ pi, pi)) / beta  # I − A(diag π − ππᵀ)/β
         delta = scipy.linalg.solve(J, -g, check_finite=False)
         delta -= delta.mean()
+        at_floor = np.max(np.abs(g)) <= floor
         t = 1.0
-        while t > 1e-10:
+        while t > (0.75 if at_floor else 1e-10):  # at the floor only the full step is tried
             z_new = normalize_logits(z + t * delta)
             g_new = _G(A, log_mu, beta, z_new)
             norm_new = np.linalg.norm(g_new)

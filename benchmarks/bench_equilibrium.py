@@ -1,0 +1,55 @@
+"""Certified equilibrium at n = 200: Newton (default) vs the cvxpy exponential-cone program.
+
+Prints the ratio of medians measured in this run; run as
+``python -m nashlab.benchmarks.bench_equilibrium`` or through ``nashlab bench``.
+"""
+
+import platform
+import time
+import warnings
+
+import numpy as np
+
+from nashlab import games
+from nashlab.solvers import equilibrium
+
+
+def machine() -> str:
+    return f"{platform.machine()} {platform.processor() or platform.platform()}, Python {platform.python_version()}"
+
+
+def median_seconds(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main(quick: bool = False) -> list[dict]:
+    n, beta = 200, 0.1
+    game = games.random_preference(n, beta=beta, seed=0, reference=games.random_reference(n, seed=1))
+    repeats = 3 if quick else 7
+    newton = median_seconds(lambda: equilibrium(game), repeats)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conic = median_seconds(lambda: equilibrium(game, method="cvxpy"), repeats)
+    row = {
+        "benchmark": "certified equilibrium",
+        "size": f"n={n}, beta={beta}",
+        "backend": "numpy (Newton) vs cvxpy/Clarabel",
+        "candidate_s": newton,
+        "baseline_s": conic,
+        "ratio": conic / newton,
+        "goal": ">= 100x",
+        "met": conic / newton >= 100,
+        "machine": machine(),
+    }
+    print(f"{row['benchmark']} [{row['size']}]: Newton {newton * 1e3:.1f} ms, cvxpy {conic * 1e3:.1f} ms, "
+          f"speed-up {row['ratio']:.0f}x (goal {row['goal']}) on {row['machine']}")
+    return [row]
+
+
+if __name__ == "__main__":
+    main()
