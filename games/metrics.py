@@ -45,10 +45,10 @@ def kl_divergence(p, q) -> np.ndarray:
     """KL(p‖q) = Σ p·(log p − log q) along the last axis (0·log 0 = 0; +inf off support)."""
     p = check_distribution(p, "p")
     q = check_distribution(q, "q", p.shape[-1])
-    return _kl_from_logs(p, _log(p), _log(q))
+    return kl_from_logs(p, _log(p), _log(q))
 
 
-def _kl_from_logs(p, log_p, log_q):
+def kl_from_logs(p, log_p, log_q):
     """KL(p‖q) for normalised p, q written as Σ_{p>0} p·(d + e^{−d} − 1) + Σ_{p=0} q with
     d = log p − log q (the two extra sums cancel since Σq = 1): every term is ≥ 0, so the
     sum cannot round below zero near p = q."""
@@ -91,7 +91,7 @@ def exploitability(game, policy) -> np.ndarray:
     if game.beta == 0:
         return np.max(matvec(game.A, policy), axis=-1)
     log_br = best_response_logits(game, policy)
-    return game.beta * _kl_from_logs(policy, _log(policy), log_br)
+    return game.beta * kl_from_logs(policy, _log(policy), log_br)
 
 
 def duality_gap(game, policy) -> np.ndarray:

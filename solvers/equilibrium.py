@@ -5,7 +5,8 @@
     G(z) := Π( z − log μ − A·softmax(z)/β ) = 0,        Π = I − 11ᵀ/n,
 
 (A = P − ½; the ½ is a constant shift of the logits). ``method="newton"``: a Nash-MP
-warm start (``warm_start`` = 20 iterations at η = 2, global rate (1 + 2β)⁻¹ per iteration) followed by damped Newton on z
+warm start (``warm_start`` = 20 iterations at η = 2, global rate (1 + 2β)⁻¹ per iteration)
+followed by damped Newton on z
 with Jacobian J = I − A·S/β, S = diag π − ππᵀ. J's eigenvalues are 1 − iλ/β (λ real:
 A·S is similar to the antisymmetric S^½AS^½ on range S), so J is invariably nonsingular.
 If a Newton step cannot reduce ‖G‖ (far from π* at small β), the solver continues in β:
@@ -31,13 +32,13 @@ given P). Certificate: Expl_0(π) = max(Pπ) − ½ ≤ 1e-9.
 """
 
 import numpy as np
-import scipy.linalg
 import scipy.optimize
 
 from nashlab._xp import normalize_logits
 from nashlab.games._validation import check_scalar
 from nashlab.games.metrics import duality_gap, exploitability
 from nashlab.games.preference import PreferenceGame
+from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import prox_step
 from nashlab.solvers.results import Equilibrium
 
@@ -133,32 +134,13 @@ def _rounding_floor(A, log_mu, beta):
 
 
 def _newton(A, log_mu, beta, z, max_steps):
-    """Damped Newton on G (backtracking on ‖G‖₂) until no step decreases ‖G‖; returns
-    (z, steps, converged) with converged meaning ‖G‖∞ is at the rounding floor."""
-    n = z.size
-    floor = _rounding_floor(A, log_mu, beta)
-    g = _G(A, log_mu, beta, z)
-    norm = np.linalg.norm(g)
-    for step in range(1, max_steps + 1):
+    """Damped Newton on G from z; returns (z, steps, converged at the rounding floor)."""
+    def jacobian(z):
         pi = np.exp(z)
-        J = np.eye(n) - (A * pi[None, :] - np.outer(A @ pi, pi)) / beta  # I − A(diag π − ππᵀ)/β
-        delta = scipy.linalg.solve(J, -g, check_finite=False)
-        delta -= delta.mean()
-        at_floor = np.max(np.abs(g)) <= floor
-        t = 1.0
-        while t > (0.75 if at_floor else 1e-10):  # at the floor only the full step is tried
-            z_new = normalize_logits(z + t * delta)
-            g_new = _G(A, log_mu, beta, z_new)
-            norm_new = np.linalg.norm(g_new)
-            if norm_new <= (1.0 - 1e-4 * t) * norm:
-                break
-            t *= 0.5
-        else:  # no decrease: at the rounding floor, or stuck far from π*
-            return z, step, bool(np.max(np.abs(g)) <= floor)
-        z, g, norm = z_new, g_new, norm_new
-        if norm == 0.0:
-            return z, step, True
-    return z, max_steps, bool(np.max(np.abs(g)) <= floor)
+        return np.eye(z.size) - (A * pi[None, :] - np.outer(A @ pi, pi)) / beta  # I − A(diag π − ππᵀ)/β
+
+    return damped_newton(lambda z: _G(A, log_mu, beta, z), jacobian, normalize_logits, z,
+                         floor=_rounding_floor(A, log_mu, beta), max_steps=max_steps)
 
 
 def _solve_newton(game, *, warm_start, max_newton):
