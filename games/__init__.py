@@ -21,10 +21,13 @@ from nashlab.games.metrics import (
     win_probabilities,
     win_rate,
 )
+from nashlab.games.matrix import MatrixGame, random_matrix_game
 from nashlab.games.preference import PreferenceGame
 
 __all__ = [
+    "MatrixGame",
     "PreferenceGame",
+    "random_matrix_game",
     "annotator_mixture",
     "best_response",
     "best_response_logits",
