@@ -25,7 +25,10 @@ def logsumexp(z, axis=-1, xp=None):
 def normalize_logits(z, xp=None):
     """Shift log-weights so that they are log-probabilities along the last axis."""
     xp = xp or array_namespace(z)
-    return z - logsumexp(z, xp=xp)[..., None]
+    m = xp.max(z, axis=-1, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0.0)
+    shifted = z - m  # (z − max) − log Σ e^{z − max}: no cancellation when |z| is huge
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
 
 
 def matvec(M, x, xp=None):

@@ -26,7 +26,7 @@ import sympy
 SYMBOLS = {
     name: sympy.Symbol(name, positive=True)
     for name in ("beta", "eta", "k", "err0", "prev", "n", "N", "delta", "gamma", "tau",
-                 "alpha", "L", "C1", "C2", "T")
+                 "alpha", "L", "C1", "C2", "T", "vartheta")
 }
 
 STATUSES = ("paper-verified", "derived", "slope-only")

@@ -1,0 +1,194 @@
+"""Finite Markov decision processes as data (maximisation of discounted reward).
+
+API summary. ``MDP(P, r, gamma, horizon=None)`` holds a validated model and nothing else
+(the objective — a regularizer Ω, an uncertainty set — is passed to the solver, MDPs.jl
+style). ``P`` is either a dense array of shape (S, A, S) or a scipy.sparse matrix of shape
+(S·A, S) whose row s·A + a is P(·|s, a); ``r`` is the expected reward r(s, a) of shape
+(S, A). Attributes: ``P`` (as given, float64), ``P_flat`` ((S·A, S) dense ndarray or CSR
+matrix), ``r``, ``gamma``, ``horizon``, ``n_states``, ``n_actions``, ``is_sparse``.
+Methods (policies are (S, A) row-stochastic arrays; ``as_policy`` also turns an integer
+action vector of shape (S,) into one): ``expected_next(v)`` = P v of shape (S, A);
+``q_values(v)`` = r + γ P v; ``P_pi(policy)`` (S, S) (sparse if P is); ``r_pi(policy)``;
+``evaluate(policy, regularizer=None)`` = v^π_Ω = (I − γP_π)^{-1}(r_π − Ω(π)) by an exact
+linear solve (H-step backward recursion if ``horizon`` is set); ``q_policy(policy,
+regularizer=None)`` = r + γ P v^π_Ω; ``occupancy(policy, rho)`` the normalised discounted
+state occupancy d^π_ρ = (1 − γ) ρᵀ(I − γP_π)^{-1}; ``dense_P()`` the (S, A, S) array.
+
+Conventions follow the theory notes dp_robust.md (Geist, Scherrer, Pietquin, "A Theory of
+Regularized Markov Decision Processes", arXiv 1901.11275, Def. 1): q_v(s, a) = r(s, a) +
+γ Σ_s' P(s'|s, a) v(s') and v^π_Ω = (I − γP_π)^{-1}(r_π − Ω(π)).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from nashlab.games._validation import as_float_array, check_distribution, check_scalar
+
+#: Absolute tolerance for transition rows summing to one (and for policy rows).
+ROW_TOL = 1e-12
+
+
+def _validate_sparse(P, name):
+    if P.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D sparse matrix of shape (S·A, S), got {P.shape}")
+    P = sp.csr_matrix(P, dtype=np.float64)
+    if not np.all(np.isfinite(P.data)):
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return P
+
+
+class MDP:
+    """A finite MDP: transition kernel ``P``, expected reward ``r``, discount ``gamma``.
+
+    Parameters
+    ----------
+    P : (S, A, S) array, or scipy.sparse (S·A, S) with row s·A + a = P(·|s, a).
+        Entries ≥ 0, rows sum to 1 within ``ROW_TOL``.
+    r : (S, A) finite expected rewards.
+    gamma : discount, 0 ≤ γ < 1; γ = 1 only with a finite ``horizon``.
+    horizon : None (infinite horizon) or a positive integer H.
+    """
+
+    def __init__(self, P, r, gamma, horizon=None):
+        if horizon is not None:
+            if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
+                raise TypeError("horizon must be None or a positive int, got "
+                                f"{type(horizon).__name__}")
+            if horizon < 1:
+                raise ValueError(f"horizon must be a positive int, got {horizon}")
+            horizon = int(horizon)
+        self.gamma = check_scalar(gamma, "gamma", low=0.0, high=1.0,
+                                  high_open=horizon is None)
+        self.horizon = horizon
+        self.r = as_float_array(r, "r", ndim=2)
+        S, A = self.r.shape
+        if S < 1 or A < 1:
+            raise ValueError(f"r must have shape (S, A) with S, A ≥ 1, got {self.r.shape}")
+        if sp.issparse(P):
+            flat = _validate_sparse(P, "P")
+            if flat.shape != (S * A, S):
+                raise ValueError(f"sparse P must have shape (S·A, S) = {(S * A, S)}, "
+                                 f"got {flat.shape}")
+            entries, row_sums = flat.data, np.asarray(flat.sum(axis=1)).ravel()
+            self.P = flat
+            self.P_flat = flat
+            self.is_sparse = True
+        else:
+            dense = as_float_array(P, "P", ndim=3)
+            if dense.shape != (S, A, S):
+                raise ValueError(f"P must have shape (S, A, S) = {(S, A, S)}, got {dense.shape}")
+            entries, row_sums = dense, dense.sum(axis=-1)
+            self.P = dense
+            self.P_flat = dense.reshape(S * A, S)
+            self.is_sparse = False
+        if entries.size and entries.min() < 0:
+            raise ValueError(f"P must be non-negative (found min {entries.min():.3g})")
+        err = np.max(np.abs(row_sums - 1.0))
+        if err > ROW_TOL:
+            raise ValueError(f"every row P(·|s, a) must sum to 1 (off by {err:.3g})")
+        self.n_states, self.n_actions = S, A
+
+    def __repr__(self):
+        kind = "sparse" if self.is_sparse else "dense"
+        h = "" if self.horizon is None else f", horizon={self.horizon}"
+        return f"MDP(S={self.n_states}, A={self.n_actions}, gamma={self.gamma:g}{h}, {kind})"
+
+    # -- basic operators --------------------------------------------------------------
+    def _values(self, v, name="v"):
+        v = np.asarray(v, dtype=np.float64)
+        if v.shape != (self.n_states,):
+            raise ValueError(f"{name} must have shape ({self.n_states},), got {v.shape}")
+        return v
+
+    def as_policy(self, policy, name="policy") -> np.ndarray:
+        """An (S, A) row-stochastic policy; an integer vector (S,) means deterministic actions."""
+        arr = np.asarray(policy)
+        S, A = self.n_states, self.n_actions
+        if arr.shape == (S,) and np.issubdtype(arr.dtype, np.integer):
+            if arr.min() < 0 or arr.max() >= A:
+                raise ValueError(f"{name} actions must lie in [0, {A}), got {arr}")
+            out = np.zeros((S, A))
+            out[np.arange(S), arr] = 1.0
+            return out
+        arr = as_float_array(policy, name)
+        if arr.shape != (S, A):
+            raise ValueError(f"{name} must have shape (S, A) = {(S, A)} or be integer actions "
+                             f"of shape ({S},), got {arr.shape}")
+        if arr.min() < 0:
+            raise ValueError(f"{name} must be non-negative (found min {arr.min():.3g})")
+        err = np.max(np.abs(arr.sum(axis=1) - 1.0))
+        if err > ROW_TOL * max(1, A):
+            raise ValueError(f"{name} rows must sum to 1 (off by {err:.3g})")
+        return arr
+
+    def dense_P(self) -> np.ndarray:
+        """The kernel as a dense (S, A, S) array."""
+        flat = self.P_flat.toarray() if self.is_sparse else self.P_flat
+        return flat.reshape(self.n_states, self.n_actions, self.n_states)
+
+    def expected_next(self, v) -> np.ndarray:
+        """(P v)(s, a) = Σ_s' P(s'|s, a) v(s'), shape (S, A)."""
+        v = self._values(v)
+        return np.asarray(self.P_flat @ v).reshape(self.n_states, self.n_actions)
+
+    def q_values(self, v) -> np.ndarray:
+        """q_v = r + γ P v, shape (S, A)."""
+        return self.r + self.gamma * self.expected_next(v)
+
+    def _selector(self, policy):
+        """Π of shape (S, S·A) with Π[s, s·A + a] = π(a|s), so that P_π = Π P_flat."""
+        S, A = self.n_states, self.n_actions
+        rows = np.repeat(np.arange(S), A)
+        return sp.csr_matrix((policy.ravel(), (rows, np.arange(S * A))), shape=(S, S * A))
+
+    def P_pi(self, policy):
+        """P_π(s, s') = Σ_a π(a|s) P(s'|s, a): (S, S) ndarray, or CSR if P is sparse."""
+        policy = self.as_policy(policy)
+        if self.is_sparse:
+            return (self._selector(policy) @ self.P_flat).tocsr()
+        return np.einsum("sa,sat->st", policy, self.P)
+
+    def r_pi(self, policy) -> np.ndarray:
+        """r_π(s) = Σ_a π(a|s) r(s, a)."""
+        policy = self.as_policy(policy)
+        return np.sum(policy * self.r, axis=1)
+
+    # -- exact evaluation -------------------------------------------------------------
+    def _solve(self, policy, b, transpose=False):
+        """x = (I − γP_π)^{-1} b  (or (I − γP_π)^{-T} b)."""
+        P_pi = self.P_pi(policy)
+        S = self.n_states
+        if self.is_sparse:
+            M = (sp.identity(S, format="csc") - self.gamma * P_pi).tocsc()
+            return np.asarray(spla.spsolve(M.T.tocsc() if transpose else M, b)).reshape(b.shape)
+        M = np.eye(S) - self.gamma * P_pi
+        return np.linalg.solve(M.T if transpose else M, b)
+
+    def evaluate(self, policy, regularizer=None) -> np.ndarray:
+        """v^π_Ω = (I − γP_π)^{-1}(r_π − Ω(π)) (exact), or Σ_{t<H} γ^t P_π^t (r_π − Ω(π))."""
+        policy = self.as_policy(policy)
+        reward = self.r_pi(policy)
+        if regularizer is not None:
+            reward = reward - regularizer.value(policy)
+        if self.horizon is not None:
+            P_pi = self.P_pi(policy)
+            v = np.zeros(self.n_states)
+            for _ in range(self.horizon):
+                v = reward + self.gamma * np.asarray(P_pi @ v)
+            return v
+        return self._solve(policy, reward)
+
+    def q_policy(self, policy, regularizer=None) -> np.ndarray:
+        """Q^π_Ω = r + γ P v^π_Ω (Cen et al. 2007.06558 soft Q for Ω = τ·negentropy)."""
+        return self.q_values(self.evaluate(policy, regularizer))
+
+    def occupancy(self, policy, rho) -> np.ndarray:
+        """d^π_ρ(s) = (1 − γ) Σ_t γ^t Pr(s_t = s | s_0 ~ ρ, π), a distribution (γ < 1)."""
+        if self.horizon is not None:
+            raise ValueError("occupancy is defined for the infinite-horizon discounted MDP only")
+        policy = self.as_policy(policy)
+        rho = check_distribution(rho, "rho", self.n_states)
+        if rho.ndim != 1:
+            raise ValueError(f"rho must have shape ({self.n_states},), got {rho.shape}")
+        return (1.0 - self.gamma) * self._solve(policy, rho, transpose=True)
