@@ -1,14 +1,28 @@
 """Update rules and drivers; certified exact solvers."""
 
+from nashlab.solvers.dp import MDPSolution, run_mdp, solve_mdp
 from nashlab.solvers.equilibrium import equilibrium, fixed_point_residual
+from nashlab.solvers.markov_games import GameSolution, run_markov_game, solve_markov_game
+from nashlab.solvers.markov_games import exploitability as markov_exploitability
 from nashlab.solvers.matrix_games import qre, run_matrix_game
 from nashlab.solvers.multiplayer import nikaido_isoda, run_multiplayer
 from nashlab.solvers.nlhf import METHODS, run
 from nashlab.solvers.oracles import ExactOracle, SampledOracle, make_oracle
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
 from nashlab.solvers.results import Equilibrium, Trajectory
+from nashlab.solvers.robust import RobustBellman, run_robust, solve_robust
 
 __all__ = [
+    "GameSolution",
+    "MDPSolution",
+    "RobustBellman",
+    "markov_exploitability",
+    "run_markov_game",
+    "run_mdp",
+    "run_robust",
+    "solve_markov_game",
+    "solve_mdp",
+    "solve_robust",
     "METHODS",
     "Equilibrium",
     "ExactOracle",

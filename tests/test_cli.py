@@ -82,3 +82,11 @@ def test_entry_point_subprocess():
     proc = subprocess.run([sys.executable, "-m", "nashlab", "solve", "--game", "rps", "--beta", "-1"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_solve_mdp(capsys):
+    code, out, _ = run(capsys, "solve", "--mdp", "riverswim", "--gamma", "0.9", "--uncertainty", "l1:0.1", "--json")
+    assert code == 0 and json.loads(out)["certified"]
+    assert "unknown uncertainty kind" in _error(capsys, "solve", "--mdp", "riverswim", "--gamma", "0.9",
+                                                "--uncertainty", "bogus:1")
+    assert "--gamma" in _error(capsys, "solve", "--mdp", "riverswim", "--gamma", "1.5")
