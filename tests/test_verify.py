@@ -1,0 +1,85 @@
+"""``nashlab verify``: end to end on a small selection, exit statuses, report files."""
+
+import numpy as np
+import pytest
+
+from nashlab.solvers.results import Trajectory
+from nashlab.theory import verify
+from nashlab.theory.registry import SYMBOLS, Source, Theorem
+
+
+def test_quick_verify_end_to_end(tmp_path, capsys):
+    out = tmp_path / "report"
+    status = verify.main(["--quick", "--only", "nash-mp/kl-*", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert "nash-mp/kl-contraction" in printed and "pass" in printed
+    assert (out / "nash-mp.png").stat().st_size > 1000
+    assert (out / "comparison.png").stat().st_size > 1000
+    text = (out / "report.md").read_text()
+    assert "$$" in text and r"\frac" in text and r"\beta" in text  # bounds as LaTeX
+    assert "| nash-mp/kl-envelope |" in text and "![nash-mp.png](nash-mp.png)" in text
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def _violating_theorem():
+    values = 0.5 ** np.arange(11.0)
+    values[3] *= 2
+    trajectory = Trajectory("fake", {"beta": 1.0, "eta": 1.0}, {"kl": values})
+    return Theorem(id="fake/violated", algorithm="fake", statement="KL_k ≤ 2^-k KL_0",
+                   metric="kl", bound=SYMBOLS["err0"] * 2 ** (-SYMBOLS["k"]),
+                   source=Source("none", "0000.00000", "test"), status="derived",
+                   suite=lambda quick: [("halving", trajectory)])
+
+
+def test_failing_theorem_gives_exit_status_one(tmp_path, monkeypatch, capsys):
+    fake = _violating_theorem()
+    monkeypatch.setattr(verify, "selected", lambda pattern=None: [fake])
+    assert verify.main(["--quick", "--out", str(tmp_path)]) == 1
+    printed = capsys.readouterr().out
+    assert "FAIL" in printed and "iteration 3" in printed
+    assert "FAIL" in (tmp_path / "report.md").read_text()
+
+
+def test_a_suite_that_raises_is_a_failure_not_a_crash():
+    def broken(quick):
+        raise RuntimeError("no equilibrium")
+
+    fake = Theorem(id="fake/broken", algorithm="fake", statement="-", metric="kl",
+                   bound=SYMBOLS["prev"], source=Source("none", "0", "test"), status="derived",
+                   form="per-step", suite=broken)
+    result = verify.run_item(fake, quick=True)
+    assert not result.passed and "no equilibrium" in result.error
+    assert verify.summary_row(result)[-1] == "ERROR"
+
+
+def test_only_pattern_matching():
+    verify.load_theorem_modules(echo=lambda _: None)
+    ids = {i.id for i in verify.selected("nash-md/")}
+    assert "nash-md/kl-step" in ids and "nash-mp/kl-contraction" not in ids
+    assert {i.id for i in verify.selected("*/kl-contraction")} >= {
+        "nash-mp/kl-contraction", "mmd/kl-contraction"}
+
+
+def test_no_match_and_bad_flags(tmp_path, capsys):
+    assert verify.main(["--only", "no-such-theorem", "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as exc:
+        verify.main(["--bogus"])
+    assert exc.value.code == 2
+
+
+def test_missing_theorem_module_is_skipped_with_reason():
+    messages = []
+    loaded = verify.load_theorem_modules(("nashlab.theory.nlhf_theorems",
+                                          "nashlab.theory.no_such_module"), echo=messages.append)
+    assert loaded == ["nashlab.theory.nlhf_theorems"]
+    assert len(messages) == 1 and "no_such_module" in messages[0] and "not present" in messages[0]
+
+
+def test_atomic_write_replaces_and_leaves_nothing_behind(tmp_path):
+    from nashlab.theory.report import write_atomic
+
+    target = tmp_path / "a.txt"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -1,0 +1,289 @@
+"""Check a trajectory against a registered theorem (or a claim) and return a ``Verdict``.
+
+The rule (project standard; theorem forms in ``theory/registry.py``):
+
+* a bound entry counts only where the bound is ≥ ``FLOAT_FLOOR`` = 1e-11 (below it the
+  metric is at the rounding floor of float64 and the comparison is meaningless);
+* iteration k violates the bound iff ``metric[k] > bound_k·(1 + RTOL) + ATOL`` with the
+  relative tolerance ``RTOL`` = 1e-9 and the absolute one ``ATOL`` = 1e-12;
+* ``worst_ratio`` = max over counted entries with k ≥ 1 (and over every game of a batch) of
+  metric/bound: 1 means the bound is attained, ≪ 1 that it is loose (k = 0 is left out of
+  the ratio because an envelope err0·ρ^k is trivially attained there; it is still checked);
+* ``fitted_rate`` is exp(slope) of a least-squares line through log(metric) against k over
+  the asymptotic part: the later half of the iterations at which the metric is still above
+  the floor (at least 3 points); with a batch it is the game whose fit is furthest above its
+  theoretical rate.
+
+Slope-only theorems (unverified constants) pass iff the fitted per-iteration factor decays
+at least as fast as the theorem's ``rate`` up to ``SLOPE_RTOL``:
+``log(fitted) ≤ (1 − SLOPE_RTOL)·log(rate)``, i.e. ``fitted ≤ rate^(1 − SLOPE_RTOL)``. The
+tolerance is put on the decay exponent, not on the factor itself, because for small β the
+factor is 1 − O(β) and a relative tolerance on it would swallow the whole contraction. It
+is 5 % of the exponent: the least-squares fit over the later half still sees transients of
+a few per cent on instances whose asymptotic rate equals the theoretical one.
+Their bound's unknown constants ``C1``, ``C2`` are set to 1, so ``worst_ratio`` is the
+measured constant, reported but not asserted.
+
+Symbols of a bound are resolved from the trajectory (registry docstring): ``k``; ``err0`` =
+metric[0]; ``prev`` = metric[k − 1]; then ``params[name]`` when it is not None (a scalar, or
+an array over the batch); else a per-iteration metric: ``N`` = the cumulative preference
+queries ``metrics["queries"]``, ``eta`` = ``metrics["eta"]`` shifted by one (the solvers
+record at entry k the step from π_k to π_{k+1}; the bound at k needs the step k − 1 → k),
+any other symbol by its own name.
+"""
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from nashlab.solvers.results import Trajectory
+from nashlab.theory.registry import Source, Theorem, get
+
+FLOAT_FLOOR = 1e-11
+RTOL = 1e-9
+ATOL = 1e-12
+SLOPE_RTOL = 0.05
+UNKNOWN_CONSTANTS = ("C1", "C2")
+
+#: symbols read from a per-iteration metric with another name
+_METRIC_ALIASES = {"N": "queries"}
+#: per-iteration metrics whose entry k is the step taken from iterate k (shifted by one)
+_STEP_METRICS = ("eta",)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of checking one trajectory against one theorem or claim.
+
+    worst_ratio : max measured/bound over iterations k ≥ 1 with bound ≥ 1e-11 (None if none).
+    first_violation : first iteration k (any game of the batch) violating the bound, or None.
+    fitted_rate, theory_rate : per-iteration factors (fitted from the data; the theorem's).
+    tightness : equal to worst_ratio (1 = attained).
+    assumptions_hold : whether every executable assumption holds for the trajectory's params.
+    reason : why it failed (or a short note when it passed).
+    """
+
+    theorem_id: str
+    passed: bool
+    worst_ratio: float | None
+    first_violation: int | None
+    fitted_rate: float | None
+    theory_rate: float | None
+    tightness: float | None
+    assumptions_hold: bool
+    reason: str = ""
+
+
+def _as_theorem(theorem) -> Theorem:
+    return theorem if isinstance(theorem, Theorem) else get(theorem)
+
+
+def _metric(trajectory, name) -> np.ndarray:
+    if name not in trajectory.metrics:
+        raise ValueError(f"trajectory of {trajectory.method!r} has no metric {name!r}; "
+                         f"it has {sorted(trajectory.metrics)}")
+    values = np.asarray(trajectory.metrics[name], dtype=float)
+    if values.ndim < 1 or values.shape[0] < 2:
+        raise ValueError(f"metric {name!r} needs shape (iterations + 1, ...) with ≥ 2 entries, "
+                         f"got {values.shape}")
+    return values
+
+
+def _symbol_values(expr, trajectory, values, defaults=None, extra=None) -> dict:
+    """Numeric value of each free symbol of ``expr`` as an array broadcastable to
+    ``values`` (shape (T+1, *batch)); ``extra`` maps names to values taken first."""
+    steps = values.shape[0]
+    batch_axes = values.ndim - 1
+    out = {}
+    for sym in expr.free_symbols:
+        name = sym.name
+        if extra and name in extra:
+            out[name] = np.asarray(extra[name], dtype=float)
+        elif name == "k":
+            out[name] = np.arange(steps, dtype=float).reshape((steps,) + (1,) * batch_axes)
+        elif name == "err0":
+            out[name] = values[:1]
+        elif name == "prev":
+            out[name] = np.concatenate([np.full_like(values[:1], np.nan), values[:-1]])
+        elif trajectory.params.get(name) is not None:
+            out[name] = np.asarray(trajectory.params[name], dtype=float)
+        elif _METRIC_ALIASES.get(name, name) in trajectory.metrics:
+            v = np.asarray(trajectory.metrics[_METRIC_ALIASES.get(name, name)], dtype=float)
+            if name in _STEP_METRICS:
+                v = np.concatenate([np.full_like(v[:1], np.nan), v[:-1]])
+            out[name] = v.reshape(v.shape + (1,) * (values.ndim - v.ndim))
+        elif defaults and name in defaults:
+            out[name] = np.asarray(defaults[name], dtype=float)
+        else:
+            raise ValueError(f"cannot evaluate symbol {name!r}: not a metric of the trajectory "
+                             f"nor in its params {sorted(trajectory.params)}")
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(expr):
+    symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    return symbols, sympy.lambdify(symbols, expr, modules="numpy")
+
+
+def evaluate(expr, trajectory, values, defaults=None, extra=None) -> np.ndarray:
+    """Evaluate the sympy expression ``expr`` (symbols of ``registry.SYMBOLS``) on the
+    trajectory with ``sympy.lambdify`` (numpy); returns an array of ``values``' shape.
+    ``defaults`` supply symbols found nowhere else; ``extra`` override everything."""
+    symbols, f = _compiled(expr)
+    numeric = _symbol_values(expr, trajectory, values, defaults, extra)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = f(*(numeric[s.name] for s in symbols))
+    return np.broadcast_to(np.asarray(out, dtype=float), values.shape)
+
+
+def fitted_rate(values, floor=FLOAT_FLOOR) -> np.ndarray:
+    """Per-iteration factor exp(slope) of a least-squares fit of log(values[k]) on k over the
+    later half of the iterations above ``floor``; one per game (NaN where < 3 points).
+
+    ``values`` has shape (T+1, *batch); returns an array of shape ``batch``."""
+    values = np.asarray(values, dtype=float)
+    flat = values.reshape(values.shape[0], -1)
+    rates = np.full(flat.shape[1], np.nan)
+    for g in range(flat.shape[1]):
+        above = np.flatnonzero(np.isfinite(flat[:, g]) & (flat[:, g] > floor))
+        if above.size < 3:
+            continue
+        last = above[-1]
+        k = above[above >= last / 2]
+        if k.size < 3:
+            k = above[-3:]
+        slope = np.polyfit(k.astype(float), np.log(flat[k, g]), 1)[0]
+        rates[g] = np.exp(slope)
+    return rates.reshape(values.shape[1:])
+
+
+def _assumptions(theorem, params):
+    failed = [a.description for a in theorem.assumptions if not bool(a.holds(params))]
+    return not failed, failed
+
+
+def _bound_ratios(theorem, trajectory, values):
+    """(ratio array with NaN where not counted, violation mask)."""
+    defaults = ({c: 1.0 for c in UNKNOWN_CONSTANTS} if theorem.status == "slope-only" else None)
+    bound = evaluate(theorem.bound, trajectory, values, defaults)
+    counted = np.isfinite(bound) & (bound >= FLOAT_FLOOR)
+    if theorem.form == "per-step":
+        counted[0] = False
+    violated = counted & ~(values <= bound * (1 + RTOL) + ATOL)  # NaN metric counts as violated
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(counted, values / bound, np.nan)
+    return ratio, violated
+
+
+def _rates(theorem, trajectory, values):
+    """Per game: fitted factors and the theorem's factors (None without a ``rate``)."""
+    fits = np.atleast_1d(fitted_rate(values)).ravel()
+    if theorem.rate is None:
+        return fits, None
+    theory = evaluate(theorem.rate, trajectory, values[:1])[0]
+    return fits, np.broadcast_to(theory, values.shape[1:]).ravel()
+
+
+def _reported_rate(fits, theories):
+    """(fitted, theoretical) of the game whose decay exponent is the smallest fraction of
+    the promised one (the fastest fit when there is no theoretical rate)."""
+    finite = np.isfinite(fits)
+    if not finite.any():
+        return None, (None if theories is None else float(theories[0]))
+    if theories is None:
+        return float(fits[finite].max()), None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(finite, np.log(fits) / np.log(theories), np.inf)
+    g = int(np.argmin(fraction))
+    return float(fits[g]), float(theories[g])
+
+
+def check(trajectory, theorem_id) -> Verdict:
+    """Check ``trajectory`` against the theorem ``theorem_id`` (an id or a ``Theorem``).
+
+    Passes iff every assumption holds and no iteration of any game violates the bound (see
+    the module docstring for the tolerances), or, for slope-only theorems, iff the fitted
+    per-iteration factor of every game is ≤ rate^(1 − SLOPE_RTOL); a game with fewer than
+    3 points above the floor passes that part only if its metric ended below the floor."""
+    theorem = _as_theorem(theorem_id)
+    values = _metric(trajectory, theorem.metric)
+    hold, failed = _assumptions(theorem, trajectory.params)
+    ratio, violated = _bound_ratios(theorem, trajectory, values)
+    counted = np.isfinite(ratio[1:])
+    worst = float(np.max(ratio[1:][counted])) if counted.any() else None
+    bad_steps = np.flatnonzero(violated.reshape(values.shape[0], -1).any(axis=1))
+    first = int(bad_steps[0]) if bad_steps.size else None
+    fits, theories = _rates(theorem, trajectory, values)
+    fit, theory = _reported_rate(fits, theories)
+
+    reasons = [] if hold else ["assumption fails: " + "; ".join(failed)]
+    if theorem.status == "slope-only":
+        final = values.reshape(values.shape[0], -1)[-1]
+        stuck = ~np.isfinite(fits) & ~(final <= FLOAT_FLOOR)
+        slow = np.isfinite(fits) & ~(fits <= theories ** (1 - SLOPE_RTOL))
+        if stuck.any():
+            reasons.append(f"{int(stuck.sum())} game(s) have < 3 points above the floor "
+                           "and did not reach it: no slope to fit")
+        if slow.any():
+            reasons.append(f"fitted rate {fit:.6g} > theory rate {theory:.6g}^(1−{SLOPE_RTOL})")
+        bound_ok = not (stuck.any() or slow.any())
+    else:
+        bound_ok = first is None
+        if first is not None:
+            row = ratio[first][violated[first]]
+            row = row[np.isfinite(row)]
+            what = f"measured/bound {row.max():.9g}" if row.size else "non-finite metric"
+            reasons.append(f"bound violated first at iteration {first} ({what})")
+    passed = hold and bound_ok
+    if passed:
+        reasons.append("fitted slope within tolerance" if theorem.status == "slope-only"
+                       else "holds at every counted iteration")
+    return Verdict(theorem.id, bool(passed), worst, first, fit, theory, worst, bool(hold),
+                   "; ".join(reasons))
+
+
+# ---- claims: executable statements that are not upper bounds (e.g. negative results) -----
+
+@dataclass(frozen=True)
+class Claim:
+    """A checked claim that is not an upper bound of the theorem form, e.g. "OMD with η ≫ β
+    stalls". ``criterion(trajectories) -> (holds: bool, measured: float, text: str)`` is the
+    executable, documented test on the list of runs; ``suite(quick)`` yields labelled
+    trajectories."""
+
+    id: str
+    algorithm: str
+    statement: str
+    criterion_text: str
+    criterion: Callable
+    source: Source
+    status: str = "derived"
+    suite: Callable[[bool], Iterable] | None = None
+
+
+_CLAIMS: dict[str, Claim] = {}
+
+
+def register_claim(claim: Claim) -> Claim:
+    if claim.id in _CLAIMS:
+        raise ValueError(f"claim {claim.id!r} is already registered")
+    _CLAIMS[claim.id] = claim
+    return claim
+
+
+def all_claims() -> list[Claim]:
+    return [_CLAIMS[k] for k in sorted(_CLAIMS)]
+
+
+def check_claim(trajectory, claim) -> Verdict:
+    """Run a claim's criterion on a trajectory or a list of them (a claim may compare
+    runs, e.g. across n); ``worst_ratio`` holds the measured number."""
+    claim = claim if isinstance(claim, Claim) else _CLAIMS[claim]
+    trajectories = [trajectory] if isinstance(trajectory, Trajectory) else list(trajectory)
+    holds, measured, text = claim.criterion(trajectories)
+    return Verdict(claim.id, bool(holds), float(measured), None, None, None, float(measured),
+                   True, text)

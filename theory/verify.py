@@ -1,0 +1,271 @@
+"""``nashlab verify [--quick] [--only PATTERN] [--out DIR]``: check every registered theorem
+and claim on its suite, print a table, write figures and a markdown report.
+
+The theorem modules are imported from ``THEOREM_MODULES`` (one place; a module that is not
+there yet is skipped with the reason printed). Each theorem's ``suite(quick)`` yields
+labelled trajectories; ``nashlab.theory.check`` gives one verdict per trajectory
+(worst over its batch); a claim's criterion gets the whole suite. The exit status is 1 if
+any theorem or claim fails (a suite that raises counts as a failure), 0 otherwise.
+
+Written to DIR (default ./verify-report), every file atomically: ``<algorithm>.png`` (one
+per algorithm), ``comparison.png`` (every NLHF algorithm on one game) and ``report.md``.
+"""
+
+import argparse
+import fnmatch
+import importlib
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nashlab.theory import verdicts as checking
+from nashlab.theory import report
+from nashlab.theory.registry import Theorem, all_theorems
+
+#: modules whose import registers theorems and claims (add new theorem modules here)
+THEOREM_MODULES = (
+    "nashlab.theory.nlhf_theorems",
+    "nashlab.theory.dp_theorems",
+    "nashlab.theory.robust_theorems",
+)
+
+
+@dataclass
+class Result:
+    """The outcome of one theorem or claim on its suite."""
+
+    item: object  # Theorem or check.Claim
+    verdicts: list = field(default_factory=list)  # [(label, Verdict)]
+    trajectories: list = field(default_factory=list)  # [(label, Trajectory)]
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return (self.error is None and bool(self.verdicts)
+                and all(v.passed for _, v in self.verdicts))
+
+    @property
+    def games(self) -> int:
+        return sum(int(np.prod(np.shape(next(iter(t.metrics.values())))[1:], dtype=int))
+                   for _, t in self.trajectories)
+
+
+def load_theorem_modules(modules=THEOREM_MODULES, echo=print) -> list[str]:
+    """Import the theorem modules; returns the names loaded, echoes why others were not."""
+    loaded = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                echo(f"skipped {name}: not present ({exc})")
+                continue
+            echo(f"skipped {name}: {type(exc).__name__}: {exc}")
+            continue
+        except ImportError as exc:
+            echo(f"skipped {name}: {type(exc).__name__}: {exc}")
+            continue
+        loaded.append(name)
+    return loaded
+
+
+def selected(pattern=None) -> list:
+    """Registered theorems and claims whose id matches ``pattern`` (a glob if it has
+    wildcards, else a substring), theorems first."""
+    items = list(all_theorems()) + list(checking.all_claims())
+    if pattern is None:
+        return items
+    glob = any(c in pattern for c in "*?[")
+    return [i for i in items if (fnmatch.fnmatch(i.id, pattern) if glob else pattern in i.id)]
+
+
+def run_item(item, quick) -> Result:
+    """Run one theorem's or claim's suite and check it."""
+    result = Result(item)
+    start = time.perf_counter()
+    try:
+        if item.suite is None:
+            raise ValueError(f"{item.id} has no suite")
+        result.trajectories = list(item.suite(quick))
+        if isinstance(item, Theorem):
+            result.verdicts = [(label, checking.check(t, item)) for label, t in result.trajectories]
+        else:
+            verdict = checking.check_claim([t for _, t in result.trajectories], item)
+            result.verdicts = [(f"{len(result.trajectories)} runs", verdict)]
+    except Exception as exc:  # a failing suite is reported as a failed theorem, not a crash
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _short_source(source) -> str:
+    locator = source.locator if len(source.locator) <= 24 else source.locator[:23] + "…"
+    return f"arXiv {source.arxiv}, {locator}"
+
+
+def _worst(result):
+    ratios = [v.worst_ratio for _, v in result.verdicts if v.worst_ratio is not None]
+    return max(ratios) if ratios else None
+
+
+def _rates(result) -> str:
+    """Measured vs theoretical factor of the case whose fit is furthest above its rate."""
+    pairs = [(v.fitted_rate, v.theory_rate) for _, v in result.verdicts
+             if v.fitted_rate is not None and v.theory_rate is not None]
+    if not pairs:
+        return "—"
+    fitted, theory = min(pairs, key=lambda p: math.log(p[0]) / math.log(p[1])
+                         if 0 < p[1] < 1 and 0 < p[0] else math.inf)
+    return f"{fitted:.4f} vs {theory:.4f}"
+
+
+def summary_row(result) -> list[str]:
+    item = result.item
+    status = item.status if isinstance(item, Theorem) else f"claim ({item.status})"
+    worst = _worst(result)
+    if result.error:
+        verdict = "ERROR"
+    else:
+        verdict = "pass" if result.passed else "FAIL"
+    return [item.id, _short_source(item.source), status, str(result.games),
+            "—" if worst is None else f"{worst:.4g}", _rates(result), verdict]
+
+
+HEADERS = ("theorem", "source", "status", "games", "worst measured/bound",
+           "measured vs theoretical rate", "verdict")
+
+
+def _print_table(console, rows):
+    from rich.table import Table
+
+    table = Table(title="nashlab verify", show_lines=False)
+    for h in HEADERS:
+        table.add_column(h, overflow="fold")
+    for row in rows:
+        style = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red"}[row[-1]]
+        table.add_row(*row[:-1], f"[{style}]{row[-1]}[/{style}]")
+    console.print(table)
+
+
+def _comparison_runs(quick):
+    """Every NLHF algorithm on one peaked random game, KL vs queries (same query budget)."""
+    from nashlab.games import generators
+    from nashlab.solvers.nlhf import run
+
+    beta = 0.1
+    reference = generators.random_reference(12, scale=4.0, seed=12)
+    game = generators.random_preference(12, beta=beta, seed=11, reference=reference)
+    budget = 200 if quick else 600
+    setups = [("nash-mp η=2", "nash-mp", 2.0, 2, {}),
+              ("nash-md η_t=2/(β(t+2))", "nash-md", None, 1, {"schedule": "munos"}),
+              ("egpo η=2/(1+2β) (≡ nash-mp η=2)", "egpo", 2 / (1 + 2 * beta), 2, {}),
+              ("omd η=β/(1+β²)", "omd", beta / (1 + beta ** 2), 1, {}),
+              ("omwu η=1/(1+2β)", "omwu", 1 / (1 + 2 * beta), 1, {}),
+              ("mmd η=2β", "mmd", 2 * beta, 1, {})]
+    runs = [(label, run(game, method, eta=eta, iterations=budget // per, track=("kl",), **kw))
+            for label, method, eta, per, kw in setups]
+    return game, runs
+
+
+def _decrease(trajectory, metric) -> float:
+    """log(m_0/min_k m_k) of the first game, floored at 1e-11: how much a panel shows."""
+    values = np.asarray(trajectory.metrics.get(metric, [np.nan]), dtype=float)
+    first = values.reshape(values.shape[0], -1)[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = np.log(first[0] / np.maximum(np.nanmin(first), checking.FLOAT_FLOOR))
+    return float(drop) if np.isfinite(drop) else -np.inf
+
+
+def _figure_entries(results):
+    """Per algorithm: [(title, trajectory, metric, theorem or None)]."""
+    by_algorithm = {}
+    for result in results:
+        if not result.trajectories:
+            continue
+        item = result.item
+        if isinstance(item, Theorem):
+            label, trajectory = max(result.trajectories,
+                                    key=lambda pair: _decrease(pair[1], item.metric))
+            entry = (f"{item.id}\n{label}", [(None, trajectory)], item.metric, item)
+        else:  # a claim: overlay up to four of its runs
+            trajectory = result.trajectories[0][1]
+            metric = "kl" if "kl" in trajectory.metrics else next(iter(trajectory.metrics))
+            runs = [(lab, t) for lab, t in result.trajectories[:4] if metric in t.metrics]
+            entry = (f"{item.id} (claim)", runs, metric, None)
+        by_algorithm.setdefault(item.algorithm, []).append(entry)
+    return by_algorithm
+
+
+def _slug(text, limit=60) -> str:
+    """A file-name-safe version of an algorithm name."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
+    return slug[:limit] or "algorithm"
+
+
+def write_report(out, results, rows, quick, echo=print) -> list[str]:
+    """Figures and report.md in ``out``; returns the written file names."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = []
+    for algorithm, entries in sorted(_figure_entries(results).items()):
+        name = f"{_slug(algorithm)}.png"
+        report.algorithm_figure(out / name, algorithm, entries)
+        images.append(name)
+    if any(r.item.id.split("/")[0] in ("nash-mp", "nash-md", "egpo", "mmd") for r in results):
+        try:
+            game, runs = _comparison_runs(quick)
+            report.comparison_figure(out / "comparison.png", game, runs)
+            images.append("comparison.png")
+        except Exception as exc:
+            echo(f"comparison figure skipped: {type(exc).__name__}: {exc}")
+    text = report.markdown(rows, results, images, quick)
+    report.write_atomic(out / "report.md", text.encode())
+    return images + ["report.md"]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="nashlab verify", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small suites (< 60 s)")
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="ids containing PATTERN (or matching it, if it has * ? [)")
+    parser.add_argument("--out", metavar="DIR", default="verify-report",
+                        help="output folder (default ./verify-report)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    args = build_parser().parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    load_theorem_modules(echo=console.print)
+    items = selected(args.only)
+    if not items:
+        console.print(f"no theorem or claim matches {args.only!r}")
+        return 2
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("verifying", total=len(items))
+        for item in items:
+            progress.update(task, description=f"verifying {item.id}")
+            results.append(run_item(item, args.quick))
+            progress.advance(task)
+    rows = [summary_row(r) for r in results]
+    _print_table(console, rows)
+    for r in results:
+        if not r.passed:
+            reason = r.error or "; ".join(f"{label}: {v.reason}" for label, v in r.verdicts
+                                          if not v.passed)
+            console.print(f"[red]FAILED[/red] {r.item.id}: {reason}")
+    written = write_report(args.out, results, rows, args.quick, echo=console.print)
+    console.print(f"wrote {', '.join(written)} to {args.out}")
+    return 0 if all(r.passed for r in results) else 1
