@@ -1,0 +1,199 @@
+"""``nashlab train``: train a policy with Nash-MP, Nash-MD, EGPO or OMD.
+
+    nashlab train CONFIG.toml [flags]          # flags override the file's keys
+    nashlab train --game sequence --vocab 4 --length 4 --preference cyclic --seed 0 \\
+                  --algorithm nash-mp --policy tiny --max-seconds 60 --json
+    nashlab train --resume DIR [--steps N] [--max-seconds T]
+
+A sequence game prints the exact KL(π*‖π_θ) (π* certified by the exact solver); the "hf"
+game trains a ``transformers`` causal LM (from a config JSON, randomly initialised, or a
+local directory) against a sequence-classifier preference model on a list of prompts.
+``--output DIR`` writes checkpoints (and the run's options, ``run.json``); ``--resume DIR``
+continues the run in DIR from its latest checkpoint, to the same result as an
+uninterrupted run. With ``--json`` the last line on stdout is one JSON object: kl (null
+without an exact π*), queries, steps, seconds, loss, kl_to_reference, win_rate.
+
+Exit status: 0 on success, 1 if training stopped on a non-finite loss (the last good
+checkpoint is kept), 2 on a usage error (reported before any training step).
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from nashlab.scaling.config import (
+    ProblemConfig,
+    TrainConfig,
+    field_names,
+    load_toml,
+    split_options,
+)
+
+RUN_FILE = "run.json"
+#: Options a resumed run may change.
+RESUMABLE = {"steps", "max_seconds", "progress"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(message)
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def build_parser():
+    parser = _Parser(prog="nashlab train", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="Options: the fields of nashlab.scaling.config.ProblemConfig and "
+                            "TrainConfig (their docstrings say what each means).")
+    parser.add_argument("config", nargs="?", help="a TOML file of options (one flat table)")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run checkpointed in DIR")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                        help="no progress bar")
+    parser.add_argument("--prompt", dest="prompts", action="append",
+                        help="a training prompt (repeat the flag for several)")
+    for cls in (ProblemConfig, TrainConfig):
+        for f in fields(cls):
+            if f.name in ("prompts", "progress"):
+                continue
+            kind = int if f.type in (int, int | None) else float if f.type in (float, float | None) else str
+            parser.add_argument(_flag(f.name), dest=f.name, type=kind, default=None)
+    return parser
+
+
+def _options(args) -> dict:
+    """File options, overridden by the flags given."""
+    options = load_toml(args.config) if args.config else {}
+    for name in field_names(ProblemConfig) + field_names(TrainConfig):
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def _load_json_config(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _hf_model(config_path, local_dir, auto_class, seed):
+    import transformers
+
+    from nashlab.scaling.tiny import model_from_config
+
+    if local_dir is not None:
+        return getattr(transformers, auto_class).from_pretrained(local_dir, local_files_only=True)
+    try:
+        options = _load_json_config(config_path)
+        options["model_type"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{config_path}: not a transformers config JSON with a model_type "
+                         f"({exc})") from None
+    return model_from_config(options, auto_class, seed=seed)
+
+
+def _tokenizer(path):
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    if Path(path).suffix == ".json":
+        raise ValueError("tokenizer must be a directory saved by save_pretrained")
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError):
+        return PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
+
+
+def build_trainer(problem: ProblemConfig, train: TrainConfig):
+    """The trainer a configuration describes (used by the CLI and by resume)."""
+    from nashlab.scaling.trainer import Trainer
+
+    if problem.game == "sequence":
+        from nashlab.scaling.sequence_game import SequenceGame
+
+        seed = train.seed if problem.game_seed is None else problem.game_seed
+        game = SequenceGame(problem.vocab, problem.length, problem.preference, beta=train.beta,
+                            scale=problem.scale, reference_scale=problem.reference_scale, seed=seed)
+        return Trainer.for_sequence_game(game, problem.policy, train, hidden=problem.hidden,
+                                         layers=problem.layers)
+    from nashlab.scaling.oracles import BradleyTerryOracle, PairwiseModelOracle
+    from nashlab.scaling.policies import CausalLMPolicy
+
+    tokenizer = _tokenizer(problem.tokenizer)
+    model = _hf_model(problem.hf_model_config, problem.hf_model, "AutoModelForCausalLM", train.seed)
+    judge = _hf_model(problem.preference_model_config, problem.preference_model,
+                      "AutoModelForSequenceClassification", train.seed + 1)
+    judge.requires_grad_(False).eval()
+    policy = CausalLMPolicy(model, tokenizer, max_new_tokens=problem.max_new_tokens)
+    if problem.oracle == "pairwise":
+        oracle = PairwiseModelOracle(judge, tokenizer, policy)
+    else:
+        oracle = BradleyTerryOracle.from_reward_model(judge, tokenizer, policy)
+    return Trainer(policy, oracle, train, contexts=problem.prompts)
+
+
+def _configs(args):
+    if args.resume is None:
+        options = _options(args)
+        if args.progress is not None:
+            options["progress"] = args.progress
+        problem_options, train_options = split_options(options)
+        return ProblemConfig(**problem_options), TrainConfig(**train_options)
+    run_file = Path(args.resume) / RUN_FILE
+    if not run_file.is_file():
+        raise ValueError(f"--resume: {args.resume} has no {RUN_FILE} (not a run directory)")
+    options = _load_json_config(run_file)
+    changed = {k: v for k, v in _options(args).items() if options.get(k) != v}
+    if args.progress is not None:
+        changed["progress"] = args.progress
+    if set(changed) - RESUMABLE - {"output"}:
+        raise ValueError(f"--resume can only change {sorted(RESUMABLE)}, "
+                         f"got {sorted(set(changed) - RESUMABLE - {'output'})}")
+    options.update(changed)
+    options["output"] = str(args.resume)
+    problem_options, train_options = split_options(options)
+    return ProblemConfig(**problem_options), TrainConfig(**train_options)
+
+
+def main(argv=None) -> int:
+    """Entry point of ``nashlab train``; returns the exit status."""
+    from nashlab.scaling.checkpoint import atomic_write_text
+    from nashlab.scaling.config import as_dict
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        problem, train = _configs(args)
+        trainer = build_trainer(problem, train)
+        if args.resume is not None:
+            trainer.load(args.resume)
+        elif problem.output is not None:
+            Path(problem.output).mkdir(parents=True, exist_ok=True)
+            options = {**as_dict(problem), **as_dict(train)}
+            if trainer.accelerator.is_main_process:
+                atomic_write_text(Path(problem.output) / RUN_FILE, json.dumps(options))
+    except (ValueError, TypeError) as exc:
+        print(f"nashlab train: error: {exc}", file=sys.stderr)
+        return 2
+    from nashlab.scaling.trainer import TrainingError
+
+    try:
+        summary = trainer.train(output_dir=problem.output)
+    except TrainingError as exc:
+        print(f"nashlab train: {exc}", file=sys.stderr)
+        return 1
+    if trainer.accelerator.is_main_process:
+        summary.setdefault("kl", None)
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print("\n".join(f"{k}: {v}" for k, v in summary.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

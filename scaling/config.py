@@ -1,0 +1,228 @@
+"""Training configuration: plain dataclasses, validated before any training step.
+
+``TrainConfig`` holds the algorithm and its optimisation; ``ProblemConfig`` (used by the
+command line) says which game, policy and preference oracle to build. A TOML file is one
+flat table whose keys are the fields of the two; an unknown key is an error.
+
+Step sizes follow ``nashlab.solvers.nlhf``: for ``nash-mp`` ``eta`` is the prox step η of
+Nash Mirror Prox (Tiapkin et al., arXiv 2505.19731; contraction 1/(1 + ηβ) for η ≤ 2); for
+``nash-md``, ``egpo`` and ``omd`` it is the mirror-descent step η' of
+log π⁺ = (1 − η'β)·log π + η'β·log μ + η'·g (needs η'β < 1), converted to the prox step by
+``eta_from_mirror_descent``.
+"""
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import tomllib
+
+ALGORITHMS = ("nash-mp", "nash-md", "egpo", "omd")
+LOSSES = ("regression", "pg")
+ESTIMATORS = ("sampled", "exact")
+OPTIMIZERS = ("adam", "sgd", "lbfgs")
+PAIR_SOURCES = ("auto", "anchor", "reference", "uniform")
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x):
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _require(ok, message):
+    if not ok:
+        raise ValueError(message)
+
+
+def default_eta(algorithm, beta):
+    """Nash-MP: η = 2 (the largest step of its contraction proof). EGPO: η' = 2/(1 + 2β), the
+    same map (Nash-MP(η) ≡ EGPO(η/(1 + ηβ)), theory notes §2). Nash-MD and OMD: η' = β (a
+    step that keeps OMD, whose rate is 1 − Θ(β²), stable)."""
+    return {"nash-mp": 2.0, "egpo": 2.0 / (1.0 + 2.0 * beta)}.get(algorithm, beta)
+
+
+@dataclass
+class TrainConfig:
+    """How to train.
+
+    algorithm : nash-mp | nash-md | egpo | omd.
+    beta : KL weight β > 0 towards the reference μ.
+    eta : step size (see the module docstring); None picks ``default_eta``.
+    loss : "regression" (pairwise, IPO-style) or "pg" (policy gradient, Nash-MD-PG).
+    estimator : "sampled" (oracle queries on sampled pairs) or "exact" (expectations by
+        enumeration; needs an exact oracle and an enumerable policy).
+    batch_size : sampled triples (y, y', y'') per half-step (regression) or per inner step (pg).
+    inner_steps : optimiser steps per prox sub-problem.
+    optimizer, lr : the inner optimiser ("lbfgs": full-batch, for solving exactly).
+    pairs : where the regression pairs (y, y') come from: the anchor π_k, the reference μ
+        (EGPO's choice), uniform over an enumerable space, or "auto" (uniform when the
+        policy is enumerable, else the anchor).
+    anchor_ema : 0 for the frozen anchor π_k; m ∈ (0, 1) for the EMA anchor
+        θ̄ ← m·θ̄ + (1 − m)·θ_k.
+    temperature : sampling temperature of the policy samples (1 = on-policy).
+    steps : algorithm steps (Nash-MP/EGPO: two prox sub-problems each); None: 10, or as
+        many as ``max_seconds`` allows when that is given.
+    max_seconds : stop after this wall time (checked between algorithm steps).
+    seed : the training generator's seed.  checkpoint_every : steps between checkpoints.
+    eval_samples : samples for the sampled metrics of non-enumerable policies.
+    progress : show a progress bar.
+    """
+
+    algorithm: str = "nash-mp"
+    beta: float = 0.1
+    eta: float | None = None
+    loss: str = "regression"
+    estimator: str = "sampled"
+    batch_size: int = 256
+    inner_steps: int = 20
+    optimizer: str = "adam"
+    lr: float = 1e-2
+    pairs: str = "auto"
+    anchor_ema: float = 0.0
+    temperature: float = 1.0
+    steps: int | None = None
+    max_seconds: float | None = None
+    seed: int = 0
+    checkpoint_every: int = 1
+    eval_samples: int = 64
+    progress: bool = True
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        _require(self.algorithm in ALGORITHMS,
+                 f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        _require(_is_real(self.beta) and self.beta > 0, f"beta must be a number > 0, got {self.beta!r}")
+        if self.eta is None:
+            self.eta = default_eta(self.algorithm, self.beta)
+        _require(_is_real(self.eta) and self.eta > 0, f"eta must be a number > 0, got {self.eta!r}")
+        if self.algorithm != "nash-mp":
+            _require(self.eta * self.beta < 1, f"{self.algorithm} takes the mirror-descent step "
+                     f"eta' with eta'·beta < 1, got eta·beta = {self.eta * self.beta:g}")
+        _require(self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}")
+        _require(self.estimator in ESTIMATORS,
+                 f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+        _require(self.optimizer in OPTIMIZERS,
+                 f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        _require(self.pairs in PAIR_SOURCES, f"pairs must be one of {PAIR_SOURCES}, got {self.pairs!r}")
+        if self.steps is None and self.max_seconds is None:
+            self.steps = 10
+        _require(self.steps is None or (_is_int(self.steps) and self.steps >= 1),
+                 f"steps must be a positive integer, got {self.steps!r}")
+        for name in ("batch_size", "inner_steps", "checkpoint_every", "eval_samples"):
+            value = getattr(self, name)
+            _require(_is_int(value) and value >= 1, f"{name} must be a positive integer, got {value!r}")
+        _require(_is_int(self.seed), f"seed must be an integer, got {self.seed!r}")
+        _require(_is_real(self.lr) and self.lr > 0, f"lr must be a number > 0, got {self.lr!r}")
+        _require(_is_real(self.anchor_ema) and 0 <= self.anchor_ema < 1,
+                 f"anchor_ema must be in [0, 1), got {self.anchor_ema!r}")
+        _require(_is_real(self.temperature) and self.temperature > 0,
+                 f"temperature must be a number > 0, got {self.temperature!r}")
+        _require(self.max_seconds is None or (_is_real(self.max_seconds) and self.max_seconds > 0),
+                 f"max_seconds must be a number > 0 or None, got {self.max_seconds!r}")
+        _require(isinstance(self.progress, bool), "progress must be true or false")
+
+
+GAMES = ("sequence", "hf")
+POLICIES = ("tabular", "tiny", "hf")
+HF_ORACLES = ("pairwise", "reward")
+
+
+@dataclass
+class ProblemConfig:
+    """What to train (command line).
+
+    game : "sequence" (an exactly solvable ``SequenceGame``) or "hf" (prompts, a causal LM
+        and a preference model).
+    vocab, length, preference, scale, reference_scale, game_seed : the sequence game
+        (``game_seed`` None: use ``seed``).
+    policy : "tabular" | "tiny" (``AutoregressivePolicy``) for sequence games, "hf" otherwise.
+    hidden, layers : size of the tiny network.
+    hf_model_config / hf_model : a causal LM from a transformers config JSON (randomly
+        initialised with ``seed``, no download) or from a local directory.
+    tokenizer : a local tokenizer directory (or a ``tokenizer.json`` file).
+    preference_model_config / preference_model : a sequence classifier with one label, from
+        a config JSON or a local directory; ``oracle`` uses it as a pairwise model over
+        (prompt + y, y') or as a Bradley–Terry reward model.
+    prompts : the training prompts.  max_new_tokens : response length cap.
+    output : checkpoint directory.
+    """
+
+    game: str = "sequence"
+    vocab: int = 4
+    length: int = 4
+    preference: str = "cyclic"
+    scale: float = 1.0
+    reference_scale: float = 0.0
+    game_seed: int | None = None
+    policy: str = "tiny"
+    hidden: int = 128
+    layers: int = 2
+    hf_model_config: str | None = None
+    hf_model: str | None = None
+    tokenizer: str | None = None
+    preference_model_config: str | None = None
+    preference_model: str | None = None
+    oracle: str = "pairwise"
+    prompts: list = field(default_factory=list)
+    max_new_tokens: int = 8
+    output: str | None = None
+
+    def __post_init__(self):
+        _require(self.game in GAMES, f"game must be one of {GAMES}, got {self.game!r}")
+        _require(self.policy in POLICIES, f"policy must be one of {POLICIES}, got {self.policy!r}")
+        _require(self.oracle in HF_ORACLES, f"oracle must be one of {HF_ORACLES}, got {self.oracle!r}")
+        if self.game == "sequence":
+            _require(self.policy in ("tabular", "tiny"),
+                     f"a sequence game trains a tabular or tiny policy, got {self.policy!r}")
+        else:
+            _require(self.policy == "hf", "game 'hf' needs policy 'hf'")
+            _require((self.hf_model_config is None) != (self.hf_model is None),
+                     "game 'hf' needs exactly one of hf_model_config and hf_model")
+            _require(self.tokenizer is not None, "game 'hf' needs tokenizer")
+            _require((self.preference_model_config is None) != (self.preference_model is None),
+                     "game 'hf' needs exactly one of preference_model_config and preference_model")
+            _require(isinstance(self.prompts, list) and self.prompts
+                     and all(isinstance(p, str) for p in self.prompts),
+                     "game 'hf' needs prompts: a non-empty list of strings")
+        for name in ("vocab", "length", "hidden", "layers", "max_new_tokens"):
+            value = getattr(self, name)
+            _require(_is_int(value) and value >= 1, f"{name} must be a positive integer, got {value!r}")
+
+
+def field_names(cls):
+    return [f.name for f in fields(cls)]
+
+
+def split_options(options: dict):
+    """Split one flat table into (ProblemConfig kwargs, TrainConfig kwargs); unknown keys
+    are an error that lists the known ones."""
+    problem, train = set(field_names(ProblemConfig)), set(field_names(TrainConfig))
+    unknown = sorted(set(options) - problem - train)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; known keys: {sorted(problem | train)}")
+    return ({k: v for k, v in options.items() if k in problem},
+            {k: v for k, v in options.items() if k in train})
+
+
+def load_toml(path) -> dict:
+    """Read a flat TOML table (keys of ``ProblemConfig`` and ``TrainConfig``)."""
+    try:
+        with open(path, "rb") as f:
+            options = tomllib.load(f)
+    except OSError as exc:
+        raise ValueError(f"config: cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config: {path} is not valid TOML: {exc}") from None
+    nested = [k for k, v in options.items() if isinstance(v, dict)]
+    if nested:
+        raise ValueError(f"config: {path} must be one flat table; found sections {nested}")
+    split_options(options)
+    return options
+
+
+def as_dict(config) -> dict:
+    return asdict(config)
