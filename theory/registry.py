@@ -17,6 +17,7 @@ the fitted slope of log(metric) against it. ``suite(quick)`` yields labelled tra
 the theorem is checked on by ``nashlab verify``.
 """
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -80,6 +81,23 @@ class Theorem:
 
 _REGISTRY: dict[str, Theorem] = {}
 
+#: Modules whose import registers the library's theorems and claims (add new ones here).
+THEOREM_MODULES = (
+    "nashlab.theory.nlhf_theorems",
+    "nashlab.theory.dp_theorems",
+    "nashlab.theory.robust_theorems",
+)
+_builtin_loaded = False
+
+
+def load_builtin_theorems() -> None:
+    """Import ``THEOREM_MODULES`` once, so that ``get`` and ``all_theorems`` see them."""
+    global _builtin_loaded
+    if not _builtin_loaded:
+        _builtin_loaded = True
+        for name in THEOREM_MODULES:
+            importlib.import_module(name)
+
 
 def register(theorem: Theorem) -> Theorem:
     """Add a theorem; ids are unique."""
@@ -90,6 +108,7 @@ def register(theorem: Theorem) -> Theorem:
 
 
 def get(theorem_id: str) -> Theorem:
+    load_builtin_theorems()
     try:
         return _REGISTRY[theorem_id]
     except KeyError:
@@ -97,4 +116,5 @@ def get(theorem_id: str) -> Theorem:
 
 
 def all_theorems() -> list[Theorem]:
+    load_builtin_theorems()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]

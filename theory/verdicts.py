@@ -40,7 +40,7 @@ import numpy as np
 import sympy
 
 from nashlab.solvers.results import Trajectory
-from nashlab.theory.registry import Source, Theorem, get
+from nashlab.theory.registry import Source, Theorem, get, load_builtin_theorems
 
 FLOAT_FLOOR = 1e-11
 RTOL = 1e-9
@@ -276,13 +276,16 @@ def register_claim(claim: Claim) -> Claim:
 
 
 def all_claims() -> list[Claim]:
+    load_builtin_theorems()
     return [_CLAIMS[k] for k in sorted(_CLAIMS)]
 
 
 def check_claim(trajectory, claim) -> Verdict:
     """Run a claim's criterion on a trajectory or a list of them (a claim may compare
     runs, e.g. across n); ``worst_ratio`` holds the measured number."""
-    claim = claim if isinstance(claim, Claim) else _CLAIMS[claim]
+    if not isinstance(claim, Claim):
+        load_builtin_theorems()
+        claim = _CLAIMS[claim]
     trajectories = [trajectory] if isinstance(trajectory, Trajectory) else list(trajectory)
     holds, measured, text = claim.criterion(trajectories)
     return Verdict(claim.id, bool(holds), float(measured), None, None, None, float(measured),

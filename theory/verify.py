@@ -25,14 +25,7 @@ import numpy as np
 
 from nashlab.theory import verdicts as checking
 from nashlab.theory import report
-from nashlab.theory.registry import Theorem, all_theorems
-
-#: modules whose import registers theorems and claims (add new theorem modules here)
-THEOREM_MODULES = (
-    "nashlab.theory.nlhf_theorems",
-    "nashlab.theory.dp_theorems",
-    "nashlab.theory.robust_theorems",
-)
+from nashlab.theory.registry import THEOREM_MODULES, Theorem, all_theorems
 
 
 @dataclass
