@@ -87,6 +87,9 @@ THEOREM_MODULES = (
     "nashlab.theory.dp_theorems",
     "nashlab.theory.robust_theorems",
 )
+#: Theorem/claim modules that need an optional extra; only ``nashlab verify`` loads them
+#: (and says why when one cannot be imported).
+OPTIONAL_THEOREM_MODULES = ("nashlab.scaling.bridge",)
 _builtin_loaded = False
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from nashlab.theory import verdicts as checking
 from nashlab.theory import report
-from nashlab.theory.registry import THEOREM_MODULES, Theorem, all_theorems
+from nashlab.theory.registry import OPTIONAL_THEOREM_MODULES, THEOREM_MODULES, Theorem, all_theorems
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Result:
                    for _, t in self.trajectories)
 
 
-def load_theorem_modules(modules=THEOREM_MODULES, echo=print) -> list[str]:
+def load_theorem_modules(modules=THEOREM_MODULES + OPTIONAL_THEOREM_MODULES, echo=print) -> list[str]:
     """Import the theorem modules; returns the names loaded, echoes why others were not."""
     loaded = []
     for name in modules:
