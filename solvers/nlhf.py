@@ -65,8 +65,8 @@ import numpy as np
 from nashlab._xp import array_namespace, normalize_logits
 from nashlab.games._validation import check_distribution, check_scalar
 from nashlab.games.metrics import (
-    kl_from_logs,
     best_response_logits,
+    kl_from_logs,
     unregularized_exploitability,
 )
 from nashlab.games.preference import PreferenceGame

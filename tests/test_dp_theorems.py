@@ -17,6 +17,8 @@ from nashlab.games.markov_game import random_markov_game
 from nashlab.games.regularizers import KL, Entropy, Tsallis
 from nashlab.solvers.dp import run_mdp
 from nashlab.solvers.markov_games import run_markov_game
+from nashlab.theory.mdp_strategies import markov_games, mdps
+from nashlab.theory.registry import all_theorems, get
 from nashlab.theory.verdicts import (
     ATOL,
     FLOAT_FLOOR,
@@ -26,8 +28,6 @@ from nashlab.theory.verdicts import (
     evaluate,
     fitted_rate,
 )
-from nashlab.theory.mdp_strategies import markov_games, mdps
-from nashlab.theory.registry import all_theorems, get
 
 DP_THEOREMS = [t for t in all_theorems() if t.id.startswith(("dp.", "mg."))]
 

@@ -19,9 +19,9 @@ from nashlab.games.matrix import random_matrix_game
 from nashlab.solvers.matrix_games import run_matrix_game
 from nashlab.solvers.nlhf import run
 from nashlab.theory import nlhf_theorems  # noqa: F401  (registers the theorems)
-from nashlab.theory.verdicts import check, check_claim
 from nashlab.theory.registry import all_theorems, get
 from nashlab.theory.strategies import distributions, preference_games
+from nashlab.theory.verdicts import check, check_claim
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -5,6 +5,7 @@ import pytest
 import sympy
 
 from nashlab.solvers.results import Trajectory
+from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem
 from nashlab.theory.verdicts import (
     ATOL,
     FLOAT_FLOOR,
@@ -16,7 +17,6 @@ from nashlab.theory.verdicts import (
     evaluate,
     fitted_rate,
 )
-from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem
 
 k, err0, prev, N = SYMBOLS["k"], SYMBOLS["err0"], SYMBOLS["prev"], SYMBOLS["N"]
 beta, eta, C1 = SYMBOLS["beta"], SYMBOLS["eta"], SYMBOLS["C1"]

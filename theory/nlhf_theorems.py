@@ -24,8 +24,8 @@ from nashlab.games import generators
 from nashlab.games.matrix import random_matrix_game
 from nashlab.solvers.matrix_games import run_matrix_game
 from nashlab.solvers.nlhf import run
-from nashlab.theory.verdicts import FLOAT_FLOOR, RTOL, Claim, fitted_rate, register_claim
 from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem, register
+from nashlab.theory.verdicts import FLOAT_FLOOR, RTOL, Claim, fitted_rate, register_claim
 
 k, err0, prev, N = SYMBOLS["k"], SYMBOLS["err0"], SYMBOLS["prev"], SYMBOLS["N"]
 beta, eta, n, delta = SYMBOLS["beta"], SYMBOLS["eta"], SYMBOLS["n"], SYMBOLS["delta"]

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import sympy
 
-from nashlab.theory.verdicts import evaluate
 from nashlab.theory.registry import SYMBOLS, Theorem
+from nashlab.theory.verdicts import evaluate
 
 
 def write_atomic(path, data: bytes) -> None:

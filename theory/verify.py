@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nashlab.theory import verdicts as checking
 from nashlab.theory import report
+from nashlab.theory import verdicts as checking
 from nashlab.theory.registry import OPTIONAL_THEOREM_MODULES, THEOREM_MODULES, Theorem, all_theorems
 
 
