@@ -1,5 +1,8 @@
 """Update rules and drivers; certified exact solvers."""
 
+from nashlab.solvers import packed
+from nashlab.solvers.backends import BACKENDS, resolve_backend
+from nashlab.solvers.batched import fused_prox_step, run_batched, step_coefficients
 from nashlab.solvers.dp import MDPSolution, run_mdp, solve_mdp
 from nashlab.solvers.equilibrium import equilibrium, fixed_point_residual
 from nashlab.solvers.markov_games import GameSolution, run_markov_game, solve_markov_game
@@ -13,6 +16,12 @@ from nashlab.solvers.results import Equilibrium, Trajectory
 from nashlab.solvers.robust import RobustBellman, run_robust, solve_robust
 
 __all__ = [
+    "BACKENDS",
+    "fused_prox_step",
+    "packed",
+    "resolve_backend",
+    "run_batched",
+    "step_coefficients",
     "GameSolution",
     "MDPSolution",
     "RobustBellman",

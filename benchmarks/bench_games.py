@@ -1,0 +1,285 @@
+"""Compiled kernels for preference games against baselines measured in the same run.
+
+Rows (each reports the ratio of medians, the problem size, the backend and the machine):
+
+1. One Nash-MP iteration on a single game at n = 4096, packed numba kernel (float64 and
+   float32 storage) against two dense NumPy matrix-vector products (the memory floor of
+   the dense update). Goal: ≤ 0.6× two dense products.
+2. B = 10 000 games of n = 10 actions, Nash-MP: ``run_batched`` with the numba kernel
+   against the NumPy batched reference (goal ≥ 10×) and against a per-game loop (PyTorch if
+   importable, else NumPy; goal ≥ 100×). The per-game loop runs on a subset of the games and
+   is compared per game-iteration (the label says how many games it ran).
+3. MMD on a 100-action game: against OpenSpiel's MMD when ``open_spiel`` imports (otherwise
+   the row says why it is skipped), and against the NumPy reference.
+4. The log-log plot ``benchmarks/scaling.png`` (full run; ``--quick`` writes it to the temp
+   directory) of the time per Nash-MP iteration against n: NumPy dense reference steps vs
+   the packed numba kernel.
+
+Compilation is excluded (every kernel is warmed up on the same signature first). Run as
+``python -m nashlab.benchmarks.bench_games [--quick]`` or through ``nashlab bench``.
+"""
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nashlab.games import random_preference, random_reference
+from nashlab.solvers import nlhf
+from nashlab.solvers import packed as pk
+from nashlab.solvers.batched import run_batched
+from nashlab.solvers.oracles import ExactOracle
+
+HERE = Path(__file__).resolve().parent
+
+
+def machine() -> str:
+    """platform / CPU / cores / numba threads."""
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
+            f"numba {numba.__version__} ({numba.get_num_threads()} threads), "
+            f"NumPy {np.__version__}, Python {platform.python_version()}")
+
+
+def interleaved_medians(functions, repeats):
+    """Median wall time of each function, run in turns so that they share the load."""
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for fn, bucket in zip(functions, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def _row(benchmark, size, backend, candidate, baseline, goal, met, **extra):
+    return {"benchmark": benchmark, "size": size, "backend": backend,
+            "candidate_s": candidate, "baseline_s": baseline,
+            "ratio": candidate / baseline if goal.startswith("≤") else baseline / candidate,
+            "goal": goal, "met": met, "machine": machine(), **extra}
+
+
+# ---- 1. large single game ----------------------------------------------------------------
+
+def _packed_iteration(packed, game, iterations):
+    def fn():
+        pk.nash_mp(packed, log_reference=game.log_reference, beta=game.beta, eta=2.0,
+                   iterations=iterations)
+    return fn
+
+
+def bench_large_game(quick):
+    n, per_call = 4096, 5
+    game = random_preference(n, beta=0.1, seed=0, reference=random_reference(n, seed=1))
+    A = np.ascontiguousarray(game.A)
+    x = game.reference.copy()
+
+    def two_gemv():
+        A @ x
+        A @ x
+
+    rows = []
+    for dtype in (np.float64, np.float32):
+        packed = pk.pack_game(game, dtype=dtype)
+        _packed_iteration(packed, game, 1)()  # compile
+        cand, base = interleaved_medians([_packed_iteration(packed, game, per_call), two_gemv],
+                                         5 if quick else 15)
+        cand /= per_call
+        ratio = cand / base
+        rows.append(_row("Nash-MP iteration, one game", f"n={n}",
+                         f"numba packed {np.dtype(dtype).name} vs 2 dense NumPy gemv (float64)",
+                         cand, base, "≤ 0.6x", ratio <= 0.6))
+    return rows
+
+
+# ---- 2. batches of small games -----------------------------------------------------------
+
+def _per_game_loop(game, eta, iterations):
+    """Nash-MP game by game: PyTorch (float64) if importable, else NumPy."""
+    beta = game.beta
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        As = [torch.from_numpy(np.ascontiguousarray(a)) for a in game.A]
+        lmu = torch.from_numpy(np.array(game.log_reference))  # a writable copy
+
+        def prox(ell, g):
+            return torch.log_softmax((ell + eta * beta * lmu + eta * g) / (1 + eta * beta), 0)
+
+        def run():
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # tiny per-game tensors: threads only add overhead
+            try:
+                for A in As:
+                    ell = torch.log_softmax(lmu.clone(), 0)
+                    for _ in range(iterations):
+                        half = prox(ell, A @ torch.exp(ell))
+                        ell = prox(ell, A @ torch.exp(half))
+            finally:
+                torch.set_num_threads(threads)
+        return run, "PyTorch (float64, 1 thread)"
+
+    from nashlab.solvers.prox import prox_step
+
+    def run():
+        for A in game.A:
+            ell = game.log_reference.copy()
+            for _ in range(iterations):
+                half = prox_step(ell, A @ np.exp(ell), eta=eta, beta=beta,
+                                 log_reference=game.log_reference)
+                ell = prox_step(ell, A @ np.exp(half), eta=eta, beta=beta,
+                                log_reference=game.log_reference)
+    return run, "NumPy"
+
+
+def bench_batched(quick):
+    B, n, eta = 10_000, 10, 2.0
+    iterations = 100 if quick else 1000
+    subset = 20 if quick else 100
+    game = random_preference(n, beta=0.1, seed=0, batch_shape=(B,))
+    run_batched(game[:2], "nash-mp", eta=eta, iterations=2, backend="numba")  # compile
+
+    def numba_run():
+        run_batched(game, "nash-mp", eta=eta, iterations=iterations, backend="numba")
+
+    def numpy_run():
+        run_batched(game, "nash-mp", eta=eta, iterations=iterations, backend="numpy")
+
+    loop, loop_name = _per_game_loop(game[:subset], eta, iterations)
+    repeats = 3
+    cand, numpy_base, loop_base = interleaved_medians([numba_run, numpy_run, loop], repeats)
+    loop_per_game = loop_base / subset
+    size = f"B={B}, n={n}, {iterations} iterations"
+    return [
+        _row("Nash-MP, batched games", size, "numba kernel vs NumPy batched reference",
+             cand, numpy_base, "≥ 10x", numpy_base / cand >= 10),
+        _row("Nash-MP, batched games", size,
+             f"numba kernel vs per-game {loop_name} loop (time per game-iteration; the loop ran "
+             f"{subset} of the {B} games)",
+             cand / B, loop_per_game, "≥ 100x", loop_per_game / (cand / B) >= 100),
+    ]
+
+
+# ---- 3. MMD on a 100-action game ---------------------------------------------------------
+
+def bench_mmd(quick):
+    n, beta, eta = 100, 0.1, 0.4
+    iterations = 200 if quick else 2000
+    game = random_preference(n, beta=beta, seed=0, reference=random_reference(n, seed=1))
+    rows = []
+    try:
+        import open_spiel  # noqa: F401
+
+        rows.append({"benchmark": "MMD, 100-action matrix game", "size": f"n={n}",
+                     "backend": "numba vs OpenSpiel MMD",
+                     "skipped": "open_spiel imports, but this comparison is not written yet",
+                     "machine": machine()})
+    except ImportError:
+        rows.append({"benchmark": "MMD, 100-action matrix game", "size": f"n={n}",
+                     "backend": "numba vs OpenSpiel MMD",
+                     "skipped": "open_spiel is not installed (the benchmark does not install it)",
+                     "machine": machine()})
+    run_batched(game, "mmd", eta=eta, iterations=2, backend="numba")
+
+    def numba_run():
+        run_batched(game, "mmd", eta=eta, iterations=iterations, backend="numba")
+
+    def numpy_run():
+        state, oracle = nlhf.init_state(game), ExactOracle(game)
+        for _ in range(iterations):
+            state = nlhf.step_mmd(state, game, oracle, eta)
+
+    cand, base = interleaved_medians([numba_run, numpy_run], 3 if quick else 7)
+    rows.append(_row("MMD, 100-action matrix game", f"n={n}, {iterations} iterations",
+                     "numba kernel vs NumPy reference steps (speed-up)", cand, base,
+                     "none (information)", None))
+    return rows
+
+
+# ---- 4. scaling plot -----------------------------------------------------------------------
+
+def scaling_plot(quick, path=None):
+    """The plot of the full run is ``benchmarks/scaling.png``; --quick writes to the temp dir."""
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if path is None:
+        path = Path(tempfile.gettempdir()) / "nashlab-scaling-quick.png" if quick \
+            else HERE / "scaling.png"
+    sizes = [256, 1024, 4096] if quick else [256, 512, 1024, 2048, 4096]
+    per_call = 5
+    dense, packed64, packed32 = [], [], []
+    for n in sizes:
+        game = random_preference(n, beta=0.1, seed=n)
+        oracle = ExactOracle(game)
+
+        def numpy_iterations(game=game, oracle=oracle):
+            state = nlhf.init_state(game)
+            for _ in range(per_call):
+                state = nlhf.step_nash_mp(state, game, oracle, 2.0)
+
+        p64, p32 = pk.pack_game(game), pk.pack_game(game, dtype=np.float32)
+        for p in (p64, p32):
+            _packed_iteration(p, game, 1)()
+        times = interleaved_medians([numpy_iterations, _packed_iteration(p64, game, per_call),
+                                     _packed_iteration(p32, game, per_call)], 3 if quick else 7)
+        for bucket, t in zip((dense, packed64, packed32), times, strict=True):
+            bucket.append(t / per_call)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.loglog(sizes, dense, "o-", label="NumPy dense (nlhf reference)")
+    ax.loglog(sizes, packed64, "s-", label="numba packed float64")
+    ax.loglog(sizes, packed32, "^-", label="numba packed float32")
+    ax.set_xlabel("actions n")
+    ax.set_ylabel("seconds per Nash-MP iteration")
+    ax.set_title("Nash-MP iteration time")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"scaling plot: {path}")
+    return {"n": sizes, "numpy_dense_s": dense, "numba_packed64_s": packed64,
+            "numba_packed32_s": packed32}
+
+
+def main(quick: bool = False) -> list[dict]:
+    rows = bench_large_game(quick) + bench_batched(quick) + bench_mmd(quick)
+    for row in rows:
+        print(format_row(row))
+    scaling_plot(quick)
+    return rows
+
+
+def format_row(row) -> str:
+    if "skipped" in row:
+        return f"{row['benchmark']} [{row['size']}] {row['backend']}: skipped ({row['skipped']})"
+    return (f"{row['benchmark']} [{row['size']}] {row['backend']}: candidate "
+            f"{row['candidate_s'] * 1e3:.4g} ms, baseline {row['baseline_s'] * 1e3:.4g} ms, "
+            f"ratio {row['ratio']:.3g}x (goal {row['goal']}{_verdict(row['met'])})")
+
+
+def _verdict(met):
+    return "" if met is None else (": met" if met else ": NOT met")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main("--quick" in sys.argv[1:])

@@ -1,0 +1,45 @@
+"""Backend selection for the compiled update rules.
+
+* ``"numpy"``: the reference implementation (``nashlab.solvers.nlhf`` steps, array namespace).
+* ``"numba"``: compiled CPU kernels (``nashlab.solvers._kernels_cpu``).
+* ``"cuda"``: numba.cuda kernels (``nashlab.solvers._kernels_cuda``) on CuPy arrays; needs
+  CuPy and a CUDA GPU.
+* ``"auto"``: ``"cuda"`` when an input is a CuPy array, else ``"numba"``.
+"""
+
+from nashlab._xp import array_namespace
+
+BACKENDS = ("auto", "numpy", "numba", "cuda")
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why the "cuda" backend cannot run here (None when it can)."""
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return "the 'cuda' backend needs CuPy (pip install 'nashlab[gpu]'), which is not installed"
+    from numba import cuda
+
+    if not cuda.is_available():
+        return "the 'cuda' backend needs a CUDA GPU, and numba.cuda finds none"
+    return None
+
+
+def resolve_backend(backend, *arrays) -> str:
+    """The concrete backend ("numpy", "numba" or "cuda") for ``backend`` and the inputs.
+
+    Raises ValueError for an unknown name, for "cuda" without CuPy or a GPU, and for CuPy
+    inputs with a CPU backend.
+    """
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    on_gpu = array_namespace(*arrays).__name__ == "cupy"
+    if backend == "auto":
+        backend = "cuda" if on_gpu else "numba"
+    if backend == "cuda":
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            raise ValueError(reason)
+    elif on_gpu and backend == "numba":
+        raise ValueError("backend 'numba' runs on the CPU: got CuPy arrays (use 'cuda' or 'auto')")
+    return backend
