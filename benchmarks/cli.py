@@ -1,6 +1,6 @@
 """``nashlab bench [--quick] [--json PATH]``: every side-by-side benchmark, one table.
 
-Runs ``bench_games`` and, where those modules exist, ``bench_robust`` and
+Runs ``bench_games`` and, where those modules exist, ``bench_robust``, ``bench_dp`` and
 ``bench_equilibrium`` (each ``main(quick) -> list of row dicts``); prints the rows as a
 Markdown table and writes them to ``--json PATH``. Every ratio compares timings taken in
 this run, on this machine.
@@ -11,7 +11,7 @@ import importlib
 import json
 import sys
 
-MODULES = ("bench_games", "bench_robust", "bench_equilibrium")
+MODULES = ("bench_games", "bench_robust", "bench_dp", "bench_equilibrium")
 
 
 def markdown_table(rows) -> str:

@@ -84,6 +84,26 @@ def backup(q, regularizer=None):
     return q.max(axis=-1) if regularizer is None else regularizer.conjugate(q)
 
 
+def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
+    """(T_{*,Ω} v)(s) = Ω*(r + γPv)(s, ·); unregularized, max_a.
+
+    ``backend``: "numpy", "numba" (the fused CSR kernel of ``_kernels_dp``: sparse P, no
+    regularizer) or "auto" (numba where it applies, numpy otherwise).
+    """
+    if backend not in ("auto", "numpy", "numba"):
+        raise ValueError(f"backend must be 'auto', 'numpy' or 'numba', got {backend!r}")
+    compiled = mdp.is_sparse and regularizer is None
+    if backend == "numba" and not compiled:
+        raise ValueError("backend='numba' needs a sparse MDP and no regularizer")
+    if backend == "numpy" or not compiled:
+        return backup(mdp.q_values(v), regularizer)
+    from nashlab.solvers._kernels_dp import csr_bellman_max
+
+    P = mdp.P_flat
+    return csr_bellman_max(P.indptr, P.indices, P.data, mdp.r.ravel(), mdp.gamma,
+                           mdp._values(v), mdp.n_actions)
+
+
 def greedy_policy(q, regularizer=None, incumbent=None):
     """G_Ω(q) = ∇Ω*(q); unregularized: one-hot argmax, keeping ``incumbent`` (an (S,) action
     vector) wherever it is within the tie tolerance of the maximum."""
@@ -225,7 +245,7 @@ def _run_vi(mdp, regularizer, iterations, solution, initial_values=None):
     v = np.zeros(mdp.n_states) if initial_values is None else np.asarray(initial_values, float)
     errors = [np.max(np.abs(v - solution.values))]
     for _ in range(iterations):
-        v = backup(mdp.q_values(v), regularizer)
+        v = bellman_operator(mdp, v, regularizer)
         errors.append(np.max(np.abs(v - solution.values)))
     policy = greedy_policy(mdp.q_values(v), regularizer)
     return {"value_error": np.array(errors)}, policy, {}
