@@ -1,6 +1,8 @@
 """Certified equilibrium at n = 200: Newton (default) vs the cvxpy exponential-cone program.
 
-Prints the ratio of medians measured in this run; run as
+Prints the ratio of medians measured in this run, both solvers limited to one BLAS thread
+(Clarabel is single-threaded; on a loaded 2-core machine threaded BLAS at n = 200 adds
+milliseconds of contention, which made the ratio swing between 50x and 230x); run as
 ``python -m nashlab.benchmarks.bench_equilibrium`` or through ``nashlab bench``.
 """
 
@@ -9,6 +11,7 @@ import time
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from nashlab import games
 from nashlab.solvers import equilibrium
@@ -31,9 +34,9 @@ def main(quick: bool = False) -> list[dict]:
     n, beta = 200, 0.1
     game = games.random_preference(n, beta=beta, seed=0, reference=games.random_reference(n, seed=1))
     repeats = 3 if quick else 7
-    newton = median_seconds(lambda: equilibrium(game), repeats)
-    with warnings.catch_warnings():
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        newton = median_seconds(lambda: equilibrium(game), repeats)
         conic = median_seconds(lambda: equilibrium(game, method="cvxpy"), repeats)
     row = {
         "benchmark": "certified equilibrium",

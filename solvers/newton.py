@@ -11,7 +11,8 @@ def damped_newton(residual, jacobian, normalize, z, *, floor, max_steps):
     ``normalize`` maps z to its canonical representative (the residual is invariant under
     it). Stops when no step decreases the residual (or after ``max_steps``); returns
     (z, steps, converged) with converged meaning ‖residual‖∞ ≤ ``floor``, the size that
-    rounding alone produces. At the floor only the full step is tried.
+    rounding alone produces. At the floor only the full step is tried, and only kept if it
+    halves the residual (rounding noise would otherwise buy one useless solve after another).
     """
     g = residual(z)
     norm = np.linalg.norm(g)
@@ -23,7 +24,7 @@ def damped_newton(residual, jacobian, normalize, z, *, floor, max_steps):
             z_new = normalize(z + t * delta)
             g_new = residual(z_new)
             norm_new = np.linalg.norm(g_new)
-            if norm_new <= (1.0 - 1e-4 * t) * norm:
+            if norm_new <= (0.5 if at_floor else 1.0 - 1e-4 * t) * norm:
                 break
             t *= 0.5
         else:
