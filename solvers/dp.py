@@ -100,7 +100,11 @@ def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
     from nashlab.solvers._kernels_dp import csr_bellman_max
 
     P = mdp.P_flat
-    return csr_bellman_max(P.indptr, P.indices, P.data, mdp.r.ravel(), mdp.gamma,
+
+    def unsigned(index):  # same bits; numba then skips its negative-index wraparound branch
+        return index.view(np.dtype(f"u{index.dtype.itemsize}"))
+
+    return csr_bellman_max(unsigned(P.indptr), unsigned(P.indices), P.data, mdp.r.ravel(), mdp.gamma,
                            mdp._values(v), mdp.n_actions)
 
 
