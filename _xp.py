@@ -35,3 +35,15 @@ def matvec(M, x, xp=None):
     """Batched matrix-vector product: (..., n, m) @ (..., m) -> (..., n)."""
     xp = xp or array_namespace(M, x)
     return xp.matmul(M, x[..., None])[..., 0]
+
+
+def safe_log(p):
+    """log p elementwise with log 0 = −inf and no divide-by-zero warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(p)
+
+
+def softmax(z, xp=None):
+    """exp(normalize_logits(z)): probabilities from log-weights, max subtracted first."""
+    xp = xp or array_namespace(z)
+    return xp.exp(normalize_logits(z, xp))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nashlab._xp import matvec, normalize_logits
+from nashlab._xp import matvec, normalize_logits, safe_log
 from nashlab.games._validation import as_float_array, check_distribution, check_scalar
 from nashlab.games.generators import _check_n
 from nashlab.games.metrics import kl_from_logs
@@ -96,11 +96,6 @@ def _players(game, x, y):
     return check_distribution(x, "x", game.m), check_distribution(y, "y", game.n)
 
 
-def _log(p):
-    with np.errstate(divide="ignore"):
-        return np.log(p)
-
-
 def best_response_logits(game, x, y):
     """(log BR_x(y), log BR_y(x)) = (log softmax(Ay/τ), log softmax(−Aᵀx/τ)), τ > 0."""
     if game.tau <= 0:
@@ -117,8 +112,8 @@ def duality_gap(game, x, y, log_x=None, log_y=None) -> np.ndarray:
     if game.tau == 0:
         return (np.max(matvec(game.A, y), axis=-1)
                 - np.min(matvec(np.swapaxes(game.A, -1, -2), x), axis=-1))
-    log_x = _log(x) if log_x is None else log_x
-    log_y = _log(y) if log_y is None else log_y
+    log_x = safe_log(x) if log_x is None else log_x
+    log_y = safe_log(y) if log_y is None else log_y
     br_x, br_y = best_response_logits(game, x, y)
     return game.tau * (kl_from_logs(x, log_x, br_x) + kl_from_logs(y, log_y, br_y))
 
@@ -130,5 +125,5 @@ def exploitability(game, x, y, log_x=None, log_y=None) -> np.ndarray:
 
 def joint_kl(x_star, y_star, x, y) -> np.ndarray:
     """KL(x*‖x) + KL(y*‖y)."""
-    return (kl_from_logs(x_star, _log(x_star), _log(x))
-            + kl_from_logs(y_star, _log(y_star), _log(y)))
+    return (kl_from_logs(x_star, safe_log(x_star), safe_log(x))
+            + kl_from_logs(y_star, safe_log(y_star), safe_log(y)))

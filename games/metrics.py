@@ -16,17 +16,12 @@ batch shape (...) (or a single game broadcast over the policies).
 
 import numpy as np
 
-from nashlab._xp import matvec, normalize_logits
+from nashlab._xp import matvec, normalize_logits, safe_log
 from nashlab.games._validation import check_distribution
 
 
 def _policy(game, policy, name="policy"):
     return check_distribution(policy, name, game.n)
-
-
-def _log(p):
-    with np.errstate(divide="ignore"):
-        return np.log(p)
 
 
 def win_probabilities(game, opponent) -> np.ndarray:
@@ -45,7 +40,7 @@ def kl_divergence(p, q) -> np.ndarray:
     """KL(p‖q) = Σ p·(log p − log q) along the last axis (0·log 0 = 0; +inf off support)."""
     p = check_distribution(p, "p")
     q = check_distribution(q, "q", p.shape[-1])
-    return kl_from_logs(p, _log(p), _log(q))
+    return kl_from_logs(p, safe_log(p), safe_log(q))
 
 
 def kl_from_logs(p, log_p, log_q):
@@ -91,7 +86,7 @@ def exploitability(game, policy) -> np.ndarray:
     if game.beta == 0:
         return np.max(matvec(game.A, policy), axis=-1)
     log_br = best_response_logits(game, policy)
-    return game.beta * kl_from_logs(policy, _log(policy), log_br)
+    return game.beta * kl_from_logs(policy, safe_log(policy), log_br)
 
 
 def duality_gap(game, policy) -> np.ndarray:

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from nashlab._xp import logsumexp, normalize_logits
+from nashlab._xp import logsumexp, normalize_logits, safe_log
 from nashlab.games._validation import check_distribution, check_scalar
 
 
@@ -31,11 +31,6 @@ def _xlogy(p, log_q):
     """p·log q with 0·(−inf) = 0."""
     with np.errstate(invalid="ignore"):
         return np.where(p > 0, p * log_q, 0.0)
-
-
-def _log(p):
-    with np.errstate(divide="ignore"):
-        return np.log(p)
 
 
 class Entropy:
@@ -51,7 +46,7 @@ class Entropy:
 
     def value(self, policy):
         policy = np.asarray(policy, dtype=np.float64)
-        return self.tau * np.sum(_xlogy(policy, _log(policy)), axis=-1)
+        return self.tau * np.sum(_xlogy(policy, safe_log(policy)), axis=-1)
 
     def conjugate(self, q):
         return self.tau * logsumexp(np.asarray(q, dtype=np.float64) / self.tau)
@@ -77,7 +72,7 @@ class KL:
         if self.reference.ndim > 2:
             raise ValueError("reference_policy must have shape (A,) or (S, A), got "
                              f"{self.reference.shape}")
-        self.log_reference = _log(self.reference)
+        self.log_reference = safe_log(self.reference)
 
     def __repr__(self):
         return f"KL(tau={self.tau:g}, reference shape={self.reference.shape})"
@@ -85,7 +80,7 @@ class KL:
     def value(self, policy):
         policy = np.asarray(policy, dtype=np.float64)
         with np.errstate(invalid="ignore"):
-            terms = np.where(policy > 0, policy * (_log(policy) - self.log_reference), 0.0)
+            terms = np.where(policy > 0, policy * (safe_log(policy) - self.log_reference), 0.0)
         return self.tau * np.sum(terms, axis=-1)
 
     def conjugate(self, q):
@@ -134,7 +129,7 @@ class Tsallis:
         return sparsemax(np.asarray(q, dtype=np.float64) / self.tau)
 
     def greedy_log(self, q):
-        return _log(self.greedy(q))
+        return safe_log(self.greedy(q))
 
     def conjugate(self, q):
         p = self.greedy(q)

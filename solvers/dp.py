@@ -44,9 +44,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from nashlab._xp import normalize_logits
+from nashlab._xp import normalize_logits, safe_log, softmax
 from nashlab.games._validation import check_distribution, check_scalar
 from nashlab.games.mdp import MDP
+from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import KL, Entropy
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
 from nashlab.solvers.results import Trajectory, _jsonable
@@ -203,28 +204,15 @@ def _uniform_logits(mdp):
     return np.full((mdp.n_states, mdp.n_actions), -math.log(mdp.n_actions))
 
 
-def _log(p):
-    with np.errstate(divide="ignore"):
-        return np.log(p)
-
-
-def policy_from_logits(logits):
-    """softmax of log-weights along the last axis, max subtracted first, so rows sum to one to
-    rounding even when the logits are huge (prox steps with η_k → ∞)."""
-    z = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
-
-
 def _kl_rows(p, log_q):
-    """KL(p(s)‖q(s)) per state, with 0·log 0 = 0 (p is a policy, log_q finite logits)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sum(np.where(p > 0, p * (_log(p) - log_q), 0.0), axis=1)
+    """KL(p(s)‖q(s)) per state (log_q normalised logits)."""
+    return kl_from_logs(p, safe_log(p), log_q)
 
 
 def _initial_logits(mdp, initial_policy):
     if initial_policy is None:
         return _uniform_logits(mdp)
-    return normalize_logits(_log(mdp.as_policy(initial_policy, "initial_policy")))
+    return normalize_logits(safe_log(mdp.as_policy(initial_policy, "initial_policy")))
 
 
 def _initial_kind(initial_policy):
@@ -298,11 +286,11 @@ def _run_md_mpi(mdp, regularizer, iterations, solution, m=1, lam=1.0, initial_va
     lam = check_scalar(lam, "lam", low=0.0, low_open=True)
     v = np.zeros(mdp.n_states) if initial_values is None else np.asarray(initial_values, float)
     logits = _uniform_logits(mdp)
-    errors = [np.max(np.abs(solution.values - mdp.evaluate(policy_from_logits(logits))))]
+    errors = [np.max(np.abs(solution.values - mdp.evaluate(softmax(logits))))]
     for _ in range(iterations):
         new_logits = prox_step(logits, mdp.q_values(v), eta=1.0 / lam, beta=0.0,
                                log_reference=logits)
-        policy = policy_from_logits(new_logits)
+        policy = softmax(new_logits)
         kl = lam * np.sum(policy * (new_logits - logits), axis=1)
         for _ in range(m):
             v = np.sum(policy * mdp.q_values(v), axis=1) - kl
@@ -310,12 +298,12 @@ def _run_md_mpi(mdp, regularizer, iterations, solution, m=1, lam=1.0, initial_va
         errors.append(np.max(np.abs(solution.values - mdp.evaluate(policy))))
     errors = np.array(errors)
     regret = np.cumsum(errors) / np.arange(1, len(errors) + 1)
-    return ({"policy_value_error": errors, "regret": regret}, policy_from_logits(logits),
+    return ({"policy_value_error": errors, "regret": regret}, softmax(logits),
             {"m": m, "lam": lam})
 
 
 def _soft_q(mdp, logits, regularizer):
-    return mdp.q_policy(policy_from_logits(logits), regularizer)
+    return mdp.q_policy(softmax(logits), regularizer)
 
 
 def _run_npg_entropy(mdp, regularizer, iterations, solution, eta=None, q_noise=0.0, seed=None,
@@ -335,11 +323,11 @@ def _run_npg_entropy(mdp, regularizer, iterations, solution, eta=None, q_noise=0
     prox_eta = eta_from_mirror_descent(min(eta / (1 - gamma), 1 / tau), tau)
     uniform = _uniform_logits(mdp)
     logits = _initial_logits(mdp, initial_policy)
-    log_star = _log(solution.policy)
+    log_star = safe_log(solution.policy)
     metrics = {"q_error": [], "log_policy_error": [], "value_error": []}
     for k in range(iterations + 1):
         q = _soft_q(mdp, logits, regularizer)
-        v = np.sum(policy_from_logits(logits) * (q - tau * logits), axis=1)
+        v = np.sum(softmax(logits) * (q - tau * logits), axis=1)
         metrics["q_error"].append(np.max(np.abs(solution.q - q)))
         metrics["log_policy_error"].append(np.max(np.abs(log_star - logits)))
         metrics["value_error"].append(np.max(np.abs(solution.values - v)))
@@ -353,7 +341,7 @@ def _run_npg_entropy(mdp, regularizer, iterations, solution, eta=None, q_noise=0
     metrics["q_error_excess"] = np.array(metrics["q_error"]) - gamma * c2
     extra = {"eta": eta, "delta": delta, "C1": float(c1), "C2": float(c2), "seed": seed,
              "initial_policy": _initial_kind(initial_policy)}
-    return {k: np.array(v) for k, v in metrics.items()}, policy_from_logits(logits), extra
+    return {k: np.array(v) for k, v in metrics.items()}, softmax(logits), extra
 
 
 def stationary_distribution(P_pi):
@@ -389,7 +377,7 @@ def _run_pmd(mdp, regularizer, iterations, solution, eta=None, initial_policy=No
     logits = _initial_logits(mdp, initial_policy)
     potential, value_error = [], []
     for k in range(iterations + 1):
-        policy = policy_from_logits(logits)
+        policy = softmax(logits)
         v = mdp.evaluate(policy, regularizer)
         kl = _kl_rows(solution.policy, logits)
         potential.append(nu @ (solution.values - v) + tau / (1 - gamma) * (nu @ kl))
@@ -397,7 +385,7 @@ def _run_pmd(mdp, regularizer, iterations, solution, eta=None, initial_policy=No
         if k < iterations:
             logits = prox_step(logits, mdp.q_values(v), eta=eta, beta=tau, log_reference=log_ref)
     return ({"lan_potential": np.array(potential), "value_error": np.array(value_error)},
-            policy_from_logits(logits), {"eta": eta, "initial_policy": _initial_kind(initial_policy)})
+            softmax(logits), {"eta": eta, "initial_policy": _initial_kind(initial_policy)})
 
 
 def _run_npg(mdp, regularizer, iterations, solution, eta=1.0, step_growth=1.0, rho=None,
@@ -424,7 +412,7 @@ def _run_npg(mdp, regularizer, iterations, solution, eta=1.0, step_growth=1.0, r
     logits = _initial_logits(mdp, initial_policy)
     subopt, potential, step = [], [], eta
     for k in range(iterations + 1):
-        v = mdp.evaluate(policy_from_logits(logits))
+        v = mdp.evaluate(softmax(logits))
         delta = v_star - rho @ v
         kl = _kl_rows(solution.policy, logits)
         subopt.append(delta)
@@ -437,7 +425,7 @@ def _run_npg(mdp, regularizer, iterations, solution, eta=1.0, step_growth=1.0, r
              "vartheta": vartheta, "initial_policy": _initial_kind(initial_policy),
              "D0": float(d_star @ _kl_rows(solution.policy, _initial_logits(mdp, initial_policy)))}
     return ({"suboptimality": np.array(subopt), "xiao_potential": np.array(potential)},
-            policy_from_logits(logits), extra)
+            softmax(logits), extra)
 
 
 METHODS = {

@@ -22,11 +22,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from nashlab._xp import safe_log, softmax
 from nashlab.games._validation import check_scalar
 from nashlab.games.markov_game import ZeroSumMarkovGame, entropy
 from nashlab.games.matrix import MatrixGame
+from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import Entropy
-from nashlab.solvers.dp import policy_from_logits, solve_mdp
+from nashlab.solvers.dp import solve_mdp
 from nashlab.solvers.matrix_games import qre
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
 from nashlab.solvers.results import Trajectory, _jsonable
@@ -153,11 +155,6 @@ def solve_markov_game(game, tau=0.0, max_iterations=200) -> GameSolution:
                         residual <= CERTIFY_TOL and gap <= CERTIFY_TOL, tau, iterations)
 
 
-def _kl_rows(p, log_q):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sum(np.where(p > 0, p * (np.log(p) - log_q), 0.0), axis=-1)
-
-
 def _run_shapley(game, tau, iterations, solution, track):
     v = np.zeros(game.n_states)
     errors, gaps = [np.max(np.abs(v - solution.values))], []
@@ -189,10 +186,10 @@ def _run_per_state(game, tau, iterations, solution, eta, value_step, track, rule
     metrics = {"value_error": [], "policy_kl": [], "exploitability": []}
     mid_x = ux.copy()
     for k in range(iterations + 1):
-        x, y = policy_from_logits(log_x), policy_from_logits(log_y)
+        x, y = softmax(log_x), softmax(log_y)
         metrics["value_error"].append(np.max(np.abs(v - solution.values)))
-        metrics["policy_kl"].append(np.max(_kl_rows(solution.mu, log_x)
-                                           + _kl_rows(solution.nu, log_y)))
+        metrics["policy_kl"].append(np.max(kl_from_logs(solution.mu, safe_log(solution.mu), log_x)
+                                           + kl_from_logs(solution.nu, safe_log(solution.nu), log_y)))
         metrics["exploitability"].append(exploitability(game, x, y, tau) if track else np.nan)
         if k == iterations:
             break
@@ -202,16 +199,16 @@ def _run_per_state(game, tau, iterations, solution, eta, value_step, track, rule
                                       log_reference=ux),
                             prox_step(log_y, -np.einsum("sab,sa->sb", Q, x), eta=eta, beta=tau,
                                       log_reference=uy))
-            px, py = policy_from_logits(log_x), policy_from_logits(log_y)
+            px, py = softmax(log_x), softmax(log_y)
         else:
             if rule == "pu":
                 gx, gy = np.einsum("sab,sb->sa", Q, y), -np.einsum("sab,sa->sb", Q, x)
             else:  # omwu: the midpoint uses the previous midpoint of the opponent
-                gx = np.einsum("sab,sb->sa", Q, policy_from_logits(mid_y))
-                gy = -np.einsum("sab,sa->sb", Q, policy_from_logits(mid_x))
+                gx = np.einsum("sab,sb->sa", Q, softmax(mid_y))
+                gy = -np.einsum("sab,sa->sb", Q, softmax(mid_x))
             mid_x = prox_step(log_x, gx, eta=md, beta=tau, log_reference=ux)
             mid_y = prox_step(log_y, gy, eta=md, beta=tau, log_reference=uy)
-            px, py = policy_from_logits(mid_x), policy_from_logits(mid_y)
+            px, py = softmax(mid_x), softmax(mid_y)
             log_x = prox_step(log_x, np.einsum("sab,sb->sa", Q, py), eta=md, beta=tau,
                               log_reference=ux)
             log_y = prox_step(log_y, -np.einsum("sab,sa->sb", Q, px), eta=md, beta=tau,
@@ -219,7 +216,7 @@ def _run_per_state(game, tau, iterations, solution, eta, value_step, track, rule
         stage = np.einsum("sa,sab,sb->s", px, Q, py) + tau * entropy(px) - tau * entropy(py)
         v = (1 - alpha) * v + alpha * stage
     extra = {"eta": eta, "value_step": alpha, "L": float(np.max(np.abs(game.r)))}
-    return ({k: np.array(m) for k, m in metrics.items()}, policy_from_logits(log_x), policy_from_logits(log_y), extra)
+    return ({k: np.array(m) for k, m in metrics.items()}, softmax(log_x), softmax(log_y), extra)
 
 
 METHODS = ("shapley", "pu", "omwu", "mmd")
