@@ -1,8 +1,9 @@
 """``nashlab verify [--quick] [--only PATTERN] [--out DIR]``: check every registered theorem
 and claim on its suite, print a table, write figures and a markdown report.
 
-The theorem modules are imported from ``THEOREM_MODULES`` (one place; a module that is not
-there yet is skipped with the reason printed). Each theorem's ``suite(quick)`` yields
+The theorem modules are ``registry.THEOREM_MODULES`` (an import error there is an error) and
+``registry.OPTIONAL_THEOREM_MODULES`` (skipped, with the reason printed, when their extra is
+not installed). Each theorem's ``suite(quick)`` yields
 labelled trajectories; ``nashlab.theory.check`` gives one verdict per trajectory
 (worst over its batch); a claim's criterion gets the whole suite. The exit status is 1 if
 any theorem or claim fails (a suite that raises counts as a failure), 0 otherwise.
@@ -25,7 +26,13 @@ import numpy as np
 
 from nashlab.theory import report
 from nashlab.theory import verdicts as checking
-from nashlab.theory.registry import OPTIONAL_THEOREM_MODULES, THEOREM_MODULES, Theorem, all_theorems
+from nashlab.theory.registry import (
+    OPTIONAL_THEOREM_MODULES,
+    THEOREM_MODULES,
+    Theorem,
+    all_theorems,
+    load_builtin_theorems,
+)
 
 
 @dataclass
@@ -49,21 +56,20 @@ class Result:
                    for _, t in self.trajectories)
 
 
-def load_theorem_modules(modules=THEOREM_MODULES + OPTIONAL_THEOREM_MODULES, echo=print) -> list[str]:
-    """Import the theorem modules; returns the names loaded, echoes why others were not."""
-    loaded = []
-    for name in modules:
+def load_theorem_modules(optional=OPTIONAL_THEOREM_MODULES, echo=print) -> list[str]:
+    """Import the library's theorem modules (a failure there is an error, never a silent skip:
+    verify would otherwise pass with theorems missing), then the ``optional`` ones, which are
+    skipped with the reason when their extra is not installed. Returns the names loaded."""
+    load_builtin_theorems()
+    loaded = list(THEOREM_MODULES)
+    for name in optional:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                echo(f"skipped {name}: not present ({exc})")
+            if exc.name == name or not (exc.name or "").startswith("nashlab"):
+                echo(f"skipped {name}: {type(exc).__name__}: {exc}")
                 continue
-            echo(f"skipped {name}: {type(exc).__name__}: {exc}")
-            continue
-        except ImportError as exc:
-            echo(f"skipped {name}: {type(exc).__name__}: {exc}")
-            continue
+            raise  # a missing nashlab module inside it is a bug, not a missing extra
         loaded.append(name)
     return loaded
 
