@@ -4,7 +4,11 @@
 * ``"numba"``: compiled CPU kernels (``nashlab.solvers._kernels_cpu``).
 * ``"cuda"``: numba.cuda kernels (``nashlab.solvers._kernels_cuda``) on CuPy arrays; needs
   CuPy and a CUDA GPU.
-* ``"auto"``: ``"cuda"`` when an input is a CuPy array, else ``"numba"``.
+* ``"auto"``: ``"cuda"`` when an input is a CuPy array, else ``"numba"``; for a solver whose
+  kernels cover only some cases (``choose_backend``), ``"numpy"`` in the other cases.
+
+Every public solver takes ``backend=`` and passes it through ``resolve_backend`` or
+``choose_backend``; the NumPy reference is the oracle every kernel is tested against.
 """
 
 from nashlab._xp import array_namespace
@@ -43,3 +47,18 @@ def resolve_backend(backend, *arrays) -> str:
     elif on_gpu and backend == "numba":
         raise ValueError("backend 'numba' runs on the CPU: got CuPy arrays (use 'cuda' or 'auto')")
     return backend
+
+
+def choose_backend(backend, *arrays, compiled, reason="") -> str:
+    """``resolve_backend`` for a solver whose compiled kernels cover only some cases.
+
+    ``compiled``: whether a kernel covers this call. If not, "auto" gives "numpy" and an
+    explicit "numba" or "cuda" raises ValueError with ``reason`` (what the kernels need).
+    """
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if compiled or backend == "numpy":
+        return resolve_backend(backend, *arrays)
+    if backend == "auto":
+        return "numpy"
+    raise ValueError(f"backend={backend!r} is not available here: {reason}")

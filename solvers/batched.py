@@ -32,6 +32,11 @@ RULES = {
     "omwu": (cpu.RULE_OPTIMISTIC, "mirror-descent"),
 }
 METHODS = tuple(RULES)
+
+#: multiply-adds (iterations·B·n²) from which a kernel call runs its blocks in parallel:
+#: below about a millisecond of work, waking the threads costs more than it saves (and on a
+#: loaded machine a descheduled thread stalls the whole region)
+PARALLEL_MIN_WORK = 2**22
 _NEED_BETA = ("nash-md", "mmd")
 
 
@@ -137,9 +142,19 @@ def _game_arrays(game, logits, xp):
     return A, log_mu, state
 
 
-def _run_numba(game, method, eta, logits, chunks):
-    """The numba kernel on blocks of L games (games last, padded with the zero game)."""
-    rule, (a, b, c) = RULES[method][0], step_coefficients(method, eta, game.beta)
+def kernel_iterates(game, method, logits, steps, backend):
+    """Run ``method``'s compiled kernel on every game of ``game`` from ``logits`` (*batch, n).
+
+    ``steps``: (k, (a, b, c)) pairs, k iterations with the affine-step coefficients (a, b, c)
+    of ``step_coefficients``; after each pair, yields the logits as a new NumPy array of the
+    shape of ``logits``. backend: "numba" (blocks of ``_kernels_cpu.LANES`` games laid out
+    games-last, padded with the zero game) or "cuda" (one thread per game; the state stays
+    on the device between pairs).
+    """
+    rule = RULES[method][0]
+    if backend == "cuda":
+        yield from _cuda_iterates(game, rule, logits, steps)
+        return
     A, log_mu, state = _game_arrays(game, logits, np)
     B, n = state.shape
     L = min(cpu.LANES, B)
@@ -154,20 +169,24 @@ def _run_numba(game, method, eta, logits, chunks):
     A_blocks = blocks(A, 0.0)
     log_mu_blocks, state_blocks = blocks(log_mu, uniform), blocks(state, uniform)
     predictor = blocks(np.matmul(A, np.exp(state)[..., None])[..., 0], 0.0)  # ĝ = Aπ_0
-    for k in chunks:
-        cpu.run_games(A_blocks, log_mu_blocks, state_blocks, predictor, rule, a, b, c, k)
-        yield np.moveaxis(state_blocks, -1, 1).reshape(G * L, n)[:B].reshape(logits.shape)
+    for k, (a, b, c) in steps:
+        if k * G * L * n * n >= PARALLEL_MIN_WORK:
+            cpu.run_games(A_blocks, log_mu_blocks, state_blocks, predictor, rule, a, b, c, k)
+        else:  # block by block: a parallel region's start-up would dominate a small call
+            for j in range(G):
+                cpu._run_block(A_blocks[j], log_mu_blocks[j], state_blocks[j], predictor[j],
+                               rule, a, b, c, k)
+        # a copy: for one block the reshape would be a view of the kernel's state
+        yield np.moveaxis(state_blocks, -1, 1).reshape(G * L, n)[:B].reshape(logits.shape).copy()
 
 
-def _run_cuda(game, method, eta, logits, chunks):
-    """The numba.cuda kernel, one thread per game; the state stays on the device."""
+def _cuda_iterates(game, rule, logits, steps):
     xp, kernels = _namespace_and_kernels("cuda")
-    rule, (a, b, c) = RULES[method][0], step_coefficients(method, eta, game.beta)
     A, log_mu, state = _game_arrays(game, logits, xp)
     predictor = xp.ascontiguousarray(xp.matmul(A, xp.exp(state)[..., None])[..., 0])
-    for k in chunks:
+    for k, (a, b, c) in steps:
         kernels.run_games(A, log_mu, state, predictor, rule, a, b, c, k)
-        yield state.reshape(logits.shape)
+        yield xp.asnumpy(state).reshape(logits.shape)
 
 
 def run_batched(game, method, *, eta, iterations, backend="auto", track_every=None,
@@ -203,25 +222,20 @@ def run_batched(game, method, *, eta, iterations, backend="auto", track_every=No
     if iterations % track_every:
         chunks.append(iterations % track_every)
 
-    run = {"numpy": _run_numpy, "numba": _run_numba, "cuda": _run_cuda}[backend]
-    states = run(game, method, eta, logits, chunks)
+    if backend == "numpy":
+        states = _run_numpy(game, method, eta, logits, chunks)
+    else:
+        coefficients = step_coefficients(method, eta, game.beta)
+        states = kernel_iterates(game, method, logits, [(k, coefficients) for k in chunks],
+                                 backend)
 
-    to_host = _to_host(backend)
     iteration, values, last = [0], [exploitability(game, np.exp(logits))], logits
     for k, state in zip(chunks, states, strict=True):
         last = state
         iteration.append(iteration[-1] + k)
-        values.append(exploitability(game, np.exp(to_host(state))))
+        values.append(exploitability(game, np.exp(state)))
     params = {"method": method, "eta": eta, "beta": game.beta, "n": game.n,
               "iterations": iterations, "track_every": track_every, "backend": backend,
               "batch_shape": list(game.batch_shape)}
     metrics = {"iteration": np.asarray(iteration), "exploitability": np.stack(values)}
-    return Trajectory(method, params, metrics, np.exp(to_host(last)))
-
-
-def _to_host(backend):
-    if backend != "cuda":
-        return np.asarray
-    import cupy
-
-    return cupy.asnumpy
+    return Trajectory(method, params, metrics, np.exp(last))

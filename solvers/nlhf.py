@@ -70,6 +70,7 @@ from nashlab.games.metrics import (
     unregularized_exploitability,
 )
 from nashlab.games.preference import PreferenceGame
+from nashlab.solvers.backends import choose_backend
 from nashlab.solvers.equilibrium import equilibrium
 from nashlab.solvers.oracles import ExactOracle, make_oracle
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
@@ -82,8 +83,6 @@ INEXACT_RESPONSES = 64
 METRICS = ("kl", "exploitability", "duality_gap", "span", "queries", "unregularized_exploitability")
 
 DEFAULT_TRACK = ("kl", "exploitability", "duality_gap", "span", "queries")
-
-BACKENDS = ("auto", "numpy")
 
 _CHUNK = 256  # iterations whose metrics are evaluated together (vectorised)
 
@@ -234,6 +233,10 @@ _MIRROR_DESCENT = ("nash-md", "egpo", "omd", "omwu", "onpo")
 #: methods defined by the regularisation (need β > 0)
 _NEED_BETA = ("nash-md", "mmd", "magnet-refresh", "nash-mp-inexact")
 _NASH_MP = ("nash-mp", "nash-mp-inexact", "magnet-refresh")
+_ALIASES = {"onpo": "omwu", "sppo": "hedge"}
+
+#: methods with a compiled kernel (``nashlab.solvers.batched``), exact oracle only
+KERNEL_METHODS = ("nash-mp", "egpo", "mmd", "omd", "nash-md", "omwu")
 SCHEDULES = (None, "munos")
 
 
@@ -276,13 +279,11 @@ def _check_int(x, name, low):
 
 
 def _validate(game, method, eta, iterations, seed, schedule, refresh_every, inner_steps,
-              track, backend):
+              track, oracle, backend):
     if not isinstance(game, PreferenceGame):
         raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
     if method not in STEPS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     iterations = _check_int(iterations, "iterations", 0)
     if seed is not None and not isinstance(seed, np.random.Generator):
         _check_int(seed, "seed", 0)
@@ -309,7 +310,11 @@ def _validate(game, method, eta, iterations, seed, schedule, refresh_every, inne
     unknown = [m for m in track if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown} in track; known: {METRICS}")
-    return eta, iterations, refresh_every, inner_steps, track
+    compiled = _ALIASES.get(method, method) in KERNEL_METHODS and oracle == "exact"
+    backend = choose_backend(backend, game.P, compiled=compiled, reason=(
+        f"the compiled kernels run the methods {KERNEL_METHODS} (and 'onpo') with the exact "
+        f"oracle; got method {method!r} with oracle {oracle!r}"))
+    return eta, iterations, refresh_every, inner_steps, track, backend
 
 
 def _method_option(value, name, method, owner):
@@ -325,7 +330,7 @@ def _method_option(value, name, method, owner):
 
 def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", samples=None,
         schedule=None, refresh_every=None, inner_steps=None, track=DEFAULT_TRACK,
-        backend="numpy") -> Trajectory:
+        backend="auto") -> Trajectory:
     """Run ``method`` on ``game`` for ``iterations`` steps from ``init`` (default μ).
 
     Parameters
@@ -342,7 +347,11 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
     oracle, samples : "exact", or "sampled" with ``samples`` = K comparisons per response.
     refresh_every : K for "magnet-refresh"; inner_steps : M for "nash-mp-inexact".
     track : metrics to record among ``METRICS`` ("queries" is always recorded).
-    backend : "auto" or "numpy".
+    backend : "numpy" (the reference steps above, on the array namespace of the game),
+        "numba" or "cuda" (the compiled kernels of ``nashlab.solvers.batched``, one kernel
+        call per step; methods ``KERNEL_METHODS`` and "onpo" with the exact oracle), or
+        "auto" (numba where a kernel covers the call, NumPy otherwise). The metrics are
+        evaluated in NumPy whatever the backend.
 
     Returns a ``Trajectory``: metrics of shape (iterations + 1, *batch_shape), index 0 the
     initial point: "kl" = KL(π*_β‖π_k), "exploitability" = Expl_β(π_k), "duality_gap" =
@@ -353,8 +362,9 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
     "unregularized_exploitability" (always for magnet-refresh). ``policy`` is π_T and
     ``average_policy`` the Hedge average π̄_T.
     """
-    eta, iterations, refresh_every, inner_steps, track = _validate(
-        game, method, eta, iterations, seed, schedule, refresh_every, inner_steps, track, backend)
+    eta, iterations, refresh_every, inner_steps, track, backend = _validate(
+        game, method, eta, iterations, seed, schedule, refresh_every, inner_steps, track,
+        oracle, backend)
     if init is not None:
         init = check_distribution(init, "init", game.n, strictly_positive=True)
         if init.ndim > 1 and init.shape[:-1] != game.batch_shape:
@@ -380,16 +390,18 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
     record.add(state.logits)
     if method in ("hedge", "sppo"):
         averages.append(np.exp(state.logits))
-    for t in range(iterations):
-        state = step(state, game, the_oracle, steps[t], **options)
-        record.add(state.logits)
-        queries.append(the_oracle.queries)
-        comparisons.append(the_oracle.comparisons)
-        if state.delta is not None:
-            deltas.append(state.delta)
-        if state.policy_sum is not None:
-            averages.append(state.policy_sum / state.t)
-
+    if backend == "numpy":
+        for t in range(iterations):
+            state = step(state, game, the_oracle, steps[t], **options)
+            record.add(state.logits)
+            queries.append(the_oracle.queries)
+            comparisons.append(the_oracle.comparisons)
+            if state.delta is not None:
+                deltas.append(state.delta)
+            if state.policy_sum is not None:
+                averages.append(state.policy_sum / state.t)
+    else:
+        state = _run_kernel(game, method, state, steps[:iterations], backend, record, queries)
     shape = (iterations + 1,) + game.batch_shape
     metrics = record.result()
     metrics["queries"] = _per_game(queries, shape)
@@ -411,7 +423,7 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         "oracle": oracle, "samples": samples, "schedule": schedule,
         "refresh_every": refresh_every, "inner_steps": inner_steps,
-        "batch_shape": list(game.batch_shape),
+        "batch_shape": list(game.batch_shape), "backend": backend,
         "kl0": kl0.tolist(),
         "queries_per_iteration": _QUERIES_PER_ITERATION[method],
     }
@@ -420,6 +432,26 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
     if method == "nash-mp-inexact":
         params["delta"] = float(np.max(metrics["delta"]))
     return Trajectory(method, params, metrics, np.exp(state.logits), average)
+
+
+def _run_kernel(game, method, state, steps, backend, record, queries):
+    """The compiled path of ``run``: one kernel call per step (exact oracle).
+
+    Records every iterate and the query count of the reference steps (which the kernel does
+    not call): ``_QUERIES_PER_ITERATION`` per step, plus OMWU's first predictor query.
+    Returns the final state.
+    """
+    from nashlab.solvers.batched import kernel_iterates, step_coefficients
+
+    method = _ALIASES.get(method, method)
+    per_step = _QUERIES_PER_ITERATION[method]
+    coefficients = [(1, step_coefficients(method, eta, game.beta)) for eta in steps]
+    logits = state.logits
+    for t, logits in enumerate(kernel_iterates(game, method, state.logits, coefficients,
+                                               backend), start=1):
+        record.add(logits)
+        queries.append(per_step * t + (method == "omwu"))
+    return replace(state, logits=logits, t=len(steps))
 
 
 _QUERIES_PER_ITERATION = {"nash-mp": 2, "nash-mp-inexact": 2, "nash-md": 1, "egpo": 2, "omd": 1,

@@ -130,23 +130,23 @@ class _CpuProduct:
                      np.zeros((chunks, packed.size)))
 
 
-def matvec(packed, x, *, backend="numba") -> np.ndarray:
+def matvec(packed, x, *, backend="auto") -> np.ndarray:
     """A·x for a packed antisymmetric A and x of shape (n,); float64 result.
 
-    backend : "numba" (compiled, parallel over row chunks) or "numpy" (tile-wise einsum, the
-    reference of the packed layout).
+    backend : "numba" (compiled, parallel over row chunks; what "auto" picks) or "numpy"
+    (tile-wise einsum, the reference of the packed layout).
     """
     _check_packed(packed)
+    if backend not in ("auto", "numpy", "numba"):
+        raise ValueError(f"backend must be 'auto', 'numpy' or 'numba', got {backend!r}")
     xp = _padded(x, packed, "x")
-    if backend == "numba":
+    if backend != "numpy":
         from nashlab.solvers import _kernels_cpu as cpu
 
         out = np.empty(packed.size)
         cpu.packed_matvec(*_CpuProduct(packed).args, xp, out)
         return out[: packed.n]
-    if backend == "numpy":
-        return _matvec_numpy(packed, xp)[: packed.n]
-    raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+    return _matvec_numpy(packed, xp)[: packed.n]
 
 
 def _matvec_numpy(packed, x):
@@ -162,12 +162,13 @@ def _matvec_numpy(packed, x):
 
 
 def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
-            backend="numba") -> np.ndarray:
+            backend="auto") -> np.ndarray:
     """``iterations`` Nash-MP steps on the packed game; returns log π_T (n,) (NumPy).
 
     Nash Mirror Prox (Tiapkin et al., arXiv 2505.19731 v1; theory notes nlhf.md §2):
     ℓ½ = prox(ℓ_k, Aπ_k; η), ℓ_{k+1} = prox(ℓ_k, Aπ½; η), two packed products per step.
-    ``init``: π_0 (default μ). backend: "numba" (parallel over row chunks) or "cuda"
+    ``init``: π_0 (default μ). backend: "numba" (parallel over row chunks; what "auto" picks),
+    "numpy" (the reference: tile-wise einsum products and ``prox_step``) or "cuda"
     (numba.cuda kernels; needs CuPy and a GPU).
     """
     from nashlab.solvers import _kernels_cpu as cpu
@@ -175,9 +176,7 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
     from nashlab.solvers.batched import step_coefficients
 
     _check_packed(packed)
-    if backend not in ("numba", "cuda"):
-        raise ValueError(f"backend must be 'numba' or 'cuda', got {backend!r}")
-    resolve_backend(backend)
+    backend = resolve_backend(backend)
     beta = check_scalar(beta, "beta", low=0.0)
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
     if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer) \
@@ -193,6 +192,8 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
     start = log_mu if init is None else np.log(init)
     logits = start - np.max(start)
     logits = logits - np.log(np.sum(np.exp(logits)))
+    if backend == "numpy":
+        return _nash_mp_numpy(packed, logits, log_mu, beta, eta, iterations)
     a, b, c = step_coefficients("nash-mp", eta, beta)
     if backend == "cuda":
         import cupy
@@ -205,4 +206,17 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
                            int(iterations))
         return cupy.asnumpy(logits_d)
     cpu.nash_mp_packed(*_CpuProduct(packed).args, logits, log_mu, a, b, c, int(iterations))
+    return logits
+
+
+def _nash_mp_numpy(packed, logits, log_mu, beta, eta, iterations):
+    """The reference loop of ``nash_mp``: tile-wise products, ``prox_step`` (NumPy)."""
+    from nashlab.solvers.prox import prox_step
+
+    def answer(log_policy):
+        return _matvec_numpy(packed, _padded(np.exp(log_policy), packed, "x"))[: packed.n]
+
+    for _ in range(iterations):
+        half = prox_step(logits, answer(logits), eta=eta, beta=beta, log_reference=log_mu)
+        logits = prox_step(logits, answer(half), eta=eta, beta=beta, log_reference=log_mu)
     return logits

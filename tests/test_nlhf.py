@@ -373,7 +373,10 @@ def test_trajectory_round_trips_through_npz(tmp_path):
     ({"inner_steps": 5}, ValueError, "only used by method 'nash-mp-inexact'"),
     ({"track": ("kl", "regret")}, ValueError, "unknown metrics"),
     ({"track": "kl"}, TypeError, "track must be a collection"),
-    ({"backend": "cuda"}, ValueError, "backend must be one of"),
+    ({"backend": "jax"}, ValueError, "backend must be one of"),
+    ({"backend": "numba", "method": "hedge"}, ValueError, "compiled kernels run the methods"),
+    ({"backend": "numba", "oracle": "sampled", "samples": 4}, ValueError,
+     "with the exact oracle"),
 ])
 def test_run_rejects_bad_arguments(kwargs, err, match):
     args = {"method": "nash-mp", "eta": 1.0, "iterations": 3} | kwargs
@@ -396,3 +399,39 @@ def test_auto_backend_and_zero_iterations():
     tr = run(games.perturbed_rps(beta=0.1), "nash-mp", eta=1.0, iterations=0, backend="auto")
     assert tr["kl"].shape == (1,) and tr["queries"][0] == 0
     np.testing.assert_allclose(tr.policy, np.full(3, 1 / 3))
+
+
+_KERNEL_STEPS = {"nash-mp": 1.0, "egpo": 0.5, "mmd": 3.0, "omd": 0.5, "nash-md": 0.5,
+                 "omwu": 0.5, "onpo": 0.5}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(game=preference_games(n_min=1, n_max=12, beta_min=1e-3, beta_max=1.0),
+       method=st.sampled_from(sorted(_KERNEL_STEPS)), batch=st.sampled_from([(), (3,)]),
+       munos=st.booleans())
+def test_compiled_backend_follows_the_reference_steps(game, method, batch, munos):
+    """backend="numba" (one kernel call per step) gives the iterates, metrics and query
+    counts of the NumPy reference steps: 1e-12 on the logits' scale, every iteration."""
+    if batch:
+        game = games.PreferenceGame(np.broadcast_to(game.P, batch + game.P.shape),
+                                    game.reference, game.beta)
+    munos = munos and method == "nash-md"
+    kwargs = {"eta": None, "schedule": "munos"} if munos else {"eta": _KERNEL_STEPS[method]}
+    ref = run(game, method, iterations=7, backend="numpy", **kwargs)
+    fast = run(game, method, iterations=7, backend="numba", **kwargs)
+    assert fast.params["backend"] == "numba" and ref.params["backend"] == "numpy"
+    assert set(fast.metrics) == set(ref.metrics)
+    np.testing.assert_array_equal(fast["queries"], ref["queries"])
+    scale = max(1.0, float(np.max(np.abs(np.log(ref.policy)))))
+    np.testing.assert_allclose(np.log(fast.policy), np.log(ref.policy), rtol=0, atol=1e-12 * scale)
+    for name in ("kl", "exploitability", "duality_gap"):
+        np.testing.assert_allclose(fast[name], ref[name], rtol=1e-9, atol=1e-12 * scale)
+
+
+def test_auto_backend_picks_the_kernels_where_they_apply():
+    game = games.perturbed_rps(beta=0.1)
+    assert run(game, "nash-mp", eta=1.0, iterations=2)["queries"][-1] == 4
+    assert run(game, "nash-mp", eta=1.0, iterations=2).params["backend"] == "numba"
+    assert run(game, "hedge", eta=1.0, iterations=2).params["backend"] == "numpy"
+    sampled = run(game, "nash-mp", eta=1.0, iterations=2, oracle="sampled", samples=3, seed=0)
+    assert sampled.params["backend"] == "numpy"

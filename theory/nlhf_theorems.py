@@ -436,13 +436,15 @@ register(Theorem(
 
 def _stall_criterion(trajectories):
     """OMD stalls or cycles: min KL over the second half ≥ ½·min KL over the first half
-    (no halving in T/2 steps) and ≥ 1e-3 (far above the float floor)."""
+    (no halving in T/2 steps) and ≥ 1e-3 (far above the float floor). A run that reached
+    KL = 0 in the first half converged: its ratio is 0."""
     ratios, lows = [], []
     for traj in trajectories:
         kl = np.asarray(traj["kl"]).reshape(traj["kl"].shape[0], -1)
         half = kl.shape[0] // 2
-        lows.append(kl[half:].min(axis=0).min())
-        ratios.append((kl[half:].min(axis=0) / kl[1:half].min(axis=0)).min())
+        first, second = kl[1:half].min(axis=0), kl[half:].min(axis=0)
+        lows.append(second.min())
+        ratios.append(np.where(first > 0, second / np.where(first > 0, first, 1.0), 0.0).min())
     worst = float(min(ratios))
     ok = worst >= 0.5 and min(lows) >= 1e-3
     return ok, worst, (f"min KL second half / first half ≥ {worst:.3g} (needs ≥ 0.5), "
