@@ -1,19 +1,34 @@
-"""Compiled Bellman operator for sparse MDPs (private; the public entry is
+"""Compiled Bellman operators for sparse MDPs (private; the public entry is
 ``nashlab.solvers.dp.bellman_operator``).
 
-(T v)(s) = max_a r(s, a) + γ·Σ_{s'} P(s'|s, a) v(s') with P in CSR form, rows s·A + a: one
-pass over the nonzeros, no temporary (S, A) array (QuantEcon-style private kernel).
+q(s, a) = r(s, a) + γ·Σ_{s'} P(s'|s, a) v(s') with P in CSR form, rows s·A + a, and
+
+    (T v)(s) = max_a q(s, a)                                   (τ = 0, unregularized)
+    (T v)(s) = τ·log Σ_a μ(a|s)·e^{q(s, a)/τ}                  (τ > 0, Ω = τ·KL(·‖μ);
+                                                                 log μ = 0: Ω = τ·Σ π log π)
+
+(Geist et al., A Theory of Regularized MDPs, arXiv 1901.11275, §2: T_{*,Ω} v = Ω*(q_v)), in one
+pass over the nonzeros with no temporary (S, A) array (QuantEcon-style private kernel). The
+log-sum-exp is taken after subtracting the maximum, as ``nashlab._xp.logsumexp`` does.
 """
+
+import math
 
 import numba
 import numpy as np
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
-def csr_bellman_max(indptr, indices, data, r_flat, gamma, v, n_actions):
+def csr_bellman(indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_reference):
+    """T v for the CSR model; tau = 0: max; tau > 0: τ·logsumexp(log μ + q/τ) per state.
+
+    log_reference : (S, A) float64 log μ(a|s) (zeros for the entropy regularizer; unused at
+    tau = 0). Index arrays may be unsigned (no negative-index wraparound branch).
+    """
     n_states = v.shape[0]
     out = np.empty(n_states)
     for s in numba.prange(n_states):
+        z = np.empty(n_actions)
         best = -np.inf
         for a in range(n_actions):
             row = s * n_actions + a
@@ -21,7 +36,16 @@ def csr_bellman_max(indptr, indices, data, r_flat, gamma, v, n_actions):
             for k in range(indptr[row], indptr[row + 1]):
                 acc += data[k] * v[indices[k]]
             q = r_flat[row] + gamma * acc
+            if tau > 0.0:
+                q = log_reference[s, a] + q / tau
+            z[a] = q
             if q > best:
                 best = q
-        out[s] = best
+        if tau == 0.0:
+            out[s] = best
+        else:
+            total = 0.0
+            for a in range(n_actions):
+                total += math.exp(z[a] - best)
+            out[s] = tau * (best + math.log(total))
     return out

@@ -49,6 +49,7 @@ from nashlab.games._validation import check_distribution, check_scalar
 from nashlab.games.mdp import MDP
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import KL, Entropy
+from nashlab.solvers.backends import choose_backend
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
 from nashlab.solvers.results import Trajectory, _jsonable
 
@@ -88,25 +89,36 @@ def backup(q, regularizer=None):
 def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
     """(T_{*,Ω} v)(s) = Ω*(r + γPv)(s, ·); unregularized, max_a.
 
-    ``backend``: "numpy", "numba" (the fused CSR kernel of ``_kernels_dp``: sparse P, no
-    regularizer) or "auto" (numba where it applies, numpy otherwise).
+    ``backend``: "numpy", "numba" (the fused CSR kernel of ``_kernels_dp``: sparse P and no
+    regularizer, ``Entropy`` or ``KL``) or "auto" (numba where it applies, numpy otherwise).
     """
-    if backend not in ("auto", "numpy", "numba"):
-        raise ValueError(f"backend must be 'auto', 'numpy' or 'numba', got {backend!r}")
-    compiled = mdp.is_sparse and regularizer is None
-    if backend == "numba" and not compiled:
-        raise ValueError("backend='numba' needs a sparse MDP and no regularizer")
-    if backend == "numpy" or not compiled:
+    backend = choose_backend(backend, compiled=_compiled_bellman(mdp, regularizer),
+                             reason=_BELLMAN_KERNEL)
+    if backend == "numpy":
         return backup(mdp.q_values(v), regularizer)
-    from nashlab.solvers._kernels_dp import csr_bellman_max
+    from nashlab.solvers._kernels_dp import csr_bellman
 
-    P = mdp.P_flat
+    P, S, A = mdp.P_flat, mdp.n_states, mdp.n_actions
+    tau, log_reference = 0.0, np.zeros((1, 1))
+    if regularizer is not None:
+        tau, log_reference = regularizer.tau, np.zeros((S, A))
+        if isinstance(regularizer, KL):
+            log_reference = np.ascontiguousarray(np.broadcast_to(regularizer.log_reference, (S, A)))
 
     def unsigned(index):  # same bits; numba then skips its negative-index wraparound branch
         return index.view(np.dtype(f"u{index.dtype.itemsize}"))
 
-    return csr_bellman_max(unsigned(P.indptr), unsigned(P.indices), P.data, mdp.r.ravel(), mdp.gamma,
-                           mdp._values(v), mdp.n_actions)
+    return csr_bellman(unsigned(P.indptr), unsigned(P.indices), P.data, mdp.r.ravel(), mdp.gamma,
+                       mdp._values(v), A, tau, log_reference)
+
+
+_BELLMAN_KERNEL = ("the compiled Bellman kernel needs a sparse (CSR) MDP and no regularizer, "
+                   "Entropy or KL")
+
+
+def _compiled_bellman(mdp, regularizer):
+    """Whether ``_kernels_dp.csr_bellman`` computes T_{*,Ω} for this model."""
+    return mdp.is_sparse and (regularizer is None or isinstance(regularizer, Entropy | KL))
 
 
 def greedy_policy(q, regularizer=None, incumbent=None):
@@ -125,9 +137,9 @@ def greedy_policy(q, regularizer=None, incumbent=None):
     return policy
 
 
-def bellman_residual(mdp, v, regularizer=None):
-    """‖T_{*,Ω} v − v‖∞."""
-    return float(np.max(np.abs(backup(mdp.q_values(v), regularizer) - v)))
+def bellman_residual(mdp, v, regularizer=None, *, backend="auto"):
+    """‖T_{*,Ω} v − v‖∞ (``backend`` as in ``bellman_operator``)."""
+    return float(np.max(np.abs(bellman_operator(mdp, v, regularizer, backend=backend) - v)))
 
 
 def _penalty(policy, regularizer):
@@ -135,22 +147,33 @@ def _penalty(policy, regularizer):
 
 
 # -- certified solver -----------------------------------------------------------------
-def solve_mdp(mdp, regularizer=None, uncertainty=None, *, max_iterations=10_000) -> MDPSolution:
-    """Certified optimum of ``mdp`` under the (optional) regularizer and uncertainty set."""
+def solve_mdp(mdp, regularizer=None, uncertainty=None, *, max_iterations=10_000,
+              backend="auto") -> MDPSolution:
+    """Certified optimum of ``mdp`` under the (optional) regularizer and uncertainty set.
+
+    Howard's policy iteration (unregularized), regularized VI then regularized PI, backward
+    induction (finite horizon), or ``nashlab.solvers.robust.solve_robust``. ``backend``
+    selects the Bellman operator of the VI warm start and of the residual certificate
+    (``bellman_operator``: "numba" for sparse infinite-horizon models without a Tsallis
+    regularizer); policy evaluation is a sparse or dense linear solve either way.
+    """
     if not isinstance(mdp, MDP):
         raise TypeError(f"mdp must be an MDP, got {type(mdp).__name__}")
     if uncertainty is not None:
         from nashlab.solvers.robust import solve_robust
 
-        return solve_robust(mdp, uncertainty, regularizer)
+        return solve_robust(mdp, uncertainty, regularizer, backend=backend)
+    compiled = mdp.horizon is None and _compiled_bellman(mdp, regularizer)
+    backend = choose_backend(backend, compiled=compiled, reason=_BELLMAN_KERNEL
+                             + " and an infinite horizon")
     if mdp.horizon is not None:
         return _backward_induction(mdp, regularizer)
     if regularizer is None:
-        return _howard(mdp, max_iterations)
-    return _regularized(mdp, regularizer, max_iterations)
+        return _howard(mdp, max_iterations, backend)
+    return _regularized(mdp, regularizer, max_iterations, backend)
 
 
-def _howard(mdp, max_iterations):
+def _howard(mdp, max_iterations, backend):
     actions, stable, iterations = np.argmax(mdp.r, axis=1), False, 0
     while not stable and iterations < max_iterations:
         iterations += 1
@@ -160,22 +183,22 @@ def _howard(mdp, max_iterations):
         stable = np.array_equal(new, actions)
         actions = new
     policy = greedy_policy(q, incumbent=actions)
-    res = bellman_residual(mdp, v)
+    res = bellman_residual(mdp, v, backend=backend)
     return MDPSolution(v, q, policy, res, res <= CERTIFY_TOL, "howard-pi", iterations,
                        "policy stable" if stable else "iteration limit")
 
 
-def _regularized(mdp, regularizer, max_iterations):
+def _regularized(mdp, regularizer, max_iterations, backend):
     """Regularized VI warm start, then regularized PI (π ← ∇Ω*(q_v), v ← v^π_Ω)."""
     v = np.zeros(mdp.n_states)
     for _ in range(min(50, max_iterations)):
-        v = backup(mdp.q_values(v), regularizer)
+        v = bellman_operator(mdp, v, regularizer, backend=backend)
     best_res, stalls, iterations = math.inf, 0, 0
     while best_res > 0.0 and stalls < 3 and iterations < max_iterations:
         iterations += 1
         policy = regularizer.greedy(mdp.q_values(v))
         v_new = mdp.evaluate(policy, regularizer)
-        res = bellman_residual(mdp, v_new, regularizer)
+        res = bellman_residual(mdp, v_new, regularizer, backend=backend)
         if res < best_res:
             best_res, v, stalls = res, v_new, 0
         else:
@@ -233,11 +256,11 @@ def _params(mdp, regularizer, **extra):
     return params
 
 
-def _run_vi(mdp, regularizer, iterations, solution, initial_values=None):
+def _run_vi(mdp, regularizer, iterations, solution, initial_values=None, backend="numpy"):
     v = np.zeros(mdp.n_states) if initial_values is None else np.asarray(initial_values, float)
     errors = [np.max(np.abs(v - solution.values))]
     for _ in range(iterations):
-        v = bellman_operator(mdp, v, regularizer)
+        v = bellman_operator(mdp, v, regularizer, backend=backend)
         errors.append(np.max(np.abs(v - solution.values)))
     policy = greedy_policy(mdp.q_values(v), regularizer)
     return {"value_error": np.array(errors)}, policy, {}
@@ -439,13 +462,16 @@ METHODS = {
 }
 
 
-def run_mdp(mdp, method, *, iterations, regularizer=None, solution=None, **options) -> Trajectory:
+def run_mdp(mdp, method, *, iterations, regularizer=None, solution=None, backend="auto",
+            **options) -> Trajectory:
     """Run ``method`` (a key of ``METHODS``) for ``iterations`` steps with exact evaluation.
 
     ``solution`` (from ``solve_mdp(mdp, regularizer)``) is computed when not given. Options
     by method: initial_values (vi, mpi, md_mpi), initial_policy (pi, npg_entropy, pmd, npg),
     m (mpi, md_mpi), lam (md_mpi), eta (npg_entropy, pmd, npg), q_noise and seed
-    (npg_entropy), step_growth and rho (npg).
+    (npg_entropy), step_growth and rho (npg). ``backend``: the compiled Bellman operator
+    (``bellman_operator``) runs "vi" on sparse models without a Tsallis regularizer ("auto":
+    there, NumPy elsewhere); the other methods evaluate policies by linear solves.
     """
     if not isinstance(mdp, MDP):
         raise TypeError(f"mdp must be an MDP, got {type(mdp).__name__}")
@@ -454,8 +480,13 @@ def run_mdp(mdp, method, *, iterations, regularizer=None, solution=None, **optio
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+    backend = choose_backend(backend, compiled=method == "vi" and _compiled_bellman(mdp, regularizer),
+                             reason=_BELLMAN_KERNEL + f" and method 'vi' (got {method!r})")
     if solution is None:
-        solution = solve_mdp(mdp, regularizer)
+        solution = solve_mdp(mdp, regularizer, backend="auto" if backend == "numba" else "numpy")
+    if method == "vi":
+        options["backend"] = backend
     metrics, policy, extra = METHODS[method](mdp, regularizer, iterations, solution, **options)
-    params = _params(mdp, regularizer, method=method, iterations=iterations, **extra)
+    params = _params(mdp, regularizer, method=method, iterations=iterations, backend=backend,
+                     **extra)
     return Trajectory(method, params, metrics, policy)

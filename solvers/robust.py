@@ -42,6 +42,7 @@ from nashlab.games.uncertainty import (
     WassersteinBall,
     parse_uncertainty,
 )
+from nashlab.solvers.backends import BACKENDS
 from nashlab.solvers.dp import CERTIFY_TOL, MDPSolution, greedy_policy
 from nashlab.solvers.prox import prox_step
 from nashlab.solvers.results import Trajectory
@@ -76,15 +77,21 @@ class RobustBellman:
     * ``policy_backup(v, policy, want_kernel)`` → (T^π_U v, worst kernel (S·A, S) or None,
       penalty c (S, A)) with T^π_U v = Σ_a π (r + γ(P* v + c)) − Ω(π);
     * ``evaluate(policy)`` → v^π_U, the fixed point of T^π_U (nature's MDP).
+
+    ``backend``: the worst-case oracles σ_U of every set but L_p are compiled kernels
+    (``nashlab.solvers.robust_oracles``; their references are the LP and cvxpy programs of
+    the tests): "auto" or "numba". L_p sets use the closed form of Kumar et al. in NumPy:
+    "auto" or "numpy".
     """
 
-    def __init__(self, mdp, uncertainty, regularizer=None):
+    def __init__(self, mdp, uncertainty, regularizer=None, *, backend="auto"):
         if not isinstance(mdp, MDP):
             raise TypeError(f"mdp must be an MDP, got {type(mdp).__name__}")
         if mdp.horizon is not None:
             raise ValueError("robust solvers need an infinite-horizon MDP (horizon=None)")
         self.mdp = mdp
         self.uncertainty = as_uncertainty(uncertainty)
+        self.backend = _robust_backend(backend, self.uncertainty)
         self.regularizer = regularizer
         self.rectangularity = self.uncertainty.rectangularity
         if self.rectangularity == "s" and regularizer is not None:
@@ -230,6 +237,18 @@ class RobustBellman:
         return float(np.max(np.abs(self.backup(v)[0] - v)))
 
 
+def _robust_backend(backend, uncertainty):
+    """The one backend that implements σ_U of ``uncertainty`` ("numba" or "numpy")."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    name = type(uncertainty).__name__
+    only = "numpy" if isinstance(uncertainty, LpBall) else "numba"
+    if backend not in ("auto", only):
+        raise ValueError(f"backend={backend!r} is not available for {name}: its worst-case "
+                         f"oracle has one implementation, backend 'auto' or {only!r}")
+    return only
+
+
 def _lp_action_weights(policy, q):
     """d with Σ_a π_a d_a = ‖π‖_q and ‖d‖_p = 1: the Hölder-extremal direction of π."""
     if math.isinf(q):
@@ -276,12 +295,14 @@ def _robust_pi(op, max_iterations):
     return best_v, best_policy, evaluations
 
 
-def solve_robust(mdp, uncertainty, regularizer=None, *, max_iterations=200) -> MDPSolution:
+def solve_robust(mdp, uncertainty, regularizer=None, *, max_iterations=200,
+                 backend="auto") -> MDPSolution:
     """Certified robust optimum: robust PI with exact evaluation, certified by ‖T_U v − v‖∞.
 
     ``q`` is q_U(v*) for (s,a)-rectangular sets; for s-rectangular sets it is r + γ P* v* with
-    P* the worst kernel of the optimal (possibly randomized) policy, so that Σ_a π q = v*."""
-    op = RobustBellman(mdp, uncertainty, regularizer)
+    P* the worst kernel of the optimal (possibly randomized) policy, so that Σ_a π q = v*.
+    ``backend``: as in ``RobustBellman``."""
+    op = RobustBellman(mdp, uncertainty, regularizer, backend=backend)
     v, policy, it = _robust_pi(op, max_iterations)
     values, greedy = op.backup(v)
     if op.rectangularity == "sa":
@@ -367,20 +388,21 @@ METHODS = {"vi": _run_vi, "pi": _run_pi, "rpmd": _run_rpmd}
 
 
 def run_robust(mdp, uncertainty, method, *, iterations, regularizer=None, solution=None,
-               **options) -> Trajectory:
+               backend="auto", **options) -> Trajectory:
     """Run robust ``method`` ("vi", "pi", "rpmd") for ``iterations`` steps, recording
     value_error against ``solution`` (``solve_robust`` when not given). Options: initial_values
-    (vi), initial_policy (pi, rpmd), eta and step_growth (rpmd)."""
+    (vi), initial_policy (pi, rpmd), eta and step_growth (rpmd). ``backend``: as in
+    ``RobustBellman``."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
-    op = RobustBellman(mdp, uncertainty, regularizer)
+    op = RobustBellman(mdp, uncertainty, regularizer, backend=backend)
     if solution is None:
-        solution = solve_robust(mdp, op.uncertainty, regularizer)
+        solution = solve_robust(mdp, op.uncertainty, regularizer, backend=backend)
     metrics, policy, extra = METHODS[method](op, iterations, solution, **options)
     params = {"gamma": mdp.gamma, "S": mdp.n_states, "n": mdp.n_actions, "method": method,
               "iterations": iterations, "uncertainty": type(op.uncertainty).__name__,
-              "rectangularity": op.rectangularity,
+              "rectangularity": op.rectangularity, "backend": op.backend,
               "kernels_in_simplex": op.kernels_in_simplex, **extra}
     return Trajectory(f"robust_{method}", params, metrics, policy)

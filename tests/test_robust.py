@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from nashlab.games.mdp import MDP
-from nashlab.games.mdp_problems import garnet
+from nashlab.games.mdp_problems import garnet, riverswim
 from nashlab.games.regularizers import Entropy
 from nashlab.games.uncertainty import (
     Chi2Ball,
@@ -289,3 +289,16 @@ def test_bad_inputs():
         RobustBellman(mdp, L1Ball(0.1)).backup(np.zeros(3))
     with pytest.raises(ValueError, match="per \\(s, a\\)"):
         RobustBellman(mdp, L1Ball(0.1, "s")).q(np.zeros(4))
+
+
+def test_backend_names_the_one_implementation_of_each_set():
+    mdp = riverswim(5, gamma=0.9)
+    assert run_robust(mdp, L1Ball(0.2), "vi", iterations=2).params["backend"] == "numba"
+    assert run_robust(mdp, L1Ball(0.2), "vi", iterations=2, backend="numba").params["backend"] == "numba"
+    assert run_robust(mdp, LpBall(2, 0.01, "sa"), "vi", iterations=2).params["backend"] == "numpy"
+    with pytest.raises(ValueError, match="its worst-case oracle has one implementation"):
+        solve_robust(mdp, KLBall(0.1), backend="numpy")
+    with pytest.raises(ValueError, match="not available for LpBall"):
+        solve_robust(mdp, LpBall(2, 0.01, "sa"), backend="numba")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        RobustBellman(mdp, L1Ball(0.1), backend="gpu")
