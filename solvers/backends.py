@@ -49,6 +49,17 @@ def resolve_backend(backend, *arrays) -> str:
     return backend
 
 
+#: the reason exact solvers give for running on NumPy only
+NO_KERNEL_EXACT = ("this exact solver has no compiled kernel (its work is dense linear algebra "
+                   "or an LP/conic solver): use backend 'auto' or 'numpy'")
+
+
+#: the reason the two-player, m-player and Markov-game drivers give for running on NumPy only
+NO_KERNEL_MULTI = ("the compiled kernels run symmetric preference games (nashlab.solvers.run, "
+                   "run_batched); this driver's updates run on NumPy: use backend 'auto' or "
+                   "'numpy'")
+
+
 def choose_backend(backend, *arrays, compiled, reason="") -> str:
     """``resolve_backend`` for a solver whose compiled kernels cover only some cases.
 

@@ -38,6 +38,7 @@ from nashlab._xp import normalize_logits
 from nashlab.games._validation import check_scalar
 from nashlab.games.metrics import duality_gap, exploitability
 from nashlab.games.preference import PreferenceGame
+from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
 from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import prox_step
 from nashlab.solvers.results import Equilibrium
@@ -51,17 +52,19 @@ CVXPY_GAP_TOL = 1e-10
 
 
 def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20,
-                max_newton=100) -> Equilibrium:
+                max_newton=100, backend="auto") -> Equilibrium:
     """The equilibrium of ``game``: π*_β for β > 0, a von Neumann winner for β = 0.
 
     ``method``: "auto" (Newton for β > 0, LP for β = 0), "newton", "cvxpy" or "lp".
     Batches of games are solved game by game; ``residual``/``duality_gap`` are the worst
-    over the batch and ``certified`` holds only if every game is certified.
+    over the batch and ``certified`` holds only if every game is certified. ``backend``:
+    "auto" or "numpy" (the work is LAPACK's, HiGHS' or Clarabel's; no compiled kernel).
     """
     if not isinstance(game, PreferenceGame):
         raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    choose_backend(backend, compiled=False, reason=NO_KERNEL_EXACT)
     residual_tol = check_scalar(residual_tol, "residual_tol", low=0.0)
     gap_tol = check_scalar(gap_tol, "gap_tol", low=0.0)
     if method == "auto":
@@ -175,18 +178,26 @@ def _solve_cvxpy(game):
     objective = cp.log_sum_exp(game.log_reference + (game.A @ x) / game.beta) + cp.sum(cp.kl_div(x, mu))
     problem = cp.Problem(cp.Minimize(objective), [cp.sum(x) == 1])
     # tight Clarabel settings: without static regularisation and with deep iterative
-    # refinement the argmin is reached to ~1e-9 (defaults give ~1e-3 at β = 1e-2, n = 64)
-    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-13, tol_gap_rel=1e-13, tol_feas=1e-13,
-                  static_regularization_enable=False, iterative_refinement_reltol=1e-16,
-                  iterative_refinement_abstol=1e-16, iterative_refinement_max_iter=50,
-                  max_iter=1000)
+    # refinement the argmin is reached to ~1e-9 (defaults give ~1e-3 at β = 1e-2, n = 64).
+    # On some 0/1 tournaments the tight solve breaks down numerically ("solver error"):
+    # then the default settings answer, and the result is not certified.
+    tight = {"tol_gap_abs": 1e-13, "tol_gap_rel": 1e-13, "tol_feas": 1e-13,
+             "static_regularization_enable": False, "iterative_refinement_reltol": 1e-16,
+             "iterative_refinement_abstol": 1e-16, "iterative_refinement_max_iter": 50,
+             "max_iter": 1000}
+    try:
+        problem.solve(solver=cp.CLARABEL, **tight)
+        status = problem.status
+    except cp.error.SolverError:
+        problem.solve(solver=cp.CLARABEL)
+        status = f"{problem.status} (default settings after a solver error)"
     if x.value is None:
         raise RuntimeError(f"cvxpy failed: {problem.status}")
     p = np.maximum(x.value, 0.0)  # the conic solution is interior up to solver tolerance
     with np.errstate(divide="ignore"):
         z = normalize_logits(np.log(p))
     iterations = problem.solver_stats.num_iters or 0
-    return z, iterations, f"cvxpy {problem.status}", problem.status == "optimal"
+    return z, iterations, f"cvxpy {status}", status == "optimal"
 
 
 # ---- β = 0: von Neumann winner by LP ------------------------------------------------------

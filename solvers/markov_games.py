@@ -28,6 +28,7 @@ from nashlab.games.markov_game import ZeroSumMarkovGame, entropy
 from nashlab.games.matrix import MatrixGame
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import Entropy
+from nashlab.solvers.backends import NO_KERNEL_MULTI, choose_backend
 from nashlab.solvers.dp import solve_mdp
 from nashlab.solvers.matrix_games import qre
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
@@ -134,9 +135,12 @@ def _check_game(game, tau):
     return check_scalar(tau, "tau", low=0.0)
 
 
-def solve_markov_game(game, tau=0.0, max_iterations=200) -> GameSolution:
-    """Certified (regularized) equilibrium by Hoffman–Karp iteration (module docstring)."""
+def solve_markov_game(game, tau=0.0, max_iterations=200, *, backend="auto") -> GameSolution:
+    """Certified (regularized) equilibrium by Hoffman–Karp iteration (module docstring).
+
+    ``backend``: "auto" or "numpy" (stage games and MDP solves run on NumPy/LAPACK)."""
     tau = _check_game(game, tau)
+    choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
     reg = _regularizer(tau)
     v = np.zeros(game.n_states)
     change, iterations, stalls = math.inf, 0, 0
@@ -223,7 +227,7 @@ METHODS = ("shapley", "pu", "omwu", "mmd")
 
 
 def run_markov_game(game, method, *, iterations, tau=0.0, eta=None, value_step=None,
-                    solution=None, track_exploitability=True) -> Trajectory:
+                    solution=None, track_exploitability=True, backend="auto") -> Trajectory:
     """Run ``method`` (one of ``METHODS``) for ``iterations`` steps.
 
     Metrics (index 0 = initial point): "value_error" ‖V_k − V*_τ‖∞, "exploitability" of the
@@ -232,8 +236,10 @@ def run_markov_game(game, method, *, iterations, tau=0.0, eta=None, value_step=N
     ``policy`` is the final pair concatenated, shape (S, A + B): ``policy[:, :A]`` is μ and
     ``policy[:, A:]`` is ν (the convention of ``nashlab.solvers.matrix_games``). With
     ``track_exploitability=False`` that metric is NaN (it costs two MDP solves per iteration).
+    ``backend``: "auto" or "numpy" (the per-state updates have no compiled kernel).
     """
     tau = _check_game(game, tau)
+    choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:

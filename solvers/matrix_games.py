@@ -46,6 +46,7 @@ from nashlab._xp import matvec, normalize_logits
 from nashlab.games._validation import check_distribution, check_scalar
 from nashlab.games.matrix import MatrixGame, duality_gap
 from nashlab.games.metrics import kl_from_logs
+from nashlab.solvers.backends import NO_KERNEL_EXACT, NO_KERNEL_MULTI, choose_backend
 from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
 from nashlab.solvers.results import Equilibrium, Trajectory
@@ -151,16 +152,18 @@ def _lp_one(game):
 
 
 def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20,
-        max_newton=100) -> Equilibrium:
+        max_newton=100, backend="auto") -> Equilibrium:
     """The saddle point of ``game`` (the QRE for τ > 0), certified (module docstring).
 
     Returns an ``Equilibrium`` whose ``policy``/``logits`` are the concatenation (x, y).
     Batches are solved game by game; residual and gap are the worst over the batch.
+    ``backend``: "auto" or "numpy" (no compiled kernel for exact solvers).
     """
     if not isinstance(game, MatrixGame):
         raise TypeError(f"game must be a MatrixGame, got {type(game).__name__}")
     if method not in QRE_METHODS:
         raise ValueError(f"method must be one of {QRE_METHODS}, got {method!r}")
+    choose_backend(backend, compiled=False, reason=NO_KERNEL_EXACT)
     residual_tol = check_scalar(residual_tol, "residual_tol", low=0.0)
     gap_tol = check_scalar(gap_tol, "gap_tol", low=0.0)
     if method == "auto":
@@ -261,17 +264,19 @@ MATRIX_STEPS = {"pu": step_pu, "omwu": step_omwu, "mirror-prox": step_mirror_pro
 
 
 def run_matrix_game(game, method, *, eta, iterations, init=None,
-                    track=MATRIX_METRICS) -> Trajectory:
+                    track=MATRIX_METRICS, backend="auto") -> Trajectory:
     """Run ``method`` ∈ ``MATRIX_METHODS`` for ``iterations`` steps from ``init`` = (x0, y0)
     (default uniform). Metrics, shape (iterations+1, *batch), index 0 the initial point:
     "kl" = KL(x*‖x_t) + KL(y*‖y_t) to the certified ``qre(game)``, "duality_gap" = DG_τ,
     "exploitability" = ½·DG_τ; "mirror-prox" adds "average_duality_gap" (DG_τ of the
-    midpoint average, index 0: ζ_0). ``policy`` = concatenated (x_T, y_T).
+    midpoint average, index 0: ζ_0). ``policy`` = concatenated (x_T, y_T). ``backend``:
+    "auto" or "numpy" (the two-player updates have no compiled kernel).
     """
     if not isinstance(game, MatrixGame):
         raise TypeError(f"game must be a MatrixGame, got {type(game).__name__}")
     if method not in MATRIX_STEPS:
         raise ValueError(f"method must be one of {MATRIX_METHODS}, got {method!r}")
+    choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
     if method in ("pu", "omwu") and eta * game.tau > 1:
         raise ValueError(f"method {method!r} takes the mirror-descent step: it needs "

@@ -30,6 +30,7 @@ from nashlab._xp import matvec, normalize_logits
 from nashlab.games._validation import check_distribution, check_scalar
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.preference import PreferenceGame
+from nashlab.solvers.backends import NO_KERNEL_MULTI, choose_backend
 from nashlab.solvers.equilibrium import equilibrium
 from nashlab.solvers.prox import prox_step
 from nashlab.solvers.results import Trajectory
@@ -64,17 +65,18 @@ def _step(logits, game, eta, method):
 
 
 def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror-prox",
-                    init=None) -> Trajectory:
+                    init=None, backend="auto") -> Trajectory:
     """Run the population update for ``iterations`` steps.
 
     ``players`` = m ≥ 2; ``init`` (m, n) or (m, *batch, n) strictly positive policies, else
     π_i,0 ∝ μ·exp(ξ_i), ξ_i ~ N(0, I) drawn from ``seed`` (distinct players, so that the
     run is not the symmetric two-player one). Metrics, shape (iterations+1, *batch):
     "nikaido_isoda" and "kl" = Σ_i KL(π*_β‖π_i) (π*_β certified). ``policy`` has shape
-    (m, *batch, n).
+    (m, *batch, n). ``backend``: "auto" or "numpy" (no compiled kernel for m players).
     """
     if not isinstance(game, PreferenceGame):
         raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
+    choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
     if game.beta <= 0:
         raise ValueError(f"run_multiplayer needs beta > 0, got {game.beta:g}")
     if isinstance(players, bool) or not isinstance(players, int | np.integer) or players < 2:

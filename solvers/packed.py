@@ -138,7 +138,8 @@ def matvec(packed, x, *, backend="auto") -> np.ndarray:
     """
     _check_packed(packed)
     if backend not in ("auto", "numpy", "numba"):
-        raise ValueError(f"backend must be 'auto', 'numpy' or 'numba', got {backend!r}")
+        raise ValueError(f"backend must be one of ('auto', 'numpy', 'numba') (the packed "
+                         f"product runs on the CPU), got {backend!r}")
     xp = _padded(x, packed, "x")
     if backend != "numpy":
         from nashlab.solvers import _kernels_cpu as cpu
