@@ -102,7 +102,7 @@ def _solve(args) -> int:
     if args.game is None and args.matrix is None:
         raise UsageError("give --game NAME or --matrix FILE")
     game = _make_game(args)
-    eq = equilibrium(game)
+    eq = equilibrium(game, backend=args.backend)
     expl_ref = float(exploitability(game, game.reference))
     if args.json:
         out = eq.to_dict()
@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--gamma", type=float, help="discount factor of --mdp")
     solve.add_argument("--regularizer", help="entropy:TAU | kl:TAU | tsallis:TAU (with --mdp)")
     solve.add_argument("--uncertainty", help="l1:R | kl:R | chi2:R | l1s:R (with --mdp)")
+    solve.add_argument("--backend", default="auto",
+                       help="auto (compiled kernels where they apply) | numpy | numba | cuda")
     solve.add_argument("--json", action="store_true", help="print one JSON object")
     solve.set_defaults(func=_solve)
 

@@ -90,3 +90,13 @@ def test_solve_mdp(capsys):
     assert "unknown uncertainty kind" in _error(capsys, "solve", "--mdp", "riverswim", "--gamma", "0.9",
                                                 "--uncertainty", "bogus:1")
     assert "--gamma" in _error(capsys, "solve", "--mdp", "riverswim", "--gamma", "1.5")
+
+
+def test_solve_backend(capsys):
+    code, out, _ = run(capsys, "solve", "--mdp", "riverswim", "--gamma", "0.9", "--backend", "numpy",
+                       "--json")
+    assert code == 0 and json.loads(out)["certified"]
+    assert "needs a sparse (CSR) MDP" in _error(capsys, "solve", "--mdp", "riverswim", "--gamma", "0.9",
+                                                "--backend", "numba")
+    assert "backend must be one of" in _error(capsys, "solve", "--game", "rps", "--beta", "0.1",
+                                              "--backend", "gpu")
