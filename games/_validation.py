@@ -33,6 +33,15 @@ def as_float_array(x, name, *, ndim_min=None, ndim=None):
     return arr
 
 
+def check_int(x, name, low=0):
+    """``x`` as an int ≥ ``low``: TypeError for a non-integer (bool included), else ValueError."""
+    if isinstance(x, bool) or not isinstance(x, int | np.integer):
+        raise TypeError(f"{name} must be an integer, got {type(x).__name__}")
+    if x < low:
+        raise ValueError(f"{name} must be ≥ {low}, got {x}")
+    return int(x)
+
+
 def check_scalar(x, name, *, low=None, high=None, low_open=False, high_open=False):
     """A real, finite scalar in the stated interval; returns it as float."""
     if isinstance(x, bool) or not isinstance(x, numbers.Real | np.floating | np.integer):

@@ -13,16 +13,8 @@ Every generator returns an ``MDP``; expected rewards are r(s, a) = Σ_s' P(s'|s,
 import numpy as np
 import scipy.sparse as sp
 
-from nashlab.games._validation import check_scalar
+from nashlab.games._validation import check_int, check_scalar
 from nashlab.games.mdp import MDP
-
-
-def _positive_int(x, name, low=1):
-    if isinstance(x, bool) or not isinstance(x, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(x).__name__}")
-    if x < low:
-        raise ValueError(f"{name} must be ≥ {low}, got {x}")
-    return int(x)
 
 
 def riverswim(n=6, gamma=0.95) -> MDP:
@@ -31,7 +23,7 @@ def riverswim(n=6, gamma=0.95) -> MDP:
     Left: s → max(0, s − 1) w.p. 1, reward 0.005 at s = 0. Right: interior s → s + 1 (.35),
     s (.6), s − 1 (.05); s = 0 → 0 (.4), 1 (.6); s = n − 1 → n − 1 (.6), n − 2 (.4), reward 1.
     """
-    n = _positive_int(n, "n", low=3)
+    n = check_int(n, "n", low=3)
     P = np.zeros((n, 2, n))
     r = np.zeros((n, 2))
     for s in range(n):
@@ -77,8 +69,8 @@ def garnet(S, A, b, seed, gamma=0.9, sparse=False) -> MDP:
 
     ``seed`` is an int or a numpy Generator; ``sparse`` stores P as a CSR (S·A, S) matrix.
     """
-    S, A = _positive_int(S, "S"), _positive_int(A, "A")
-    b = _positive_int(b, "b")
+    S, A = check_int(S, "S", low=1), check_int(A, "A", low=1)
+    b = check_int(b, "b", low=1)
     if b > S:
         raise ValueError(f"b (branching) must be ≤ S = {S}, got {b}")
     rng = np.random.default_rng(seed)
@@ -102,7 +94,7 @@ def forest(S=3, r1=4.0, r2=2.0, p=0.1, gamma=0.9) -> MDP:
     Wait: s → min(s + 1, S − 1) w.p. 1 − p, → 0 w.p. p; reward r1 in the oldest state.
     Cut: → 0 w.p. 1; reward 0 at s = 0, r2 at s = S − 1, 1 otherwise.
     """
-    S = _positive_int(S, "S", low=2)
+    S = check_int(S, "S", low=2)
     p = check_scalar(p, "p", low=0.0, high=1.0)
     r1, r2 = check_scalar(r1, "r1"), check_scalar(r2, "r2")
     P = np.zeros((S, 2, S))
@@ -127,7 +119,7 @@ def gridworld(size=5, goal=(0, 4), pit=(1, 4), step_reward=-0.01, gamma=0.95) ->
     bounce off walls. Entering ``goal`` pays +1, entering ``pit`` pays −1, every other move
     pays ``step_reward``; goal and pit are absorbing with reward 0.
     """
-    size = _positive_int(size, "size", low=2)
+    size = check_int(size, "size", low=2)
     cells = {}
     for name, cell in (("goal", goal), ("pit", pit)):
         cell = tuple(int(c) for c in cell)

@@ -26,7 +26,7 @@ represent exactly.
 import numpy as np
 
 from nashlab._xp import normalize_logits
-from nashlab.games._validation import check_scalar
+from nashlab.games._validation import check_int, check_scalar
 from nashlab.games.preference import PreferenceGame
 
 FAMILIES = ("bradley-terry", "cyclic", "annotators", "random")
@@ -34,13 +34,6 @@ FAMILIES = ("bradley-terry", "cyclic", "annotators", "random")
 #: Largest enumerable game (P has MAX_RESPONSES² float64 entries: 128 MiB).
 MAX_RESPONSES = 4096
 
-
-def _positive_int(x, name, low):
-    if isinstance(x, bool) or not isinstance(x, int | np.integer):
-        raise TypeError(f"{name} must be an integer, got {type(x).__name__}")
-    if x < low:
-        raise ValueError(f"{name} must be ≥ {low}, got {x}")
-    return int(x)
 
 
 def _sigmoid_matrix(d):
@@ -63,8 +56,8 @@ class SequenceGame:
 
     def __init__(self, vocab, length, preference="cyclic", *, beta=0.1, scale=1.0,
                  reference_scale=0.0, seed=0):
-        self.vocab = _positive_int(vocab, "vocab", 2)
-        self.length = _positive_int(length, "length", 1)
+        self.vocab = check_int(vocab, "vocab", 2)
+        self.length = check_int(length, "length", 1)
         if self.vocab ** self.length > MAX_RESPONSES:
             raise ValueError(f"vocab**length must be ≤ {MAX_RESPONSES} to enumerate the game, "
                              f"got {self.vocab}**{self.length} = {self.vocab ** self.length}")

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from nashlab._xp import normalize_logits
-from nashlab.games._validation import check_distribution, check_scalar
+from nashlab.games._validation import check_distribution, check_int, check_scalar
 from nashlab.games.metrics import exploitability
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers import _kernels_cpu as cpu
@@ -95,13 +95,6 @@ def _namespace_and_kernels(backend):
     return cupy, _kernels_cuda
 
 
-def _check_int(x, name, low):
-    if isinstance(x, bool) or not isinstance(x, int | np.integer):
-        raise TypeError(f"{name} must be an integer, got {type(x).__name__}")
-    if x < low:
-        raise ValueError(f"{name} must be ≥ {low}, got {x}")
-    return int(x)
-
 
 def _validate(game, method, eta, iterations, track_every):
     if not isinstance(game, PreferenceGame):
@@ -114,8 +107,8 @@ def _validate(game, method, eta, iterations, track_every):
                          f"eta·beta ≤ 1, got eta·beta = {eta * game.beta:g}")
     if method in _NEED_BETA and game.beta <= 0:
         raise ValueError(f"method {method!r} needs beta > 0, got beta = {game.beta:g}")
-    iterations = _check_int(iterations, "iterations", 0)
-    track_every = iterations if track_every is None else _check_int(track_every, "track_every", 1)
+    iterations = check_int(iterations, "iterations", 0)
+    track_every = iterations if track_every is None else check_int(track_every, "track_every", 1)
     return eta, iterations, max(track_every, 1)
 
 

@@ -63,7 +63,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from nashlab._xp import array_namespace, normalize_logits
-from nashlab.games._validation import check_distribution, check_scalar
+from nashlab.games._validation import check_distribution, check_int, check_scalar
 from nashlab.games.metrics import (
     best_response_logits,
     kl_from_logs,
@@ -270,13 +270,6 @@ def _metric_values(game, logits, name, star_logits):
 
 # ---- driver --------------------------------------------------------------------------
 
-def _check_int(x, name, low):
-    if isinstance(x, bool) or not isinstance(x, int | np.integer):
-        raise TypeError(f"{name} must be an integer, got {type(x).__name__}")
-    if x < low:
-        raise ValueError(f"{name} must be ≥ {low}, got {x}")
-    return int(x)
-
 
 def _validate(game, method, eta, iterations, seed, schedule, refresh_every, inner_steps,
               track, oracle, backend):
@@ -284,9 +277,9 @@ def _validate(game, method, eta, iterations, seed, schedule, refresh_every, inne
         raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
     if method not in STEPS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    iterations = _check_int(iterations, "iterations", 0)
+    iterations = check_int(iterations, "iterations", 0)
     if seed is not None and not isinstance(seed, np.random.Generator):
-        _check_int(seed, "seed", 0)
+        check_int(seed, "seed", 0)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if schedule is not None and method != "nash-md":
@@ -325,7 +318,7 @@ def _method_option(value, name, method, owner):
         return None
     if value is None:
         raise ValueError(f"method {owner!r} needs {name} (a positive integer)")
-    return _check_int(value, name, 1)
+    return check_int(value, name, 1)
 
 
 def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", samples=None,
