@@ -54,11 +54,17 @@ def machine() -> str:
             f"NumPy {np.__version__}, Python {platform.python_version()}")
 
 
-def interleaved_medians(functions, repeats):
-    """Median wall time of each function, run in turns so that they share the load."""
+def interleaved_medians(functions, repeats, settle=0.0):
+    """Median wall time of each function, run in turns so that they share the load.
+
+    ``settle``: seconds to wait before each timed call, so that the worker threads of the
+    previous call (OpenBLAS's spin for about 0.1 s after a product; numba's OpenMP pool) are
+    idle and do not compete with the next one.
+    """
     times = [[] for _ in functions]
     for _ in range(repeats):
         for fn, bucket in zip(functions, times, strict=True):
+            time.sleep(settle)
             t0 = time.perf_counter()
             fn()
             bucket.append(time.perf_counter() - t0)
@@ -96,7 +102,7 @@ def bench_large_game(quick):
         packed = pk.pack_game(game, dtype=dtype)
         _packed_iteration(packed, game, 1)()  # compile
         cand, base = interleaved_medians([_packed_iteration(packed, game, per_call), two_gemv],
-                                         5 if quick else 15)
+                                         5 if quick else 15, settle=0.3)
         cand /= per_call
         ratio = cand / base
         rows.append(_row("Nash-MP iteration, one game", f"n={n}",

@@ -2,9 +2,10 @@
 
 Private: the validating public entry points are ``nashlab.solvers.batched.run_batched`` /
 ``fused_prox_step`` and the packed-matrix helpers of ``nashlab.solvers.packed``. All kernels
-are ``@njit(cache=True)`` with strict IEEE semantics (no fastmath), float64 state. Batches
-of games run in blocks of ``LANES`` games laid out games-last, so that every loop is
-vectorised across games (with a library-free e^x, ``_exp_nonpositive``).
+are ``@njit(cache=True)`` with strict IEEE semantics (no fastmath; the batched kernels use
+explicit, correctly rounded fused multiply-adds, ``_fma``), float64 state. Batches of games
+run in blocks of ``LANES`` games laid out games-last, so that every loop is vectorised across
+games (with a library-free e^x, ``_exp_nonpositive``).
 
 Every update rule of theory notes nlhf.md §0 used here is a composition of one *affine
 log-space step* followed by normalisation,
@@ -38,7 +39,10 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 
 RULE_EXTRAGRADIENT = 0
 RULE_SINGLE = 1
@@ -76,45 +80,65 @@ def _affine_step(a, b, c, logits, log_mu, g, out_logits, out_policy):
 #
 # A block of L games is stored "structure of arrays": A (n, n, L), logits (n, L), so that every
 # loop of the update runs over the L games innermost, contiguous and vectorisable, and each
-# game follows exactly the arithmetic of the one-game formulas above.
+# game follows the arithmetic of the one-game formulas above (products and polynomials with
+# fused multiply-adds).
 
-#: games per block (one prange task); the working set of a block stays in the L2 cache
+#: games per block (one prange task); a block's working set (A: 200 KiB at n = 10) stays in
+#: the L2 cache for all its iterations, and the loops over the games are long
 LANES = 256
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two: k·_LN2_HI is exact for |k| < 2^20
 _LN2_LO = 1.90821492927058770002e-10
-_POW2_NEG = np.ldexp(1.0, -np.arange(1023))  # 2^{-k}, k = 0..1022
+_ROUNDER = 6755399441055744.0  # 1.5·2^52: t + _ROUNDER holds round(t) in its low bits
 _EXP_FLOOR = -708.0  # e^{-708} ≈ 3.3e-308 is still a normal float64
+
+
+@intrinsic
+def _fma(typingctx, x, y, z):
+    """x·y + z rounded once (IEEE 754 fusedMultiplyAdd, ``llvm.fma``; one vfmadd on FMA3 CPUs).
+
+    An explicit, correctly rounded operation, not a fast-math contraction: results stay
+    deterministic. It halves the instructions of the products and of the polynomial of e^x.
+    """
+    if not all(t == types.float64 for t in (x, y, z)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fma = builder.module.declare_intrinsic("llvm.fma", [ir.DoubleType()] * 3)
+        return builder.call(fma, args)
+
+    return types.float64(x, y, z), codegen
 
 
 @njit(cache=True, inline="always")
 def _exp_nonpositive(x):
-    """e^x for x ≤ 0, without a library call (so that loops over it vectorise).
+    """e^x for x ≤ 0, without a library call or table (so that loops over it vectorise).
 
-    Cody–Waite reduction x = k·ln 2 + r with k = round(x/ln 2), |r| ≤ ½ln 2, then the
-    degree-13 Taylor polynomial of e^r (truncation error r¹⁴/14! < 5e-18 relative) and the
-    exact scaling by 2^k. Within 2 ulp of the correctly rounded value (tested); x < −708 is
-    evaluated at −708 (an absolute error below 3.4e-308).
+    Cody–Waite reduction x = k·ln 2 + r with k = round(x/ln 2) (by the 1.5·2^52 rounding
+    trick, whose low bits are k), |r| ≤ ½ln 2; then e^r ≈ 1 + r + r²·q(r), q of degree 9
+    fitted to (e^r − 1 − r)/r² on [−½ln 2, ½ln 2] (Chebyshev fit, mpmath; error below 2e-17
+    relative, like the degree-13 Taylor polynomial with two fused multiply-adds fewer), by
+    Horner with fused multiply-adds; and the exact scaling by 2^k, built from its exponent
+    bits. Within 2 ulp of the correctly rounded value (tested); x < −708 is evaluated at −708
+    (an absolute error below 3.4e-308).
     """
     x = max(x, _EXP_FLOOR)
-    k = math.floor(x * _LOG2E + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _POW2_NEG[np.int64(-k)]
+    t = x * _LOG2E + _ROUNDER
+    k = t - _ROUNDER
+    r = _fma(-k, _LN2_LO, _fma(-k, _LN2_HI, x))
+    p = _fma(2.5100375832561234e-08, r, 2.7620075879983367e-07)
+    p = _fma(p, r, 2.7557268480310024e-06)
+    p = _fma(p, r, 2.4801521322368692e-05)
+    p = _fma(p, r, 1.9841269863040545e-04)
+    p = _fma(p, r, 1.3888888917196719e-03)
+    p = _fma(p, r, 8.333333333330065e-03)
+    p = _fma(p, r, 4.1666666666624164e-02)
+    p = _fma(p, r, 0.16666666666666669)
+    p = _fma(p, r, 0.5000000000000001)
+    p = _fma(p, r, 1.0)
+    p = _fma(p, r, 1.0)
+    return p * np.int64((np.float64(t).view(np.int64) + 1023) << 52).view(np.float64)
 
 
 @njit(cache=True)
@@ -126,76 +150,105 @@ def exp_nonpositive(x, out):
 
 @njit(cache=True)
 def _matvec_lanes(A, x, out):
-    """out[:, w] = A[:, :, w]·x[:, w] for every game w of the block (sums in order of j)."""
+    """out[:, w] = A[:, :, w]·x[:, w] for every game w of the block (sums in order of j).
+
+    Four terms of the sum per pass over the games: a quarter of the loads and stores of
+    ``out``, and fewer (short) loops.
+    """
     n, L = x.shape
-    if L == 1:  # a single game: plain dot products (no per-(i, j) loop set-up)
-        for i in range(n):
-            acc = 0.0
-            for j in range(n):
-                acc += A[i, j, 0] * x[j, 0]
-            out[i, 0] = acc
-        return
     for i in range(n):
+        Ai = A[i]
+        o = out[i]
+        a0, x0 = Ai[0], x[0]
         for w in range(L):
-            out[i, w] = 0.0
-        for j in range(n):
+            o[w] = a0[w] * x0[w]
+        for j in range(1, n - 3, 4):
+            a0, a1, a2, a3 = Ai[j], Ai[j + 1], Ai[j + 2], Ai[j + 3]
+            x0, x1, x2, x3 = x[j], x[j + 1], x[j + 2], x[j + 3]
             for w in range(L):
-                out[i, w] += A[i, j, w] * x[j, w]
+                o[w] = _fma(a3[w], x3[w], _fma(a2[w], x2[w],
+                            _fma(a1[w], x1[w], _fma(a0[w], x0[w], o[w]))))
+        for j in range(n - (n - 1) % 4, n):
+            aj, xj = Ai[j], x[j]
+            for w in range(L):
+                o[w] = _fma(aj[w], xj[w], o[w])
 
 
 @njit(cache=True)
-def _affine_step_lanes(a, b, c, logits, log_mu, g, out_logits, out_policy, zmax, total):
-    """``_affine_step`` for every game of the block; zmax, total : (L,) scratch."""
+def _affine_step_lanes(a, c, logits, b_log_mu, g, out_z, out_policy, zmax, total, logits_out):
+    """``_affine_step`` for every game of the block, with b·log μ precomputed.
+
+    out_policy = softmax(z), z = a·logits + b·log μ + c·g. With ``logits_out`` out_z holds the
+    normalised logits z − max z − log Σ e^{z − max z} (``out_z`` may be ``logits``); without,
+    out_z is left as z (scratch): a midpoint needs only its policy, which saves the log and a
+    pass. zmax, total : (L,) scratch.
+    """
     n, L = logits.shape
     for w in range(L):
         zmax[w] = -np.inf
         total[w] = 0.0
     for i in range(n):
         for w in range(L):
-            z = a * logits[i, w] + b * log_mu[i, w] + c * g[i, w]
-            out_logits[i, w] = z
+            z = _fma(c, g[i, w], _fma(a, logits[i, w], b_log_mu[i, w]))
+            out_z[i, w] = z
             zmax[w] = max(zmax[w], z)
     for i in range(n):
         for w in range(L):
-            e = _exp_nonpositive(out_logits[i, w] - zmax[w])
+            e = _exp_nonpositive(out_z[i, w] - zmax[w])
             out_policy[i, w] = e
             total[w] += e
+    if logits_out:
+        for w in range(L):
+            zmax[w] += math.log(total[w])  # the shift max z + log Σ e^{z − max z}
     for w in range(L):
-        zmax[w] += math.log(total[w])  # the shift max z + log Σ e^{z − max z}
         total[w] = 1.0 / total[w]
     for i in range(n):
         for w in range(L):
-            out_logits[i, w] -= zmax[w]
             out_policy[i, w] *= total[w]
+            if logits_out:
+                out_z[i, w] -= zmax[w]
 
 
 @njit(cache=True)
 def _run_block(A, log_mu, logits, predictor, rule, a, b, c, iterations):
-    """``iterations`` steps of ``rule`` on one block of games; logits, predictor in place."""
+    """``iterations`` steps of ``rule`` on one block of games; logits, predictor in place.
+
+    The block's state is worked on in copies of its own (32-byte aligned, as numba allocates:
+    the loops run on 32-byte vectors, and NumPy's 16-byte aligned arrays cost about 8%), and
+    so is A where it is misaligned.
+    """
     n, L = logits.shape
+    if A.ctypes.data % 32:
+        A = A.copy()
+    state = logits.copy()
+    g = predictor.copy()  # finite (RULE_MIXTURE multiplies it by c = 0); OMWU's ĝ
+    b_log_mu = b * log_mu
     policy = np.empty((n, L))
     half = np.empty((n, L))
     half_policy = np.empty((n, L))
     zmax = np.empty(L)
     total = np.empty(L)
-    g = predictor if rule == RULE_OPTIMISTIC else np.zeros((n, L))
     for i in range(n):
         for w in range(L):
-            policy[i, w] = math.exp(logits[i, w])
+            policy[i, w] = math.exp(state[i, w])
     for _ in range(iterations):
         if rule == RULE_EXTRAGRADIENT:
             _matvec_lanes(A, policy, g)
-            _affine_step_lanes(a, b, c, logits, log_mu, g, half, half_policy, zmax, total)
+            _affine_step_lanes(a, c, state, b_log_mu, g, half, half_policy, zmax, total, False)
             _matvec_lanes(A, half_policy, g)
         elif rule == RULE_SINGLE:
             _matvec_lanes(A, policy, g)
         elif rule == RULE_MIXTURE:
-            _affine_step_lanes(a, b, 0.0, logits, log_mu, g, half, half_policy, zmax, total)
+            _affine_step_lanes(a, 0.0, state, b_log_mu, g, half, half_policy, zmax, total,
+                               False)
             _matvec_lanes(A, half_policy, g)
         else:  # RULE_OPTIMISTIC: the midpoint uses the previous midpoint's answer ĝ
-            _affine_step_lanes(a, b, c, logits, log_mu, g, half, half_policy, zmax, total)
+            _affine_step_lanes(a, c, state, b_log_mu, g, half, half_policy, zmax, total, False)
             _matvec_lanes(A, half_policy, g)
-        _affine_step_lanes(a, b, c, logits, log_mu, g, logits, policy, zmax, total)
+        _affine_step_lanes(a, c, state, b_log_mu, g, state, policy, zmax, total, True)
+    logits[...] = state
+    if rule == RULE_OPTIMISTIC:
+        predictor[...] = g
 
 
 @njit(cache=True, parallel=True)
@@ -219,61 +272,83 @@ def affine_steps(logits, log_mu, g, a, b, c, out_logits):
 
 
 # ---- packed antisymmetric matrices ----------------------------------------------------
+#
+# Strict IEEE forbids reassociating a row sum s += t[q]·x[q], so LLVM cannot vectorise a dot
+# product. The kernels therefore never reduce inside a tile: the row products go elementwise
+# into a T×T float64 accumulator of the current tile row (acc[r, q] += A_IJ[r, q]·x_J[q]),
+# which is summed along q once per tile row; the transposed products are axpys. Every loop
+# over a tile row is then contiguous and free of reductions, and vectorises (AVX2/AVX-512).
 
 @njit(cache=True)
-def _tile_products(tile, x_rows, x_cols, w_rows, w_cols, diagonal):
-    """w_rows += A_IJ·x_cols and, off the diagonal, w_cols −= A_IJᵀ·x_rows (one tile).
+def _tile_products(tile, x_rows, x_cols, acc, w_cols, diagonal):
+    """acc[r, :] += A_IJ[r, :]·x_cols (elementwise) and, off the diagonal, w_cols −= A_IJᵀ·x_rows.
 
-    The arguments are T-long views, so that the transposed product (an axpy per row)
-    vectorises; the row sums run four rows at a time (independent accumulators), each row
-    summed in order.
+    One pass over the tile (T-long views, ``acc`` (T, T)): each row is read once from memory
+    for both products.
     """
     T = tile.shape[0]
-    for r in range(0, T, 4):
-        t0, t1, t2, t3 = tile[r], tile[r + 1], tile[r + 2], tile[r + 3]
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        for q in range(T):
-            xq = x_cols[q]
-            s0 += np.float64(t0[q]) * xq
-            s1 += np.float64(t1[q]) * xq
-            s2 += np.float64(t2[q]) * xq
-            s3 += np.float64(t3[q]) * xq
-        w_rows[r] += s0
-        w_rows[r + 1] += s1
-        w_rows[r + 2] += s2
-        w_rows[r + 3] += s3
-    if not diagonal:
-        for r in range(T):
-            xr = x_rows[r]
-            row = tile[r]
+    for r in range(T):
+        row = tile[r]
+        a = acc[r]
+        if diagonal:
             for q in range(T):
-                w_cols[q] -= np.float64(row[q]) * xr
+                a[q] += np.float64(row[q]) * x_cols[q]
+        else:
+            xr = x_rows[r]
+            for q in range(T):
+                v = np.float64(row[q])
+                a[q] += v * x_cols[q]
+                w_cols[q] -= v * xr
+
+
+@njit(cache=True)
+def _flush_rows(acc, w_rows):
+    """w_rows[r] += Σ_q acc[r, q] (four interleaved partial sums, fixed order); acc = 0."""
+    T = acc.shape[0]
+    for r in range(T):
+        a = acc[r]
+        s0 = s1 = s2 = s3 = 0.0
+        for q in range(0, T, 4):
+            s0 += a[q]
+            s1 += a[q + 1]
+            s2 += a[q + 2]
+            s3 += a[q + 3]
+        w_rows[r] += (s0 + s1) + (s2 + s3)
+        for q in range(T):
+            a[q] = 0.0
+
+
+@njit(cache=True)
+def _chunk_products(tiles, tile_rows, tile_cols, lo, hi, x, w):
+    """w = Σ over tiles lo..hi−1 of their contributions to A·x (tiles in row-major (I, J))."""
+    T = tiles.shape[1]
+    for i in range(w.shape[0]):
+        w[i] = 0.0
+    acc = np.zeros((T, T))
+    r0 = tile_rows[lo] * T
+    for k in range(lo, hi):
+        if tile_rows[k] * T != r0:  # a new tile row: sum the finished one
+            _flush_rows(acc, w[r0:r0 + T])
+            r0 = tile_rows[k] * T
+        c0 = tile_cols[k] * T
+        _tile_products(tiles[k], x[r0:r0 + T], x[c0:c0 + T], acc, w[c0:c0 + T], r0 == c0)
+    _flush_rows(acc, w[r0:r0 + T])
 
 
 @njit(cache=True, parallel=True)
 def packed_matvec(tiles, tile_rows, tile_cols, bounds, work, x, out):
-    """out = A·x for A packed in tiles (``nashlab.solvers.packed``), in parallel over rows.
+    """out = A·x for A packed in tiles (``nashlab.solvers.packed``), in parallel over chunks.
 
     tiles : (K, T, T) float64 or float32, tile k = A[IT:(I+1)T, JT:(J+1)T] with
-    I = tile_rows[k] ≤ J = tile_cols[k], T a multiple of 4. bounds : (C+1,) the tile ranges
-    of C chunks (consecutive tiles, about K/C each). work : (C, N) float64 scratch, one
-    accumulator per chunk, N = (number of tile rows)·T. x : (N,) float64, zero-padded.
-    out : (N,). The chunks run in parallel; their accumulators are then summed.
+    I = tile_rows[k] ≤ J = tile_cols[k] in row-major order, T a multiple of 4. bounds :
+    (C+1,) the tile ranges of C chunks (consecutive tiles, about K/C each). work : (C, N)
+    float64 scratch, one accumulator per chunk, N = (number of tile rows)·T. x : (N,)
+    float64, zero-padded. out : (N,). The chunks run in parallel (one per thread: the product
+    is memory-bound); their accumulators are then summed.
     """
-    T = tiles.shape[1]
     chunks = work.shape[0]
     for ch in prange(chunks):
-        w = work[ch]
-        for i in range(w.shape[0]):
-            w[i] = 0.0
-        for k in range(bounds[ch], bounds[ch + 1]):
-            r0 = tile_rows[k] * T
-            c0 = tile_cols[k] * T
-            _tile_products(tiles[k], x[r0:r0 + T], x[c0:c0 + T], w[r0:r0 + T], w[c0:c0 + T],
-                           r0 == c0)
+        _chunk_products(tiles, tile_rows, tile_cols, bounds[ch], bounds[ch + 1], x, work[ch])
     for i in range(out.shape[0]):  # O(C·N): serial, one parallel region per product
         acc = 0.0
         for ch in range(chunks):
