@@ -11,6 +11,8 @@ import importlib
 import json
 import sys
 
+from nashlab._files import write_atomic
+
 MODULES = ("bench_games", "bench_robust", "bench_dp", "bench_equilibrium")
 
 
@@ -50,8 +52,7 @@ def main(argv=None) -> int:
     if rows:
         print(f"\nmachine: {rows[0].get('machine', '')}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2, default=float)
+        write_atomic(args.json, json.dumps(rows, indent=2, default=float).encode())
     return 0
 
 

@@ -15,15 +15,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from nashlab._files import write_atomic
+
 LATEST = "latest"
-
-
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _tensor_copy(t):
@@ -85,7 +79,7 @@ def save_checkpoint(directory, step, groups, state, *, keep=2) -> Path:
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    atomic_write_text(directory / LATEST, final.name)
+    write_atomic(directory / LATEST, final.name.encode())
     for old in sorted(directory.glob("step-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

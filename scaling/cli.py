@@ -161,7 +161,7 @@ def _configs(args):
 
 def main(argv=None) -> int:
     """Entry point of ``nashlab train``; returns the exit status."""
-    from nashlab.scaling.checkpoint import atomic_write_text
+    from nashlab._files import write_atomic
     from nashlab.scaling.config import as_dict
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
             Path(problem.output).mkdir(parents=True, exist_ok=True)
             options = {**as_dict(problem), **as_dict(train)}
             if trainer.accelerator.is_main_process:
-                atomic_write_text(Path(problem.output) / RUN_FILE, json.dumps(options))
+                write_atomic(Path(problem.output) / RUN_FILE, json.dumps(options).encode())
     except (ValueError, TypeError) as exc:
         print(f"nashlab train: error: {exc}", file=sys.stderr)
         return 2

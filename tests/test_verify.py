@@ -76,7 +76,7 @@ def test_missing_optional_theorem_module_is_skipped_with_reason():
 
 
 def test_atomic_write_replaces_and_leaves_nothing_behind(tmp_path):
-    from nashlab.theory.report import write_atomic
+    from nashlab._files import write_atomic
 
     target = tmp_path / "a.txt"
     write_atomic(target, b"one")

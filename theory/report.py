@@ -11,29 +11,13 @@
   from sympy as LaTeX, assumptions, source, status, derivation and per-game verdicts.
 """
 
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import sympy
 
+from nashlab._files import write_atomic
 from nashlab.theory.registry import SYMBOLS, Theorem
 from nashlab.theory.verdicts import evaluate
-
-
-def write_atomic(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder + os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _save_figure(fig, path) -> None:

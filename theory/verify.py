@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nashlab._files import write_atomic
 from nashlab.theory import report
 from nashlab.theory import verdicts as checking
 from nashlab.theory.registry import (
@@ -224,7 +225,7 @@ def write_report(out, results, rows, quick, echo=print) -> list[str]:
         except Exception as exc:
             echo(f"comparison figure skipped: {type(exc).__name__}: {exc}")
     text = report.markdown(rows, results, images, quick)
-    report.write_atomic(out / "report.md", text.encode())
+    write_atomic(out / "report.md", text.encode())
     return images + ["report.md"]
 
 
