@@ -153,9 +153,17 @@ def _matvec_lanes(A, x, out):
     """out[:, w] = A[:, :, w]·x[:, w] for every game w of the block (sums in order of j).
 
     Four terms of the sum per pass over the games: a quarter of the loads and stores of
-    ``out``, and fewer (short) loops.
+    ``out``, and fewer (short) loops. A block of one game (a single game) takes plain dot
+    products instead: loops over one lane would cost a loop set-up per multiply-add.
     """
     n, L = x.shape
+    if L == 1:
+        for i in range(n):
+            acc = 0.0
+            for j in range(n):
+                acc = _fma(A[i, j, 0], x[j, 0], acc)
+            out[i, 0] = acc
+        return
     for i in range(n):
         Ai = A[i]
         o = out[i]
