@@ -54,17 +54,23 @@ def machine() -> str:
             f"NumPy {np.__version__}, Python {platform.python_version()}")
 
 
-def interleaved_medians(functions, repeats, settle=0.0):
+def interleaved_medians(functions, repeats, warmup=0.0):
     """Median wall time of each function, run in turns so that they share the load.
 
-    ``settle``: seconds to wait before each timed call, so that the worker threads of the
-    previous call (OpenBLAS's spin for about 0.1 s after a product; numba's OpenMP pool) are
-    idle and do not compete with the next one.
+    ``warmup``: before each timed call, the function runs untimed for at least this many
+    seconds. Then the worker threads of the previous function (OpenBLAS spins for about
+    0.1 s after a product) are idle, and the function's own threads are awake: on this VM a
+    numba parallel region that starts after ≥ 50 ms of idleness waits about 1 ms for its
+    threads (measured), so neither a sleep nor back-to-back alternation gives steady times.
     """
     times = [[] for _ in functions]
     for _ in range(repeats):
         for fn, bucket in zip(functions, times, strict=True):
-            time.sleep(settle)
+            start = time.perf_counter()
+            while True:
+                fn()
+                if time.perf_counter() - start >= warmup:
+                    break
             t0 = time.perf_counter()
             fn()
             bucket.append(time.perf_counter() - t0)
@@ -102,7 +108,7 @@ def bench_large_game(quick):
         packed = pk.pack_game(game, dtype=dtype)
         _packed_iteration(packed, game, 1)()  # compile
         cand, base = interleaved_medians([_packed_iteration(packed, game, per_call), two_gemv],
-                                         5 if quick else 15, settle=0.3)
+                                         5 if quick else 15, warmup=0.2)
         cand /= per_call
         ratio = cand / base
         rows.append(_row("Nash-MP iteration, one game", f"n={n}",
@@ -295,7 +301,7 @@ def scaling_plot(quick, path=None):
             _packed_iteration(p, game, 1)()
         times = interleaved_medians([numpy_iterations, _packed_iteration(p64, game, per_call),
                                      _packed_iteration(p32, game, per_call)], 3 if quick else 7,
-                                    settle=0.3)
+                                    warmup=0.2)
         for bucket, t in zip((dense, packed64, packed32), times, strict=True):
             bucket.append(t / per_call)
     fig, ax = plt.subplots(figsize=(5.5, 4))
