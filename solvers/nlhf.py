@@ -233,7 +233,7 @@ _MIRROR_DESCENT = ("nash-md", "egpo", "omd", "omwu", "onpo")
 #: methods defined by the regularisation (need β > 0)
 _NEED_BETA = ("nash-md", "mmd", "magnet-refresh", "nash-mp-inexact")
 _NASH_MP = ("nash-mp", "nash-mp-inexact", "magnet-refresh")
-_ALIASES = {"onpo": "omwu", "sppo": "hedge"}
+_ALIASES = {"onpo": "omwu"}  # alias -> the kernel method it runs
 
 #: methods with a compiled kernel (``nashlab.solvers.batched``), exact oracle only
 KERNEL_METHODS = ("nash-mp", "egpo", "mmd", "omd", "nash-md", "omwu")
