@@ -54,10 +54,10 @@ NO_KERNEL_EXACT = ("this exact solver has no compiled kernel (its work is dense 
                    "or an LP/conic solver): use backend 'auto' or 'numpy'")
 
 
-#: the reason the two-player, m-player and Markov-game drivers give for running on NumPy only
-NO_KERNEL_MULTI = ("the compiled kernels run symmetric preference games (nashlab.solvers.run, "
-                   "run_batched); this driver's updates run on NumPy: use backend 'auto' or "
-                   "'numpy'")
+#: the reason the m-player and Markov-game drivers give for running on NumPy only
+NO_KERNEL_MULTI = ("the compiled kernels cover the preference-game updates (run, run_batched) "
+                   "and the matrix-game updates (run_matrix_game); this driver's updates run on "
+                   "NumPy: use backend 'auto' or 'numpy'")
 
 
 def choose_backend(backend, *arrays, compiled, reason="") -> str:

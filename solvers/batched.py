@@ -47,7 +47,11 @@ def step_coefficients(method, eta, beta):
     2206.05825): (1, ηβ, η)/(1+ηβ), and (0, 1, 1/β) at η = ∞. Mirror-descent form (Nash-MD
     arXiv 2312.00886 eq. 5, EGPO arXiv 2503.08942, OMWU arXiv 2105.15186): (1 − η'β, η'β, η').
     """
-    form = RULES[method][1]
+    return affine_coefficients(RULES[method][1], eta, beta)
+
+
+def affine_coefficients(form, eta, beta):
+    """(a, b, c) of ``step_coefficients`` for the step form "prox" or "mirror-descent"."""
     if form == "mirror-descent":
         return 1.0 - eta * beta, eta * beta, eta
     if math.isinf(eta):

@@ -46,7 +46,7 @@ from nashlab._xp import matvec, normalize_logits
 from nashlab.games._validation import check_distribution, check_scalar
 from nashlab.games.matrix import MatrixGame, duality_gap
 from nashlab.games.metrics import kl_from_logs
-from nashlab.solvers.backends import NO_KERNEL_EXACT, NO_KERNEL_MULTI, choose_backend
+from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
 from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
 from nashlab.solvers.results import Equilibrium, Trajectory
@@ -263,6 +263,39 @@ MATRIX_STEPS = {"pu": step_pu, "omwu": step_omwu, "mirror-prox": step_mirror_pro
                 "mmd": step_mmd}
 
 
+def _compiled_iterates(game, method, eta, u, v, iterations):
+    """The numba path of ``run_matrix_game``: one kernel call per step on the flattened batch.
+
+    Yields (u, v, midpoint sum (x, y)) after each step as new arrays of the shapes of u, v.
+    """
+    from nashlab.solvers import _kernels_cpu as cpu
+    from nashlab.solvers import _kernels_matrix as kernels
+    from nashlab.solvers.batched import PARALLEL_MIN_WORK, affine_coefficients
+
+    rule, form = {"pu": (cpu.RULE_EXTRAGRADIENT, "mirror-descent"),
+                  "mirror-prox": (cpu.RULE_EXTRAGRADIENT, "prox"),
+                  "omwu": (cpu.RULE_OPTIMISTIC, "mirror-descent"),
+                  "mmd": (cpu.RULE_SINGLE, "prox")}[method]
+    a, b, c = affine_coefficients(form, eta, game.tau)
+    m, n = game.m, game.n
+    A = np.ascontiguousarray(np.broadcast_to(game.A, game.batch_shape + (m, n)).reshape(-1, m, n))
+    U = np.broadcast_to(u, game.batch_shape + (m,)).reshape(-1, m).copy()  # writable state
+    V = np.broadcast_to(v, game.batch_shape + (n,)).reshape(-1, n).copy()
+    gx = np.ascontiguousarray(matvec(A, np.exp(V)))  # F(ζ_0): OMWU's first predictor
+    gy = np.ascontiguousarray(-matvec(np.swapaxes(A, -1, -2), np.exp(U)))
+    mid_x, mid_y = np.zeros_like(U), np.zeros_like(V)
+    serial = len(A) * m * n < PARALLEL_MIN_WORK
+    for _ in range(iterations):
+        if serial:  # a parallel region's start-up would dominate a small call
+            for k in range(len(A)):
+                kernels._run_game(A[k], U[k], V[k], gx[k], gy[k], mid_x[k], mid_y[k], rule,
+                                  a, b, c, 1)
+        else:
+            kernels.run_matrix_games(A, U, V, gx, gy, mid_x, mid_y, rule, a, b, c, 1)
+        yield U.reshape(u.shape).copy(), V.reshape(v.shape).copy(), \
+            (mid_x.reshape(u.shape).copy(), mid_y.reshape(v.shape).copy())
+
+
 def run_matrix_game(game, method, *, eta, iterations, init=None,
                     track=MATRIX_METRICS, backend="auto") -> Trajectory:
     """Run ``method`` ∈ ``MATRIX_METHODS`` for ``iterations`` steps from ``init`` = (x0, y0)
@@ -270,13 +303,15 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
     "kl" = KL(x*‖x_t) + KL(y*‖y_t) to the certified ``qre(game)``, "duality_gap" = DG_τ,
     "exploitability" = ½·DG_τ; "mirror-prox" adds "average_duality_gap" (DG_τ of the
     midpoint average, index 0: ζ_0). ``policy`` = concatenated (x_T, y_T). ``backend``:
-    "auto" or "numpy" (the two-player updates have no compiled kernel).
+    "numpy" (the reference steps above), "numba" (``_kernels_matrix``, one kernel call per
+    step) or "auto" (numba); no CUDA kernel.
     """
     if not isinstance(game, MatrixGame):
         raise TypeError(f"game must be a MatrixGame, got {type(game).__name__}")
     if method not in MATRIX_STEPS:
         raise ValueError(f"method must be one of {MATRIX_METHODS}, got {method!r}")
-    choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
+    backend = choose_backend(backend, game.A, compiled=backend != "cuda",
+                             reason="matrix games have no CUDA kernel: use 'auto', 'numba' or 'numpy'")
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
     if method in ("pu", "omwu") and eta * game.tau > 1:
         raise ValueError(f"method {method!r} takes the mirror-descent step: it needs "
@@ -302,12 +337,20 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
                         normalize_logits(np.broadcast_to(np.log(y0), game.batch_shape + (game.n,))))
     us, vs, averages = [state.u], [state.v], [(np.exp(state.u), np.exp(state.v))]
     step = MATRIX_STEPS[method]
-    for _ in range(int(iterations)):
-        state = step(state, game, eta)
-        us.append(state.u)
-        vs.append(state.v)
-        if state.mid_sum is not None:
-            averages.append((state.mid_sum[0] / state.t, state.mid_sum[1] / state.t))
+    if backend == "numpy":
+        for _ in range(int(iterations)):
+            state = step(state, game, eta)
+            us.append(state.u)
+            vs.append(state.v)
+            if state.mid_sum is not None:
+                averages.append((state.mid_sum[0] / state.t, state.mid_sum[1] / state.t))
+    else:
+        for t, (u, v, mids) in enumerate(_compiled_iterates(game, method, eta, state.u, state.v,
+                                                             int(iterations)), start=1):
+            us.append(u)
+            vs.append(v)
+            if method == "mirror-prox":
+                averages.append((mids[0] / t, mids[1] / t))
     U, V = np.stack(us), np.stack(vs)
     X, Y = np.exp(U), np.exp(V)
     metrics = {}
@@ -327,5 +370,6 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
     kl0 = kl_from_logs(np.exp(u_star), u_star, U[0]) + kl_from_logs(np.exp(v_star), v_star, V[0])
     params = {"method": method, "eta": eta, "tau": game.tau, "m": game.m, "n": game.n,
               "L": game.scale, "iterations": int(iterations),
-              "batch_shape": list(game.batch_shape), "kl0": np.asarray(kl0).tolist()}
+              "batch_shape": list(game.batch_shape), "kl0": np.asarray(kl0).tolist(),
+              "backend": backend}
     return Trajectory(method, params, metrics, np.concatenate([X[-1], Y[-1]], axis=-1), average)

@@ -42,7 +42,7 @@ CALLS = {
 }
 #: solvers whose calls above have a compiled kernel (the rest run on NumPy only)
 COMPILED = {"run", "run_batched", "fused_prox_step", "packed.matvec", "packed.nash_mp",
-            "solve_mdp", "run_mdp", "solve_robust", "run_robust"}
+            "solve_mdp", "run_mdp", "solve_robust", "run_robust", "run_matrix_game"}
 #: solvers whose set-up above has only a compiled implementation
 COMPILED_ONLY = {"solve_robust", "run_robust"}
 

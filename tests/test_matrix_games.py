@@ -247,6 +247,8 @@ def test_matrix_game_rejects_bad_input(A, tau, err, match):
     ({"init": np.ones(3) / 3}, TypeError, "init must be a pair"),
     ({"init": (np.ones(2) / 2, np.ones(2) / 2)}, ValueError, "init.1. must have length 3"),
     ({"init": (np.array([1.0, 0.0]), np.ones(3) / 3)}, ValueError, "strictly positive"),
+    ({"backend": "cuda"}, ValueError, "no CUDA kernel"),
+    ({"backend": "jax"}, ValueError, "backend must be one of"),
 ])
 def test_run_matrix_game_rejects_bad_arguments(kwargs, err, match):
     game = random_matrix_game(2, 3, tau=0.1, seed=0)
@@ -264,3 +266,27 @@ def test_qre_rejects_bad_arguments():
         qre(MatrixGame(np.eye(2), 0.1), method="lp")
     with pytest.raises(ValueError, match="needs tau > 0"):
         qre(MatrixGame(np.eye(2), 0.0), method="newton")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(game=matrix_games(), method=st.sampled_from(["pu", "omwu", "mirror-prox", "mmd"]),
+       batch=st.sampled_from([(), (3,)]), seed=st.integers(0, 2**16))
+def test_compiled_backend_follows_the_reference_steps(game, method, batch, seed):
+    """backend="numba" (``_kernels_matrix``, one call per step) gives the reference iterates,
+    metrics and Mirror-Prox average to 1e-12, from a peaked start, every iteration."""
+    if batch:
+        game = MatrixGame(np.broadcast_to(game.A, batch + game.A.shape), game.tau)
+    rng = np.random.default_rng(seed)
+    init = (_peaked(rng, game.m), _peaked(rng, game.n))
+    eta = {"pu": 0.5, "omwu": 0.5, "mirror-prox": 1.0, "mmd": 0.5}[method]
+    eta = min(eta, 1.0 / game.tau) if method in ("pu", "omwu") else eta
+    ref = run_matrix_game(game, method, eta=eta, iterations=6, init=init, backend="numpy")
+    fast = run_matrix_game(game, method, eta=eta, iterations=6, init=init, backend="numba")
+    assert fast.params["backend"] == "numba" and ref.params["backend"] == "numpy"
+    assert set(fast.metrics) == set(ref.metrics)
+    scale = max(1.0, float(np.max(np.abs(np.log(ref.policy)))))
+    np.testing.assert_allclose(np.log(fast.policy), np.log(ref.policy), rtol=0, atol=1e-12 * scale)
+    for name in ref.metrics:
+        np.testing.assert_allclose(fast[name], ref[name], rtol=1e-9, atol=1e-12 * scale)
+    if method == "mirror-prox":
+        np.testing.assert_allclose(fast.average_policy, ref.average_policy, rtol=0, atol=1e-13)
