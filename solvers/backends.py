@@ -60,15 +60,20 @@ NO_KERNEL_MULTI = ("the compiled kernels cover the preference-game updates (run,
                    "NumPy: use backend 'auto' or 'numpy'")
 
 
-def choose_backend(backend, *arrays, compiled, reason="") -> str:
+def choose_backend(backend, *arrays, compiled, cuda=False, reason="") -> str:
     """``resolve_backend`` for a solver whose compiled kernels cover only some cases.
 
-    ``compiled``: whether a kernel covers this call. If not, "auto" gives "numpy" and an
-    explicit "numba" or "cuda" raises ValueError with ``reason`` (what the kernels need).
+    ``compiled``: whether a CPU kernel covers this call; ``cuda``: whether a CUDA kernel does.
+    Where none does, "auto" gives "numpy" (the array-namespace reference, CuPy arrays
+    included) and an explicit "numba" or "cuda" raises ValueError with ``reason``.
     """
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if compiled or backend == "numpy":
+    if backend == "numpy":
+        return resolve_backend(backend, *arrays)
+    on_gpu = array_namespace(*arrays).__name__ == "cupy"
+    available = cuda if backend == "cuda" or (backend == "auto" and on_gpu) else compiled
+    if available:
         return resolve_backend(backend, *arrays)
     if backend == "auto":
         return "numpy"

@@ -112,8 +112,8 @@ def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
                        mdp._values(v), A, tau, log_reference)
 
 
-_BELLMAN_KERNEL = ("the compiled Bellman kernel needs a sparse (CSR) MDP and no regularizer, "
-                   "Entropy or KL")
+_BELLMAN_KERNEL = ("the compiled Bellman kernel (CPU only) needs a sparse (CSR) MDP and no "
+                   "regularizer, Entropy or KL")
 
 
 def _compiled_bellman(mdp, regularizer):

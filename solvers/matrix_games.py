@@ -310,7 +310,7 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
         raise TypeError(f"game must be a MatrixGame, got {type(game).__name__}")
     if method not in MATRIX_STEPS:
         raise ValueError(f"method must be one of {MATRIX_METHODS}, got {method!r}")
-    backend = choose_backend(backend, game.A, compiled=backend != "cuda",
+    backend = choose_backend(backend, game.A, compiled=True,
                              reason="matrix games have no CUDA kernel: use 'auto', 'numba' or 'numpy'")
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
     if method in ("pu", "omwu") and eta * game.tau > 1:

@@ -304,7 +304,7 @@ def _validate(game, method, eta, iterations, seed, schedule, refresh_every, inne
     if unknown:
         raise ValueError(f"unknown metrics {unknown} in track; known: {METRICS}")
     compiled = _ALIASES.get(method, method) in KERNEL_METHODS and oracle == "exact"
-    backend = choose_backend(backend, game.P, compiled=compiled, reason=(
+    backend = choose_backend(backend, game.P, compiled=compiled, cuda=compiled, reason=(
         f"the compiled kernels run the methods {KERNEL_METHODS} (and 'onpo') with the exact "
         f"oracle; got method {method!r} with oracle {oracle!r}"))
     return eta, iterations, refresh_every, inner_steps, track, backend

@@ -75,6 +75,8 @@ def test_choose_backend_rule():
     assert choose_backend("auto", compiled=True) == "numba"
     assert choose_backend("auto", compiled=False) == "numpy"
     assert choose_backend("numpy", compiled=True) == "numpy"
+    with pytest.raises(ValueError, match="no CUDA here"):
+        choose_backend("cuda", compiled=True, reason="no CUDA here")
     with pytest.raises(ValueError, match="needs a kernel"):
         choose_backend("numba", compiled=False, reason="needs a kernel")
     assert set(BACKENDS) == {"auto", "numpy", "numba", "cuda"}
