@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from nashlab._xp import normalize_logits, safe_log, softmax
-from nashlab.games._validation import check_distribution, check_scalar
+from nashlab.games._validation import check_distribution, check_int, check_scalar
 from nashlab.games.mdp import MDP
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import KL, Entropy
@@ -478,8 +478,7 @@ def run_mdp(mdp, method, *, iterations, regularizer=None, solution=None, backend
     _check_infinite(mdp)
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+    iterations = check_int(iterations, "iterations", 0)
     backend = choose_backend(backend, compiled=method == "vi" and _compiled_bellman(mdp, regularizer),
                              reason=_BELLMAN_KERNEL + f" and method 'vi' (got {method!r})")
     if solution is None:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from nashlab._xp import safe_log, softmax
-from nashlab.games._validation import check_scalar
+from nashlab.games._validation import check_int, check_scalar
 from nashlab.games.markov_game import ZeroSumMarkovGame, entropy
 from nashlab.games.matrix import MatrixGame
 from nashlab.games.metrics import kl_from_logs
@@ -242,8 +242,7 @@ def run_markov_game(game, method, *, iterations, tau=0.0, eta=None, value_step=N
     choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+    iterations = check_int(iterations, "iterations", 0)
     if solution is None:
         solution = solve_markov_game(game, tau)
     if method == "shapley":

@@ -43,7 +43,7 @@ import numpy as np
 import scipy.optimize
 
 from nashlab._xp import matvec, normalize_logits
-from nashlab.games._validation import check_distribution, check_scalar
+from nashlab.games._validation import check_distribution, check_int, check_scalar
 from nashlab.games.matrix import MatrixGame, duality_gap
 from nashlab.games.metrics import kl_from_logs
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
@@ -316,10 +316,7 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
     if method in ("pu", "omwu") and eta * game.tau > 1:
         raise ValueError(f"method {method!r} takes the mirror-descent step: it needs "
                          f"eta·tau ≤ 1, got {eta * game.tau:g}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer):
-        raise TypeError(f"iterations must be an integer, got {type(iterations).__name__}")
-    if iterations < 0:
-        raise ValueError(f"iterations must be ≥ 0, got {iterations}")
+    iterations = check_int(iterations, "iterations", 0)
     if isinstance(track, str) or any(t not in MATRIX_METRICS for t in track):
         raise ValueError(f"track must be a collection of names among {MATRIX_METRICS}")
     if init is None:
@@ -338,7 +335,7 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
     us, vs, averages = [state.u], [state.v], [(np.exp(state.u), np.exp(state.v))]
     step = MATRIX_STEPS[method]
     if backend == "numpy":
-        for _ in range(int(iterations)):
+        for _ in range(iterations):
             state = step(state, game, eta)
             us.append(state.u)
             vs.append(state.v)
@@ -346,7 +343,7 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
                 averages.append((state.mid_sum[0] / state.t, state.mid_sum[1] / state.t))
     else:
         for t, (u, v, mids) in enumerate(_compiled_iterates(game, method, eta, state.u, state.v,
-                                                             int(iterations)), start=1):
+                                                             iterations), start=1):
             us.append(u)
             vs.append(v)
             if method == "mirror-prox":
@@ -369,7 +366,7 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
         average = np.concatenate([Xa[-1], Ya[-1]], axis=-1)
     kl0 = kl_from_logs(np.exp(u_star), u_star, U[0]) + kl_from_logs(np.exp(v_star), v_star, V[0])
     params = {"method": method, "eta": eta, "tau": game.tau, "m": game.m, "n": game.n,
-              "L": game.scale, "iterations": int(iterations),
+              "L": game.scale, "iterations": iterations,
               "batch_shape": list(game.batch_shape), "kl0": np.asarray(kl0).tolist(),
               "backend": backend}
     return Trajectory(method, params, metrics, np.concatenate([X[-1], Y[-1]], axis=-1), average)

@@ -27,7 +27,7 @@ With m = 2 they are MMD and Nash-MP of the two-player game.
 import numpy as np
 
 from nashlab._xp import matvec, normalize_logits
-from nashlab.games._validation import check_distribution, check_scalar
+from nashlab.games._validation import check_distribution, check_int, check_scalar
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import NO_KERNEL_MULTI, choose_backend
@@ -84,9 +84,7 @@ def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror
     if method not in MULTIPLAYER_METHODS:
         raise ValueError(f"method must be one of {MULTIPLAYER_METHODS}, got {method!r}")
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
-    if (isinstance(iterations, bool) or not isinstance(iterations, int | np.integer)
-            or iterations < 0):
-        raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
+    iterations = check_int(iterations, "iterations", 0)
     shape = (players,) + game.batch_shape + (game.n,)
     if init is None:
         rng = np.random.default_rng(seed)
@@ -103,7 +101,7 @@ def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror
         raise RuntimeError(f"the equilibrium could not be certified ({eq.message})")
 
     history = [z]
-    for _ in range(int(iterations)):
+    for _ in range(iterations):
         z = _step(z, game, eta, method)
         history.append(z)
     H = np.stack(history)  # (T+1, m, *batch, n)
@@ -111,6 +109,6 @@ def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror
     kl = kl_from_logs(np.exp(star), star, H).sum(axis=1)
     metrics = {"nikaido_isoda": nikaido_isoda(game, H), "kl": kl}
     params = {"method": method, "players": int(players), "eta": eta, "beta": game.beta,
-              "n": game.n, "iterations": int(iterations), "seed": seed,
+              "n": game.n, "iterations": iterations, "seed": seed,
               "kl0": np.asarray(kl[0]).tolist(), "batch_shape": list(game.batch_shape)}
     return Trajectory(f"mnpo-{method}", params, metrics, np.exp(z))

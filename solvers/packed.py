@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nashlab.games._validation import SUM_TOL, as_float_array, check_distribution, check_scalar
+from nashlab.games._validation import SUM_TOL, as_float_array, check_distribution, check_int, check_scalar
 from nashlab.games.preference import PreferenceGame
 
 DTYPES = (np.float64, np.float32)
@@ -180,9 +180,7 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
     backend = resolve_backend(backend)
     beta = check_scalar(beta, "beta", low=0.0)
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
-    if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer) \
-            or iterations < 0:
-        raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
+    iterations = check_int(iterations, "iterations", 0)
     log_mu = as_float_array(log_reference, "log_reference", ndim=1)
     if log_mu.shape != (packed.n,):
         raise ValueError(f"log_reference must have shape ({packed.n},), got {log_mu.shape}")
@@ -204,9 +202,9 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
         on_device = [cupy.asarray(v) for v in (packed.tiles, packed.tile_rows, packed.tile_cols)]
         logits_d = cupy.asarray(logits)
         gpu.nash_mp_packed(*on_device, packed.size, logits_d, cupy.asarray(log_mu), a, b, c,
-                           int(iterations))
+                           iterations)
         return cupy.asnumpy(logits_d)
-    cpu.nash_mp_packed(*_CpuProduct(packed).args, logits, log_mu, a, b, c, int(iterations))
+    cpu.nash_mp_packed(*_CpuProduct(packed).args, logits, log_mu, a, b, c, iterations)
     return logits
 
 

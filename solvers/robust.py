@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from nashlab.games._validation import check_int
 from nashlab.games.mdp import MDP
 from nashlab.games.uncertainty import (
     UNCERTAINTY_SETS,
@@ -395,8 +396,7 @@ def run_robust(mdp, uncertainty, method, *, iterations, regularizer=None, soluti
     ``RobustBellman``."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+    iterations = check_int(iterations, "iterations", 0)
     op = RobustBellman(mdp, uncertainty, regularizer, backend=backend)
     if solution is None:
         solution = solve_robust(mdp, op.uncertainty, regularizer, backend=backend)

@@ -110,7 +110,7 @@ def test_packed_functions_reject_bad_input():
         pk.pack_game(random_preference(3, batch_shape=(2,), seed=0))
     with pytest.raises(TypeError, match="game must be a PreferenceGame"):
         pk.pack_game(game.P)
-    with pytest.raises(ValueError, match="iterations must be an integer"):
+    with pytest.raises(ValueError, match="iterations must be ≥ 0"):
         pk.nash_mp(packed, log_reference=game.log_reference, beta=0.1, eta=1.0, iterations=-1)
     with pytest.raises(ValueError, match=r"log_reference must have shape \(4,\)"):
         pk.nash_mp(packed, log_reference=np.zeros(3), beta=0.1, eta=1.0, iterations=1)
