@@ -113,7 +113,7 @@ def _solve(args) -> int:
         np.set_printoptions(precision=6, suppress=False, linewidth=100)
         print(f"game: {game!r}")
         print(f"equilibrium ({eq.method}): {eq.policy}")
-        print(f"certificate: residual {eq.residual:.3e}, duality gap {eq.duality_gap:.3e}, "
+        print(f"certificate: residual {eq.residual:.3e}, duality gap {eq.gap:.3e}, "
               f"certified={eq.certified} ({eq.message}, {eq.iterations} iterations)")
         print(f"exploitability of the reference: {expl_ref:.6g}")
     return 0 if eq.certified else 1

@@ -3,16 +3,16 @@
 from nashlab.solvers import packed
 from nashlab.solvers.backends import BACKENDS, resolve_backend
 from nashlab.solvers.batched import fused_prox_step, run_batched, step_coefficients
-from nashlab.solvers.dp import MDPSolution, run_mdp, solve_mdp
+from nashlab.solvers.dp import run_mdp, solve_mdp
 from nashlab.solvers.equilibrium import equilibrium, fixed_point_residual
-from nashlab.solvers.markov_games import GameSolution, run_markov_game, solve_markov_game
+from nashlab.solvers.markov_games import run_markov_game, solve_markov_game
 from nashlab.solvers.markov_games import exploitability as markov_exploitability
 from nashlab.solvers.matrix_games import qre, run_matrix_game
 from nashlab.solvers.multiplayer import nikaido_isoda, run_multiplayer
 from nashlab.solvers.nlhf import METHODS, run
 from nashlab.solvers.oracles import ExactOracle, SampledOracle, make_oracle
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
-from nashlab.solvers.results import Equilibrium, Trajectory
+from nashlab.solvers.results import Solution, Trajectory
 from nashlab.solvers.robust import RobustBellman, run_robust, solve_robust
 
 __all__ = [
@@ -22,8 +22,6 @@ __all__ = [
     "resolve_backend",
     "run_batched",
     "step_coefficients",
-    "GameSolution",
-    "MDPSolution",
     "RobustBellman",
     "markov_exploitability",
     "run_markov_game",
@@ -33,7 +31,7 @@ __all__ = [
     "solve_mdp",
     "solve_robust",
     "METHODS",
-    "Equilibrium",
+    "Solution",
     "ExactOracle",
     "SampledOracle",
     "Trajectory",

@@ -1,6 +1,6 @@
 """Exact and iterative dynamic programming for (regularized) MDPs.
 
-``solve_mdp(mdp, regularizer=None, uncertainty=None) -> MDPSolution`` is the certified
+``solve_mdp(mdp, regularizer=None, uncertainty=None) -> Solution`` is the certified
 ground truth (theory notes dp_robust.md §7):
 
 * nominal: Howard policy iteration with exact linear solves, keeping the incumbent action
@@ -40,7 +40,6 @@ log-space.
 """
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -51,7 +50,7 @@ from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import KL, Entropy
 from nashlab.solvers.backends import choose_backend
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
-from nashlab.solvers.results import Trajectory, _jsonable
+from nashlab.solvers.results import Solution, Trajectory
 
 #: Bellman residual below which a solution is certified.
 CERTIFY_TOL = 1e-10
@@ -59,25 +58,17 @@ CERTIFY_TOL = 1e-10
 TIE_TOL = 1e-13
 
 
-@dataclass(frozen=True)
-class MDPSolution:
-    """The optimal values, Q-function and policy of an MDP objective, with a certificate.
-
-    residual : ‖T v − v‖∞ for the objective's optimal Bellman operator T.
-    certified : residual ≤ ``CERTIFY_TOL``.
-    """
-
-    values: np.ndarray
-    q: np.ndarray
-    policy: np.ndarray
-    residual: float
-    certified: bool
-    method: str
-    iterations: int = 0
-    message: str = ""
-
-    def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+def mdp_solution(mdp, regularizer, values, q, policy, residual, method, iterations, message,
+                 backend, family="mdp", **extra) -> Solution:
+    """The ``Solution`` of an MDP objective: certified when ``residual`` ≤ ``CERTIFY_TOL``."""
+    params = {"family": family, "method": method, "backend": backend,
+              "n_actions": mdp.n_actions, "n_states": mdp.n_states, "batch_shape": [],
+              "gamma": mdp.gamma, "iterations": int(iterations), "horizon": mdp.horizon}
+    if regularizer is not None:
+        params.update(regularizer=regularizer.name, tau=regularizer.tau)
+    params.update(extra)
+    return Solution(policy, bool(residual <= CERTIFY_TOL), float(residual), None, message, params,
+                    values=values, q=q)
 
 
 # -- the Bellman maps of an objective (nominal when regularizer is None) ----------------
@@ -148,7 +139,7 @@ def _penalty(policy, regularizer):
 
 # -- certified solver -----------------------------------------------------------------
 def solve_mdp(mdp, regularizer=None, uncertainty=None, *, max_iterations=10_000,
-              backend="auto") -> MDPSolution:
+              backend="auto") -> Solution:
     """Certified optimum of ``mdp`` under the (optional) regularizer and uncertainty set.
 
     Howard's policy iteration (unregularized), regularized VI then regularized PI, backward
@@ -184,8 +175,8 @@ def _howard(mdp, max_iterations, backend):
         actions = new
     policy = greedy_policy(q, incumbent=actions)
     res = bellman_residual(mdp, v, backend=backend)
-    return MDPSolution(v, q, policy, res, res <= CERTIFY_TOL, "howard-pi", iterations,
-                       "policy stable" if stable else "iteration limit")
+    return mdp_solution(mdp, None, v, q, policy, res, "howard-pi", iterations,
+                        "policy stable" if stable else "iteration limit", backend)
 
 
 def _regularized(mdp, regularizer, max_iterations, backend):
@@ -204,9 +195,9 @@ def _regularized(mdp, regularizer, max_iterations, backend):
         else:
             stalls += 1
     q = mdp.q_values(v)
-    return MDPSolution(v, q, regularizer.greedy(q), best_res, best_res <= CERTIFY_TOL,
-                       f"regularized-pi[{regularizer.name}]", iterations,
-                       "residual stalled" if stalls >= 3 else "stopped")
+    return mdp_solution(mdp, regularizer, v, q, regularizer.greedy(q), best_res,
+                        "regularized-pi", iterations,
+                        "residual stalled" if stalls >= 3 else "stopped", backend)
 
 
 def _backward_induction(mdp, regularizer):
@@ -218,8 +209,8 @@ def _backward_induction(mdp, regularizer):
         v = backup(q, regularizer)
         policies.append(greedy_policy(q, regularizer))
     policy = np.stack(policies[::-1])
-    name = "backward-induction" + ("" if regularizer is None else f"[{regularizer.name}]")
-    return MDPSolution(v, q, policy, 0.0, True, name, mdp.horizon, "finite horizon")
+    return mdp_solution(mdp, regularizer, v, q, policy, 0.0, "backward-induction", mdp.horizon,
+                        "finite horizon", "numpy")
 
 
 # -- iterative algorithms ---------------------------------------------------------------

@@ -41,7 +41,7 @@ from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
 from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import prox_step
-from nashlab.solvers.results import Equilibrium
+from nashlab.solvers.results import Solution
 
 _METHODS = ("auto", "newton", "cvxpy", "lp")
 
@@ -52,7 +52,7 @@ CVXPY_GAP_TOL = 1e-10
 
 
 def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20,
-                max_newton=100, backend="auto") -> Equilibrium:
+                max_newton=100, backend="auto") -> Solution:
     """The equilibrium of ``game``: π*_β for β > 0, a von Neumann winner for β = 0.
 
     ``method``: "auto" (Newton for β > 0, LP for β = 0), "newton", "cvxpy" or "lp".
@@ -97,8 +97,11 @@ def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_
         certified = solved and gap <= CVXPY_GAP_TOL
     else:
         certified = solved and residual <= residual_tol and gap <= gap_tol
-    return Equilibrium(policy, logits, residual, gap, iterations, certified, method,
-                       "; ".join(sorted(messages)))
+    params = {"family": "preference", "method": method, "backend": "numpy", "n_actions": game.n,
+              "n_states": None, "batch_shape": list(game.batch_shape), "beta": game.beta,
+              "iterations": iterations}
+    return Solution(policy, certified, residual, gap, "; ".join(sorted(messages)), params,
+                    logits=logits)
 
 
 def fixed_point_residual(game, logits) -> np.ndarray:

@@ -18,7 +18,6 @@ policy updates with a slow value update (theory notes dp_robust.md §4).
 """
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -32,7 +31,7 @@ from nashlab.solvers.backends import NO_KERNEL_MULTI, choose_backend
 from nashlab.solvers.dp import solve_mdp
 from nashlab.solvers.matrix_games import qre
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
-from nashlab.solvers.results import Trajectory, _jsonable
+from nashlab.solvers.results import Solution, Trajectory
 
 #: Certificate threshold for the Shapley residual and the exploitability.
 CERTIFY_TOL = 1e-10
@@ -83,7 +82,7 @@ def stage_equilibria(Q, tau=0.0):
                 mu[s], nu[s] = polished
         gap = np.max(np.einsum("sab,sb->sa", Q, nu).max(1) - np.einsum("sa,sab->sb", mu, Q).min(1))
     else:
-        gap = eq.duality_gap
+        gap = eq.gap
     values = np.einsum("sa,sab,sb->s", mu, Q, nu) + tau * (entropy(mu) - entropy(nu))
     return values, mu, nu, float(gap)
 
@@ -108,34 +107,13 @@ def exploitability(game, mu, nu, tau=0.0) -> float:
     return float(np.max(upper - lower))
 
 
-@dataclass(frozen=True)
-class GameSolution:
-    """Equilibrium values and stationary policies of a (regularized) zero-sum Markov game.
-
-    residual : Shapley residual ‖T_τ v − v‖∞; exploitability : of (μ, ν), exact best responses.
-    """
-
-    values: np.ndarray
-    mu: np.ndarray
-    nu: np.ndarray
-    residual: float
-    exploitability: float
-    certified: bool
-    tau: float
-    iterations: int
-    method: str = "hoffman-karp"
-
-    def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
-
-
 def _check_game(game, tau):
     if not isinstance(game, ZeroSumMarkovGame):
         raise TypeError(f"game must be a ZeroSumMarkovGame, got {type(game).__name__}")
     return check_scalar(tau, "tau", low=0.0)
 
 
-def solve_markov_game(game, tau=0.0, max_iterations=200, *, backend="auto") -> GameSolution:
+def solve_markov_game(game, tau=0.0, max_iterations=200, *, backend="auto") -> Solution:
     """Certified (regularized) equilibrium by Hoffman–Karp iteration (module docstring).
 
     ``backend``: "auto" or "numpy" (stage games and MDP solves run on NumPy/LAPACK)."""
@@ -155,8 +133,13 @@ def solve_markov_game(game, tau=0.0, max_iterations=200, *, backend="auto") -> G
     stage_values, mu, nu, _ = stage_equilibria(game.q_values(v), tau)
     residual = float(np.max(np.abs(stage_values - v)))
     gap = exploitability(game, mu, nu, tau)
-    return GameSolution(v, mu, nu, residual, gap,
-                        residual <= CERTIFY_TOL and gap <= CERTIFY_TOL, tau, iterations)
+    S, A, B = game.r.shape
+    params = {"family": "markov-game", "method": "hoffman-karp", "backend": "numpy",
+              "n_actions": [A, B], "n_states": S, "batch_shape": [], "gamma": game.gamma,
+              "tau": tau, "iterations": iterations}
+    certified = residual <= CERTIFY_TOL and gap <= CERTIFY_TOL
+    return Solution(np.concatenate([mu, nu], axis=1), bool(certified), residual, gap,
+                    "certified" if certified else "not certified", params, values=v)
 
 
 def _run_shapley(game, tau, iterations, solution, track):
@@ -188,12 +171,13 @@ def _run_per_state(game, tau, iterations, solution, eta, value_step, track, rule
     v = np.zeros(S)
     md = eta_from_mirror_descent(eta, tau) if rule != "mmd" else None
     metrics = {"value_error": [], "policy_kl": [], "exploitability": []}
+    mu_star, nu_star = solution.split()
     mid_x = ux.copy()
     for k in range(iterations + 1):
         x, y = softmax(log_x), softmax(log_y)
         metrics["value_error"].append(np.max(np.abs(v - solution.values)))
-        metrics["policy_kl"].append(np.max(kl_from_logs(solution.mu, safe_log(solution.mu), log_x)
-                                           + kl_from_logs(solution.nu, safe_log(solution.nu), log_y)))
+        metrics["policy_kl"].append(np.max(kl_from_logs(mu_star, safe_log(mu_star), log_x)
+                                           + kl_from_logs(nu_star, safe_log(nu_star), log_y)))
         metrics["exploitability"].append(exploitability(game, x, y, tau) if track else np.nan)
         if k == iterations:
             break

@@ -49,7 +49,7 @@ from nashlab.games.metrics import kl_from_logs
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
 from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
-from nashlab.solvers.results import Equilibrium, Trajectory
+from nashlab.solvers.results import Solution, Trajectory
 
 QRE_METHODS = ("auto", "newton", "cvxpy", "lp")
 MATRIX_METHODS = ("pu", "omwu", "mirror-prox", "mmd")
@@ -152,10 +152,10 @@ def _lp_one(game):
 
 
 def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20,
-        max_newton=100, backend="auto") -> Equilibrium:
+        max_newton=100, backend="auto") -> Solution:
     """The saddle point of ``game`` (the QRE for τ > 0), certified (module docstring).
 
-    Returns an ``Equilibrium`` whose ``policy``/``logits`` are the concatenation (x, y).
+    Returns a ``Solution`` whose ``policy``/``logits`` are the concatenation (x, y).
     Batches are solved game by game; residual and gap are the worst over the batch.
     ``backend``: "auto" or "numpy" (no compiled kernel for exact solvers).
     """
@@ -198,7 +198,10 @@ def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20
         else:
             certified = solved and gap <= 1e-10 * scale
     message = f"{method} {'certified' if certified else 'not certified'}"
-    return Equilibrium(policy, logits, residual, gap, iterations, certified, method, message)
+    params = {"family": "matrix", "method": method, "backend": "numpy",
+              "n_actions": [game.m, game.n], "n_states": None,
+              "batch_shape": list(game.batch_shape), "tau": game.tau, "iterations": iterations}
+    return Solution(policy, certified, residual, gap, message, params, logits=logits)
 
 
 # ---- solvers --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ Algorithms (``run_robust`` records a ``Trajectory``; metric index 0 = initial po
          η_{k+1} = η_k·step_growth; (s,a)-rectangular sets only (Q^π_U is per (s, a)).
 
 ``solve_robust(mdp, uncertainty, regularizer=None)`` runs robust PI and certifies the result
-by the robust Bellman residual ‖T_U v − v‖∞ ≤ 1e-10 (``MDPSolution`` of solvers/dp.py).
+by the robust Bellman residual ‖T_U v − v‖∞ ≤ 1e-10 (``Solution`` of ``dp.mdp_solution``).
 """
 
 import math
@@ -44,7 +44,8 @@ from nashlab.games.uncertainty import (
     parse_uncertainty,
 )
 from nashlab.solvers.backends import BACKENDS
-from nashlab.solvers.dp import CERTIFY_TOL, MDPSolution, greedy_policy
+from nashlab.solvers.dp import greedy_policy, mdp_solution
+from nashlab.solvers.results import Solution
 from nashlab.solvers.prox import prox_step
 from nashlab.solvers.results import Trajectory
 from nashlab.solvers.robust_oracles import (
@@ -297,7 +298,7 @@ def _robust_pi(op, max_iterations):
 
 
 def solve_robust(mdp, uncertainty, regularizer=None, *, max_iterations=200,
-                 backend="auto") -> MDPSolution:
+                 backend="auto") -> Solution:
     """Certified robust optimum: robust PI with exact evaluation, certified by ‖T_U v − v‖∞.
 
     ``q`` is q_U(v*) for (s,a)-rectangular sets; for s-rectangular sets it is r + γ P* v* with
@@ -314,11 +315,11 @@ def solve_robust(mdp, uncertainty, regularizer=None, *, max_iterations=200,
         policy = greedy  # the (possibly randomized) maximizer of T_U at v*
         q = op.worst_q(v, policy)
     res = float(np.max(np.abs(values - v)))
-    name = f"robust-pi[{type(op.uncertainty).__name__},{op.rectangularity}]"
-    if regularizer is not None:
-        name += f"[{regularizer.name}]"
-    return MDPSolution(v, q, policy, res, res <= CERTIFY_TOL, name, it,
-                       "policy stable or residual stalled" if it < max_iterations else "iteration limit")
+    return mdp_solution(mdp, op.regularizer, v, q, policy, res, "robust-pi", it,
+                        "policy stable or residual stalled" if it < max_iterations
+                        else "iteration limit", op.backend, family="robust-mdp",
+                        uncertainty=type(op.uncertainty).__name__,
+                        rectangularity=op.rectangularity)
 
 
 # -- trajectories -----------------------------------------------------------------------------

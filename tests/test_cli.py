@@ -20,7 +20,7 @@ def test_solve_json(capsys):
     code, out, err = run(capsys, "solve", "--game", "perturbed-rps", "--beta", "0.1", "--json")
     assert code == 0 and err == ""
     result = json.loads(out)
-    assert result["certified"] and result["residual"] <= 1e-12 and result["duality_gap"] <= 1e-13
+    assert result["certified"] and result["residual"] <= 1e-12 and result["gap"] <= 1e-13
     assert len(result["policy"]) == 3 and abs(sum(result["policy"]) - 1) < 1e-14
 
 

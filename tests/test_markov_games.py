@@ -31,15 +31,15 @@ def lp_matrix_value(M):
 @given(markov_games(S_max=3, A_max=3, gamma_max=0.9))
 def test_shapley_solution_is_certified(game):
     sol = solve_markov_game(game)
-    assert sol.certified and sol.residual <= 1e-10 and abs(sol.exploitability) <= 1e-10
+    assert sol.certified and sol.residual <= 1e-10 and abs(sol.gap) <= 1e-10
     # v*(s) = val(Q_{v*}(s)) checked by an independent LP per state
     Q = game.q_values(sol.values)
     lp = np.array([lp_matrix_value(Q[s]) for s in range(game.n_states)])
     np.testing.assert_allclose(sol.values, lp, atol=1e-8)
     # the equilibrium pair is a saddle point of the per-state matrix games
     for s in range(game.n_states):
-        assert np.max(Q[s] @ sol.nu[s]) <= sol.values[s] + 1e-10
-        assert np.min(sol.mu[s] @ Q[s]) >= sol.values[s] - 1e-10
+        assert np.max(Q[s] @ sol.split()[1][s]) <= sol.values[s] + 1e-10
+        assert np.min(sol.split()[0][s] @ Q[s]) >= sol.values[s] - 1e-10
 
 
 def test_gamma_zero_is_independent_matrix_games():
@@ -54,13 +54,13 @@ def test_gamma_zero_is_independent_matrix_games():
 def test_qre_fixed_point_and_zero_exploitability(game):
     tau = 0.2
     sol = solve_markov_game(game, tau)
-    assert sol.certified and sol.residual <= 1e-10 and abs(sol.exploitability) <= 1e-10
+    assert sol.certified and sol.residual <= 1e-10 and abs(sol.gap) <= 1e-10
     Q = game.q_values(sol.values)
-    bx = np.exp(np.einsum("sab,sb->sa", Q, sol.nu) / tau)
-    by = np.exp(-np.einsum("sab,sa->sb", Q, sol.mu) / tau)
-    assert np.max(np.abs(sol.mu - bx / bx.sum(1, keepdims=True))) <= 1e-12
-    assert np.max(np.abs(sol.nu - by / by.sum(1, keepdims=True))) <= 1e-12
-    np.testing.assert_allclose(game.evaluate(sol.mu, sol.nu, tau), sol.values, atol=1e-10)
+    bx = np.exp(np.einsum("sab,sb->sa", Q, sol.split()[1]) / tau)
+    by = np.exp(-np.einsum("sab,sa->sb", Q, sol.split()[0]) / tau)
+    assert np.max(np.abs(sol.split()[0] - bx / bx.sum(1, keepdims=True))) <= 1e-12
+    assert np.max(np.abs(sol.split()[1] - by / by.sum(1, keepdims=True))) <= 1e-12
+    np.testing.assert_allclose(game.evaluate(sol.split()[0], sol.split()[1], tau), sol.values, atol=1e-10)
 
 
 def test_exploitability_is_positive_off_equilibrium():
@@ -69,7 +69,7 @@ def test_exploitability_is_positive_off_equilibrium():
     sol = solve_markov_game(game)
     assert exploitability(game, uniform_x, uniform_y) > 1e-3
     # best responses sandwich the equilibrium value
-    assert exploitability(game, sol.mu, uniform_y) >= -1e-12
+    assert exploitability(game, sol.split()[0], uniform_y) >= -1e-12
 
 
 def test_shapley_vi_and_hoffman_karp_agree():

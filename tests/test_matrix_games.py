@@ -44,7 +44,7 @@ def test_qre_is_certified_fixed_point(game):
     # x* ∝ exp(Ay*/τ), y* ∝ exp(−Aᵀx*/τ), checked independently of the solver's residual
     np.testing.assert_allclose(x, _softmax(game.A @ y / game.tau), rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(y, _softmax(-game.A.T @ x / game.tau), rtol=1e-10, atol=1e-300)
-    assert eq.duality_gap <= 1e-13 * max(1.0, game.scale)
+    assert eq.gap <= 1e-13 * max(1.0, game.scale)
 
 
 def test_qre_agrees_with_long_pu_run():
@@ -78,7 +78,7 @@ def test_unregularized_lp_solution():
     rps = np.array([[0.0, -1, 1], [1, 0, -1], [-1, 1, 0]])
     for A in (np.array([[1.0, -1], [-1, 1]]), rps):
         eq = qre(MatrixGame(A, 0.0))
-        assert eq.certified and eq.duality_gap <= 1e-12
+        assert eq.certified and eq.gap <= 1e-12
         np.testing.assert_allclose(eq.policy, np.full(2 * len(A), 1 / len(A)), atol=1e-12)
     eq = qre(random_matrix_game(7, 4, tau=0.0, seed=3))
     assert eq.certified and eq.method == "lp"

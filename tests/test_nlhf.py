@@ -338,8 +338,8 @@ def test_params_and_metric_shapes():
 
 def test_trajectory_round_trips_through_npz(tmp_path):
     tr = run(games.perturbed_rps(beta=0.1), "nash-md", eta=None, schedule="munos", iterations=4)
-    tr.save_npz(tmp_path / "t.npz")
-    back = Trajectory.load_npz(tmp_path / "t.npz")
+    tr.save(tmp_path / "t.npz")
+    back = Trajectory.load(tmp_path / "t.npz")
     assert back.params == tr.params
     np.testing.assert_array_equal(back["eta"], tr["eta"])
 
