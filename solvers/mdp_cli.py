@@ -67,7 +67,8 @@ def solve_mdp_cli(args) -> dict:
         from nashlab.games.uncertainty import parse_uncertainty
 
         uncertainty = parse_uncertainty(unc_spec)
-    solution = solve_mdp(mdp, regularizer, uncertainty, backend=getattr(args, "backend", "auto"))
+    solution = solve_mdp(mdp, regularizer=regularizer, uncertainty=uncertainty,
+                         backend=getattr(args, "backend", "auto"))
     return {
         "mdp": args.mdp,
         "gamma": mdp.gamma,
