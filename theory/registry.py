@@ -87,9 +87,12 @@ THEOREM_MODULES = (
     "nashlab.theory.dp_theorems",
     "nashlab.theory.robust_theorems",
 )
-#: Theorem/claim modules that need an optional extra; only ``nashlab verify`` loads them
-#: (and says why when one cannot be imported).
-OPTIONAL_THEOREM_MODULES = ("nashlab.scaling.bridge",)
+#: Entry-point group of theorem/claim modules that need an optional extra. A higher layer
+#: registers one in its packaging metadata (``[project.entry-points."nashlab.theorems"]
+#: neural = "<module>"``); importing the module registers its claims. Only ``nashlab verify``
+#: loads them (and says which extra is missing when one cannot be imported), so registration
+#: goes one way: the theory layer never names a module above it.
+THEOREM_ENTRY_POINTS = "nashlab.theorems"
 _builtin_loaded = False
 
 
@@ -100,6 +103,14 @@ def load_builtin_theorems() -> None:
         _builtin_loaded = True
         for name in THEOREM_MODULES:
             importlib.import_module(name)
+
+
+def optional_theorem_modules() -> dict[str, str]:
+    """The installed ``THEOREM_ENTRY_POINTS``: {extra name: module}, sorted by name."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in sorted(entry_points(group=THEOREM_ENTRY_POINTS),
+                                               key=lambda ep: ep.name)}
 
 
 def register(theorem: Theorem) -> Theorem:
