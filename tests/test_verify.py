@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nashlab.cli import verify as verify_cli
 from nashlab.solvers.results import Trajectory
 from nashlab.theory import verify
 from nashlab.theory.registry import SYMBOLS, Source, Theorem
@@ -10,7 +11,7 @@ from nashlab.theory.registry import SYMBOLS, Source, Theorem
 
 def test_quick_verify_end_to_end(tmp_path, capsys):
     out = tmp_path / "report"
-    status = verify.main(["--quick", "--only", "nash-mp/kl-*", "--out", str(out)])
+    status = verify_cli.main(["--quick", "--only", "nash-mp/kl-*", "--out", str(out)])
     printed = capsys.readouterr().out
     assert status == 0, printed
     assert "nash-mp/kl-contraction" in printed and "pass" in printed
@@ -35,7 +36,7 @@ def _violating_theorem():
 def test_failing_theorem_gives_exit_status_one(tmp_path, monkeypatch, capsys):
     fake = _violating_theorem()
     monkeypatch.setattr(verify, "selected", lambda pattern=None: [fake])
-    assert verify.main(["--quick", "--out", str(tmp_path)]) == 1
+    assert verify_cli.main(["--quick", "--out", str(tmp_path)]) == 1
     printed = capsys.readouterr().out
     assert "FAIL" in printed and "iteration 3" in printed
     assert "FAIL" in (tmp_path / "report.md").read_text()
@@ -62,16 +63,15 @@ def test_only_pattern_matching():
 
 
 def test_no_match_and_bad_flags(tmp_path, capsys):
-    assert verify.main(["--only", "no-such-theorem", "--out", str(tmp_path)]) == 2
+    assert verify_cli.main(["--only", "no-such-theorem", "--out", str(tmp_path)]) == 2
     with pytest.raises(SystemExit) as exc:
-        verify.main(["--bogus"])
+        verify_cli.main(["--bogus"])
     assert exc.value.code == 2
 
 
 def test_missing_optional_theorem_module_is_skipped_with_reason():
     messages = []
-    loaded = verify.load_theorem_modules({"nosuch": "nashlab.theory.no_such_module"},
-                                          echo=messages.append)
+    loaded = verify.load_theorem_modules(("nashlab.theory.no_such_module",), echo=messages.append)
     assert loaded == list(verify.THEOREM_MODULES)
     assert len(messages) == 1 and "no_such_module" in messages[0] and "ModuleNotFoundError" in messages[0]
 

@@ -1,23 +1,21 @@
-"""``nashlab verify [--quick] [--only PATTERN] [--out DIR]``: check every registered theorem
-and claim on its suite, print a table, write figures and a markdown report.
+"""Check every registered theorem and claim on its suite; results and the report
+(the ``nashlab verify`` command is :mod:`nashlab.cli.verify`).
 
 The theorem modules are ``registry.THEOREM_MODULES`` (an import error there is an error) and
-the modules of the ``registry.THEOREM_ENTRY_POINTS`` entry-point group (skipped, with the
-missing extra named, when their extra is not installed). Each theorem's ``suite(quick)`` yields
+``registry.OPTIONAL_THEOREM_MODULES`` (skipped, with the reason printed, when their extra is
+not installed). Each theorem's ``suite(quick)`` yields
 labelled trajectories; ``nashlab.theory.check`` gives one verdict per trajectory
-(worst over its batch); a claim's criterion gets the whole suite. The exit status is 1 if
-any theorem or claim fails (a suite that raises counts as a failure), 0 otherwise.
+(worst over its batch); a claim's criterion gets the whole suite. A suite that raises counts
+as a failure (``Result.error``), never a crash.
 
-Written to DIR (default ./verify-report), every file atomically: ``<algorithm>.png`` (one
+``write_report(out, ...)`` writes to ``out``, every file atomically: ``<algorithm>.png`` (one
 per algorithm), ``comparison.png`` (every NLHF algorithm on one game) and ``report.md``.
 """
 
-import argparse
 import fnmatch
 import importlib
 import math
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +26,11 @@ from nashlab._files import write_atomic
 from nashlab.theory import report
 from nashlab.theory import verdicts as checking
 from nashlab.theory.registry import (
+    OPTIONAL_THEOREM_MODULES,
     THEOREM_MODULES,
     Theorem,
     all_theorems,
     load_builtin_theorems,
-    optional_theorem_modules,
 )
 
 
@@ -57,20 +55,18 @@ class Result:
                    for _, t in self.trajectories)
 
 
-def load_theorem_modules(optional=None, echo=print) -> list[str]:
+def load_theorem_modules(optional=OPTIONAL_THEOREM_MODULES, echo=print) -> list[str]:
     """Import the library's theorem modules (a failure there is an error, never a silent skip:
-    verify would otherwise pass with theorems missing), then the ``optional`` ones
-    ({extra name: module}; default: the installed ``nashlab.theorems`` entry points), each
-    skipped with the missing extra named when it cannot be imported. Returns the modules loaded."""
+    verify would otherwise pass with theorems missing), then the ``optional`` ones, which are
+    skipped with the reason when their extra is not installed. Returns the names loaded."""
     load_builtin_theorems()
     loaded = list(THEOREM_MODULES)
-    for extra, name in (optional_theorem_modules() if optional is None else dict(optional)).items():
+    for name in optional:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name == name or not (exc.name or "").startswith("nashlab"):
-                echo(f"{extra} claims skipped: install the {extra} extra "
-                     f"({name}: {type(exc).__name__}: {exc})")
+                echo(f"skipped {name}: {type(exc).__name__}: {exc}")
                 continue
             raise  # a missing nashlab module inside it is a bug, not a missing extra
         loaded.append(name)
@@ -104,6 +100,25 @@ def run_item(item, quick) -> Result:
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
     return result
+
+
+def run_items(items, quick, on_item=None) -> list[Result]:
+    """Run every item's suite in order (``on_item(item)`` is called before each, e.g. to show
+    progress, and once more with ``None`` after the last); returns the results."""
+    results = []
+    for item in items:
+        if on_item is not None:
+            on_item(item)
+        results.append(run_item(item, quick))
+    if on_item is not None:
+        on_item(None)
+    return results
+
+
+def failure_reason(result) -> str:
+    """Why a result failed: its error, or the failing verdicts' reasons joined by '; '."""
+    return result.error or "; ".join(f"{label}: {v.reason}" for label, v in result.verdicts
+                                     if not v.passed)
 
 
 def _short_source(source) -> str:
@@ -141,18 +156,6 @@ def summary_row(result) -> list[str]:
 
 HEADERS = ("theorem", "source", "status", "games", "worst measured/bound",
            "measured vs theoretical rate", "verdict")
-
-
-def _print_table(console, rows):
-    from rich.table import Table
-
-    table = Table(title="nashlab verify", show_lines=False)
-    for h in HEADERS:
-        table.add_column(h, overflow="fold")
-    for row in rows:
-        style = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red"}[row[-1]]
-        table.add_row(*row[:-1], f"[{style}]{row[-1]}[/{style}]")
-    console.print(table)
 
 
 def _comparison_runs(quick):
@@ -229,45 +232,3 @@ def write_report(out, results, rows, quick, echo=print) -> list[str]:
     text = report.markdown(rows, results, images, quick)
     write_atomic(out / "report.md", text.encode())
     return images + ["report.md"]
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(prog="nashlab verify", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small suites (< 60 s)")
-    parser.add_argument("--only", metavar="PATTERN",
-                        help="ids containing PATTERN (or matching it, if it has * ? [)")
-    parser.add_argument("--out", metavar="DIR", default="verify-report",
-                        help="output folder (default ./verify-report)")
-    return parser
-
-
-def main(argv: list[str]) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    args = build_parser().parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 160)
-    load_theorem_modules(echo=console.print)
-    items = selected(args.only)
-    if not items:
-        console.print(f"no theorem or claim matches {args.only!r}")
-        return 2
-    results = []
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("verifying", total=len(items))
-        for item in items:
-            progress.update(task, description=f"verifying {item.id}")
-            results.append(run_item(item, args.quick))
-            progress.advance(task)
-    rows = [summary_row(r) for r in results]
-    _print_table(console, rows)
-    for r in results:
-        if not r.passed:
-            reason = r.error or "; ".join(f"{label}: {v.reason}" for label, v in r.verdicts
-                                          if not v.passed)
-            console.print(f"[red]FAILED[/red] {r.item.id}: {reason}")
-    written = write_report(args.out, results, rows, args.quick, echo=console.print)
-    console.print(f"wrote {', '.join(written)} to {args.out}")
-    return 0 if all(r.passed for r in results) else 1

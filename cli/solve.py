@@ -1,25 +1,12 @@
-"""The ``nashlab`` command line: solve, verify, bench, train.
+"""``nashlab solve``: the certified equilibrium of a preference game (``--game`` / ``--matrix``),
+or an MDP (``--mdp``, through :mod:`nashlab.cli.mdp`)."""
 
-Every user error (bad flag, unreadable or malformed file, a matrix that is not a
-preference matrix, β < 0, ...) prints one line on stderr and exits with status 2.
-"""
-
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-
-class UsageError(Exception):
-    """A user error: reported as one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
+from nashlab.cli._errors import UsageError
 
 GAMES = ("perturbed-rps", "rps", "cyclic", "random", "bradley-terry", "tournament", "annotators")
 
@@ -85,7 +72,7 @@ def _make_game(args):
     return game.with_reference(_reference(args.reference, game.n))
 
 
-def _solve(args) -> int:
+def solve(args) -> int:
     if args.mdp is not None:
         from nashlab.solvers.mdp_cli import solve_mdp_cli
 
@@ -119,60 +106,21 @@ def _solve(args) -> int:
     return 0 if eq.certified else 1
 
 
-#: Subcommands implemented in their own layers, imported only when used.
-DELEGATES = {
-    "verify": ("nashlab.theory.verify", "check every registered theorem; write a report"),
-    "bench": ("nashlab.benchmarks.cli", "side-by-side benchmarks (ratios in one run)"),
-    "train": ("nashlab.scaling.cli", "train neural policies with the same updates"),
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nashlab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    solve = sub.add_parser("solve", help="certified equilibrium of a preference game, or an MDP")
-    solve.add_argument("--game", choices=GAMES)
-    solve.add_argument("--n", type=int, default=10, help="number of actions (generated games)")
-    solve.add_argument("--seed", type=int, default=0)
-    solve.add_argument("--beta", type=float, help="KL weight β ≥ 0")
-    solve.add_argument("--reference", help="uniform | FILE(.npy/.json/.csv) | p1,p2,...")
-    solve.add_argument("--matrix", help="preference matrix P from FILE(.npy/.json/.csv)")
-    solve.add_argument("--mdp", help="an MDP problem name (riverswim, garnet, ...)")
-    solve.add_argument("--gamma", type=float, help="discount factor of --mdp")
-    solve.add_argument("--regularizer", help="entropy:TAU | kl:TAU | tsallis:TAU (with --mdp)")
-    solve.add_argument("--uncertainty", help="l1:R | kl:R | chi2:R | l1s:R (with --mdp)")
-    solve.add_argument("--backend", default="auto",
-                       help="auto (compiled kernels where they apply) | numpy | numba | cuda")
-    solve.add_argument("--json", action="store_true", help="print one JSON object")
-    solve.set_defaults(func=_solve)
-
-    for name, (_, text) in DELEGATES.items():
-        sub.add_parser(name, help=text, add_help=False)
-    return parser
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        if argv and argv[0] in DELEGATES:
-            import importlib
-
-            try:
-                module = importlib.import_module(DELEGATES[argv[0]][0])
-            except ImportError as exc:
-                raise UsageError(f"'nashlab {argv[0]}' is unavailable: {exc} "
-                                 "(install the extra it needs, e.g. pip install 'nashlab[neural]')") from None
-            return int(module.main(argv[1:]) or 0)
-        args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"nashlab: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as exc:
-        print(f"nashlab: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def add_parser(sub):
+    """The ``solve`` subcommand on the subparsers ``sub``."""
+    solve_parser = sub.add_parser("solve", help="certified equilibrium of a preference game, or an MDP")
+    solve_parser.add_argument("--game", choices=GAMES)
+    solve_parser.add_argument("--n", type=int, default=10, help="number of actions (generated games)")
+    solve_parser.add_argument("--seed", type=int, default=0)
+    solve_parser.add_argument("--beta", type=float, help="KL weight β ≥ 0")
+    solve_parser.add_argument("--reference", help="uniform | FILE(.npy/.json/.csv) | p1,p2,...")
+    solve_parser.add_argument("--matrix", help="preference matrix P from FILE(.npy/.json/.csv)")
+    solve_parser.add_argument("--mdp", help="an MDP problem name (riverswim, garnet, ...)")
+    solve_parser.add_argument("--gamma", type=float, help="discount factor of --mdp")
+    solve_parser.add_argument("--regularizer", help="entropy:TAU | kl:TAU | tsallis:TAU (with --mdp)")
+    solve_parser.add_argument("--uncertainty", help="l1:R | kl:R | chi2:R | l1s:R (with --mdp)")
+    solve_parser.add_argument("--backend", default="auto",
+                              help="auto (compiled kernels where they apply) | numpy | numba | cuda")
+    solve_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    solve_parser.set_defaults(func=solve)
+    return solve_parser

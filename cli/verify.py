@@ -1,0 +1,75 @@
+"""``nashlab verify [--quick] [--only PATTERN] [--out DIR]``: check every registered theorem
+and claim on its suite, print a table, write figures and a markdown report.
+
+The library part (selecting theorems, running suites, results, the report) is
+:mod:`nashlab.theory.verify`; this module is the argument parsing and the printing.
+Written to DIR (default ./verify-report), every file atomically. The exit status is 1 if
+any theorem or claim fails (a suite that raises counts as a failure), 2 if nothing matches
+``--only``, 0 otherwise.
+"""
+
+import argparse
+import sys
+
+from nashlab.theory import verify
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="nashlab verify", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small suites (< 60 s)")
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="ids containing PATTERN (or matching it, if it has * ? [)")
+    parser.add_argument("--out", metavar="DIR", default="verify-report",
+                        help="output folder (default ./verify-report)")
+    return parser
+
+
+def _print_table(console, rows):
+    from rich.table import Table
+
+    table = Table(title="nashlab verify", show_lines=False)
+    for h in verify.HEADERS:
+        table.add_column(h, overflow="fold")
+    for row in rows:
+        style = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red"}[row[-1]]
+        table.add_row(*row[:-1], f"[{style}]{row[-1]}[/{style}]")
+    console.print(table)
+
+
+def main(argv: list[str]) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    args = build_parser().parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    verify.load_theorem_modules(echo=console.print)
+    items = verify.selected(args.only)
+    if not items:
+        console.print(f"no theorem or claim matches {args.only!r}")
+        return 2
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("verifying", total=len(items))
+        started = []
+
+        def on_item(item):
+            if started:
+                progress.advance(task)
+            if item is not None:
+                started.append(item)
+                progress.update(task, description=f"verifying {item.id}")
+
+        results = verify.run_items(items, args.quick, on_item=on_item)
+    rows = [verify.summary_row(r) for r in results]
+    _print_table(console, rows)
+    for r in results:
+        if not r.passed:
+            console.print(f"[red]FAILED[/red] {r.item.id}: {verify.failure_reason(r)}")
+    written = verify.write_report(args.out, results, rows, args.quick, echo=console.print)
+    console.print(f"wrote {', '.join(written)} to {args.out}")
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
