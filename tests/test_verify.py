@@ -71,7 +71,8 @@ def test_no_match_and_bad_flags(tmp_path, capsys):
 
 def test_missing_optional_theorem_module_is_skipped_with_reason():
     messages = []
-    loaded = verify.load_theorem_modules(("nashlab.theory.no_such_module",), echo=messages.append)
+    loaded = verify.load_theorem_modules({"nosuch": "nashlab.theory.no_such_module"},
+                                          echo=messages.append)
     assert loaded == list(verify.THEOREM_MODULES)
     assert len(messages) == 1 and "no_such_module" in messages[0] and "ModuleNotFoundError" in messages[0]
 

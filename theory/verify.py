@@ -26,11 +26,11 @@ from nashlab._files import write_atomic
 from nashlab.theory import report
 from nashlab.theory import verdicts as checking
 from nashlab.theory.registry import (
-    OPTIONAL_THEOREM_MODULES,
     THEOREM_MODULES,
     Theorem,
     all_theorems,
     load_builtin_theorems,
+    optional_theorem_modules,
 )
 
 
@@ -55,18 +55,20 @@ class Result:
                    for _, t in self.trajectories)
 
 
-def load_theorem_modules(optional=OPTIONAL_THEOREM_MODULES, echo=print) -> list[str]:
+def load_theorem_modules(optional=None, echo=print) -> list[str]:
     """Import the library's theorem modules (a failure there is an error, never a silent skip:
-    verify would otherwise pass with theorems missing), then the ``optional`` ones, which are
-    skipped with the reason when their extra is not installed. Returns the names loaded."""
+    verify would otherwise pass with theorems missing), then the ``optional`` ones
+    ({extra name: module}; default: the installed ``nashlab.theorems`` entry points), each
+    skipped with the missing extra named when it cannot be imported. Returns the modules loaded."""
     load_builtin_theorems()
     loaded = list(THEOREM_MODULES)
-    for name in optional:
+    for extra, name in (optional_theorem_modules() if optional is None else dict(optional)).items():
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name == name or not (exc.name or "").startswith("nashlab"):
-                echo(f"skipped {name}: {type(exc).__name__}: {exc}")
+                echo(f"{extra} claims skipped: install the {extra} extra "
+                     f"({name}: {type(exc).__name__}: {exc})")
                 continue
             raise  # a missing nashlab module inside it is a bug, not a missing extra
         loaded.append(name)
