@@ -4,33 +4,45 @@ policy updates with a slow value update (theory notes dp_robust.md §4).
 * ``stage_equilibria(Q, tau)``: the per-state saddle points of the stage games Q(s) —
   the certified QRE (τ > 0) or LP equilibrium (τ = 0) of ``nashlab.solvers.matrix_games.qre``,
   the latter polished to rounding by solving the square support system.
-* ``solve_markov_game(game, tau=0)``: Hoffman–Karp iteration — ν_{k+1} = the stage
+* ``solve_markov_game(game, *, tau=0)``: Hoffman–Karp iteration — ν_{k+1} = the stage
   equilibrium of Q_{v_k} for the minimiser, v_{k+1} = the maximiser's exact best-response
   value against ν_{k+1} (an MDP solve) — converges monotonically from above at least as fast
-  as Shapley VI; certified by the Shapley residual ‖T v − v‖∞ and by the exploitability of
-  the stage policies (two exact best-response MDP solves).
+  as Shapley VI; certified by the Shapley residual ‖T v − v‖∞ and by the NashConv of the
+  stage policies (two exact best-response MDP solves).
 * ``run_markov_game(game, method, ...)``: "shapley" (v ← val_τ(Q_v(s)), a γ-contraction),
   and the single-loop per-state methods "pu", "omwu", "mmd" with the slow value update
   V ← (1 − α)V + α·(regularized stage value) of Cen, Chi, Du, Xiao (arXiv 2210.01050),
-  α = ητ by default. With γ = 0 the per-state methods are exactly the matrix-game methods
-  on each r(s), and "mmd" is the magnetic mirror descent of Sokota et al. (arXiv
-  2206.05825, Thm 3.4): log x⁺ = (log x + ηα log ρ + η M y)/(1 + ηα), ρ uniform, α = τ.
+  α = ητ by default. Each per-state step is a composition of ``nashlab.solvers.compositions``
+  ("extragradient", "optimistic", "single", as in ``nashlab.solvers.methods``) of the prox
+  step S with the coefficients ``step_coefficients(form, η, τ)`` and the uniform reference,
+  on the payoff operator F(u, v)(s) = (Q(s)·y(s), −Q(s)ᵀ·x(s)), Q = r + γPV frozen for the
+  step. With γ = 0 the per-state methods are exactly the matrix-game methods on each r(s),
+  and "mmd" is the magnetic mirror descent of Sokota et al. (arXiv 2206.05825, Thm 3.4):
+  log x⁺ = (log x + ηα log ρ + η M y)/(1 + ηα), ρ uniform, α = τ.
+
+The metric vocabulary is that of every family (``nashlab.games.metrics``), for a policy of
+shape (S, A + B) (μ then ν): ``nash_conv`` = max_s [max_μ' V^{μ',ν}_τ(s) − min_ν' V^{μ,ν'}_τ(s)]
+(``markov_nash_conv``), ``duality_gap`` = NashConv, ``exploitability`` = ½·NashConv (the
+mean of the two players' gains). A one-state game with γ = 0 and r = A is the matrix game
+(A, τ) and has the same three values for the same policy.
 """
 
 import math
 
 import numpy as np
 
-from nashlab._xp import safe_log, softmax
-from nashlab.games._validation import check_int, check_scalar
+from nashlab._xp import normalize_logits, safe_log, softmax
+from nashlab.games._validation import as_float_array, check_distribution, check_int, check_scalar
 from nashlab.games.markov_game import ZeroSumMarkovGame, entropy
 from nashlab.games.matrix import MatrixGame
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import Entropy
 from nashlab.solvers.backends import NO_KERNEL_MULTI, choose_backend
+from nashlab.solvers.compositions import COMPOSITIONS, make_step
 from nashlab.solvers.dp import solve_mdp
 from nashlab.solvers.matrix_games import qre
-from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
+from nashlab.solvers.methods import check_options, get_method, methods
+from nashlab.solvers.prox import step_coefficients
 from nashlab.solvers.results import Solution, Trajectory
 
 #: Certificate threshold for the Shapley residual and the exploitability.
@@ -87,9 +99,26 @@ def stage_equilibria(Q, tau=0.0):
     return values, mu, nu, float(gap)
 
 
-# -- Markov games -------------------------------------------------------------------------
+# -- Markov games: the metric vocabulary ----------------------------------------------------
 def _regularizer(tau):
     return None if tau == 0 else Entropy(tau)
+
+
+def _check_game(game, tau):
+    if not isinstance(game, ZeroSumMarkovGame):
+        raise TypeError(f"game must be a ZeroSumMarkovGame, got {type(game).__name__}")
+    return check_scalar(tau, "tau", low=0.0)
+
+
+def split_policy(game, policy, name="policy"):
+    """(μ, ν) of a Markov-game policy of shape (S, A + B) (μ then ν), each row validated."""
+    policy = as_float_array(policy, name, ndim=2)
+    S, A, B = game.n_states, game.n_actions, game.n_opponent_actions
+    if policy.shape != (S, A + B):
+        raise ValueError(f"{name} must have shape (S, A + B) = {(S, A + B)} (μ then ν), "
+                         f"got {policy.shape}")
+    return (game._policy(policy[:, :A], A, f"{name}[:, :A] (mu)"),
+            game._policy(policy[:, A:], B, f"{name}[:, A:] (nu)"))
 
 
 def best_response_values(game, mu, nu, tau=0.0):
@@ -100,25 +129,69 @@ def best_response_values(game, mu, nu, tau=0.0):
     return upper, lower
 
 
-def exploitability(game, mu, nu, tau=0.0) -> float:
-    """max_s [max_μ' V^{μ',ν}_τ(s) − min_ν' V^{μ,ν'}_τ(s)] ≥ 0 (0 iff (μ, ν) is the
-    (regularized) equilibrium)."""
+def _nash_conv(game, mu, nu, tau):
     upper, lower = best_response_values(game, mu, nu, tau)
     return float(np.max(upper - lower))
 
 
-def _check_game(game, tau):
-    if not isinstance(game, ZeroSumMarkovGame):
-        raise TypeError(f"game must be a ZeroSumMarkovGame, got {type(game).__name__}")
-    return check_scalar(tau, "tau", low=0.0)
+def markov_nash_conv(game, policy, *, tau=0.0, logits=None) -> float:
+    """NashConv = max_s [max_μ' V^{μ',ν}_τ(s) − min_ν' V^{μ,ν'}_τ(s)] ≥ 0, the sum of the two
+    players' best-response gains (0 iff (μ, ν) is the (regularized) equilibrium).
+
+    ``policy``: shape (S, A + B), μ then ν (the layout of ``Solution.policy``); two exact
+    MDP solves. ``logits`` is accepted for the common signature and not needed here."""
+    tau = _check_game(game, tau)
+    mu, nu = split_policy(game, policy)
+    _check_logits(policy, logits)
+    return _nash_conv(game, mu, nu, tau)
 
 
-def solve_markov_game(game, tau=0.0, max_iterations=200, *, backend="auto") -> Solution:
+def markov_exploitability(game, policy, *, tau=0.0, logits=None) -> float:
+    """½·NashConv: the mean of the two players' best-response gains (as for matrix and
+    preference games)."""
+    return 0.5 * markov_nash_conv(game, policy, tau=tau, logits=logits)
+
+
+def markov_duality_gap(game, policy, *, tau=0.0, logits=None) -> float:
+    """The duality gap = NashConv (a two-player zero-sum game)."""
+    return markov_nash_conv(game, policy, tau=tau, logits=logits)
+
+
+def markov_unregularized_exploitability(game, policy, *, tau=0.0, logits=None) -> float:
+    """½·NashConv of the unregularized game (τ = 0), whatever ``tau``."""
+    _check_game(game, tau)
+    return markov_exploitability(game, policy, tau=0.0, logits=logits)
+
+
+def _check_logits(policy, logits):
+    if logits is not None and np.shape(logits) != np.shape(policy):
+        raise ValueError(f"logits must have the shape of the policy {np.shape(policy)}, "
+                         f"got {np.shape(logits)}")
+
+
+#: the Markov-game functions of the metric vocabulary (``nashlab.games.metrics``)
+exploitability = markov_exploitability
+nash_conv = markov_nash_conv
+duality_gap = markov_duality_gap
+
+
+# -- the certified solution -------------------------------------------------------------
+def _params(game, method, backend, tau, **extra):
+    S, A, B = game.r.shape
+    return {"family": "markov-game", "method": method, "backend": backend, "n_actions": [A, B],
+            "n_states": S, "batch_shape": [], "gamma": game.gamma, "tau": tau, **extra}
+
+
+def solve_markov_game(game, *, tau=0.0, max_iterations=200, backend="auto") -> Solution:
     """Certified (regularized) equilibrium by Hoffman–Karp iteration (module docstring).
 
-    ``backend``: "auto" or "numpy" (stage games and MDP solves run on NumPy/LAPACK)."""
+    ``gap`` is NashConv (``markov_nash_conv``), ``residual`` the Shapley residual
+    ‖val_τ(Q_v) − v‖∞; certified when both are ≤ ``CERTIFY_TOL``. ``policy`` is (S, A + B),
+    μ then ν (``split()``); ``values`` is v*_τ. ``backend``: "auto" or "numpy" (stage games
+    and MDP solves run on NumPy/LAPACK)."""
     tau = _check_game(game, tau)
-    choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
+    max_iterations = check_int(max_iterations, "max_iterations", 0)
+    backend = choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
     reg = _regularizer(tau)
     v = np.zeros(game.n_states)
     change, iterations, stalls = math.inf, 0, 0
@@ -132,112 +205,186 @@ def solve_markov_game(game, tau=0.0, max_iterations=200, *, backend="auto") -> S
         change, v = new_change, v_new
     stage_values, mu, nu, _ = stage_equilibria(game.q_values(v), tau)
     residual = float(np.max(np.abs(stage_values - v)))
-    gap = exploitability(game, mu, nu, tau)
-    S, A, B = game.r.shape
-    params = {"family": "markov-game", "method": "hoffman-karp", "backend": "numpy",
-              "n_actions": [A, B], "n_states": S, "batch_shape": [], "gamma": game.gamma,
-              "tau": tau, "iterations": iterations}
+    gap = _nash_conv(game, mu, nu, tau)
+    params = _params(game, "hoffman-karp", backend, tau, iterations=iterations,
+                     max_iterations=max_iterations)
     certified = residual <= CERTIFY_TOL and gap <= CERTIFY_TOL
     return Solution(np.concatenate([mu, nu], axis=1), bool(certified), residual, gap,
                     "certified" if certified else "not certified", params, values=v)
 
 
-def _run_shapley(game, tau, iterations, solution, track):
+# -- iterative methods ------------------------------------------------------------------
+#: metrics ``run_markov_game`` can track (``exploitability`` = ½·``nash_conv``;
+#: ``duality_gap`` = ``nash_conv``; these three cost two MDP solves per iteration)
+MARKOV_METRICS = ("value_error", "policy_kl", "exploitability", "nash_conv", "duality_gap")
+METHODS = methods("markov-game")
+
+
+class _Recorder:
+    """The tracked metrics at each iterate (μ_k, ν_k, V_k); untracked ones are not computed."""
+
+    def __init__(self, game, tau, solution, track):
+        self.game, self.tau, self.track = game, tau, track
+        self.values = solution.values
+        self.mu_star, self.nu_star = solution.split()
+        self.log_mu_star, self.log_nu_star = safe_log(self.mu_star), safe_log(self.nu_star)
+        self.metrics = {name: [] for name in track}
+
+    def policy_kl(self, log_x, log_y):
+        """max_s KL(μ*_s‖μ_k(s)) + KL(ν*_s‖ν_k(s))."""
+        return np.max(kl_from_logs(self.mu_star, self.log_mu_star, log_x)
+                      + kl_from_logs(self.nu_star, self.log_nu_star, log_y))
+
+    def __call__(self, v, log_x, log_y, x, y):
+        m = self.metrics
+        if "value_error" in m:
+            m["value_error"].append(np.max(np.abs(v - self.values)))
+        if "policy_kl" in m:
+            m["policy_kl"].append(self.policy_kl(log_x, log_y))
+        if {"exploitability", "nash_conv", "duality_gap"} & set(m):
+            gap = _nash_conv(self.game, x, y, self.tau)
+            for name, value in (("nash_conv", gap), ("duality_gap", gap),
+                                ("exploitability", 0.5 * gap)):
+                if name in m:
+                    m[name].append(value)
+
+    def arrays(self):
+        return {name: np.array(values) for name, values in self.metrics.items()}
+
+
+def _run_shapley(game, tau, iterations, record):
+    """v_{k+1} = val_τ(Q_{v_k}) from v_0 = 0; the policies are the stage equilibria at v_k."""
     v = np.zeros(game.n_states)
-    errors, gaps = [np.max(np.abs(v - solution.values))], []
     for k in range(iterations + 1):
         values, mu, nu, _ = stage_equilibria(game.q_values(v), tau)
-        gaps.append(exploitability(game, mu, nu, tau) if track else np.nan)
+        record(v, safe_log(mu), safe_log(nu), mu, nu)
         if k < iterations:
             v = values
-            errors.append(np.max(np.abs(v - solution.values)))
-    return {"value_error": np.array(errors), "exploitability": np.array(gaps)}, mu, nu, {}
+    return mu, nu, {}
 
 
-def _run_per_state(game, tau, iterations, solution, eta, value_step, track, rule):
-    """Per-state policy updates on Q^t = r + γPV^t and V ← (1 − α)V + α·stage value."""
-    if tau <= 0:
-        raise ValueError(f"method {rule!r} needs tau > 0 (entropy-regularized game)")
+def _markov_payoff(Q):
+    """F(u, v)(s) = (Q(s)·y(s), −Q(s)ᵀ·x(s)), x = softmax(u), y = softmax(v), Q frozen."""
+    def payoff(logits):
+        u, v = logits
+        return (np.einsum("sab,sb->sa", Q, softmax(v)), -np.einsum("sab,sa->sb", Q, softmax(u)))
+    return payoff
+
+
+def _run_per_state(game, entry, tau, iterations, eta, init, value_step, record):
+    """Per-state policy steps on the frozen Q^t = r + γPV^t (the composition of ``entry``
+    on the payoff F of ``_markov_payoff``), then V ← (1 − α)V + α·(regularized stage value
+    at the point the last payoff was evaluated: the midpoint for PU/OMWU, the new iterate
+    for MMD)."""
     S, A, B = game.r.shape
     q_max = float(np.max(np.abs(game.r))) / (1 - game.gamma)
     eta = 1.0 / (tau + q_max) if eta is None else check_scalar(eta, "eta", low=0.0, low_open=True)
-    if rule != "mmd" and eta * tau >= 1:
-        raise ValueError(f"{rule} needs eta·tau < 1, got {eta * tau:g}")
+    if entry.step_form == "mirror-descent" and eta * tau >= 1:
+        raise ValueError(f"{entry.name} needs eta·tau < 1, got {eta * tau:g}")
     alpha = eta * tau if value_step is None else check_scalar(value_step, "value_step",
                                                                 low=0.0, high=1.0)
-    ux, uy = np.full((S, A), -math.log(A)), np.full((S, B), -math.log(B))
-    log_x, log_y = ux.copy(), uy.copy()
-    mid_y = uy.copy()  # OMWU's previous prediction of the opponent
+    log_uniform = (np.full((S, A), -math.log(A)), np.full((S, B), -math.log(B)))
+    step = make_step(step_coefficients(entry.step_form, eta, tau), log_uniform)
+    compose = COMPOSITIONS[entry.composition]
+    logits = (normalize_logits(np.log(init[0])), normalize_logits(np.log(init[1])))
+    kl0 = float(record.policy_kl(*logits))
     v = np.zeros(S)
-    md = eta_from_mirror_descent(eta, tau) if rule != "mmd" else None
-    metrics = {"value_error": [], "policy_kl": [], "exploitability": []}
-    mu_star, nu_star = solution.split()
-    mid_x = ux.copy()
+    half = None  # OMWU: the last midpoint, whose payoff under the new Q predicts the next
     for k in range(iterations + 1):
-        x, y = softmax(log_x), softmax(log_y)
-        metrics["value_error"].append(np.max(np.abs(v - solution.values)))
-        metrics["policy_kl"].append(np.max(kl_from_logs(mu_star, safe_log(mu_star), log_x)
-                                           + kl_from_logs(nu_star, safe_log(nu_star), log_y)))
-        metrics["exploitability"].append(exploitability(game, x, y, tau) if track else np.nan)
+        record(v, *logits, softmax(logits[0]), softmax(logits[1]))
         if k == iterations:
             break
         Q = game.q_values(v)
-        if rule == "mmd":
-            log_x, log_y = (prox_step(log_x, np.einsum("sab,sb->sa", Q, y), eta=eta, beta=tau,
-                                      log_reference=ux),
-                            prox_step(log_y, -np.einsum("sab,sa->sb", Q, x), eta=eta, beta=tau,
-                                      log_reference=uy))
-            px, py = softmax(log_x), softmax(log_y)
-        else:
-            if rule == "pu":
-                gx, gy = np.einsum("sab,sb->sa", Q, y), -np.einsum("sab,sa->sb", Q, x)
-            else:  # omwu: the midpoint uses the previous midpoint of the opponent
-                gx = np.einsum("sab,sb->sa", Q, softmax(mid_y))
-                gy = -np.einsum("sab,sa->sb", Q, softmax(mid_x))
-            mid_x = prox_step(log_x, gx, eta=md, beta=tau, log_reference=ux)
-            mid_y = prox_step(log_y, gy, eta=md, beta=tau, log_reference=uy)
-            px, py = softmax(mid_x), softmax(mid_y)
-            log_x = prox_step(log_x, np.einsum("sab,sb->sa", Q, py), eta=md, beta=tau,
-                              log_reference=ux)
-            log_y = prox_step(log_y, -np.einsum("sab,sa->sb", Q, px), eta=md, beta=tau,
-                              log_reference=uy)
+        payoff = _markov_payoff(Q)
+        predictor = payoff(half) if entry.composition == "optimistic" and half is not None \
+            else None
+        logits, half, _ = compose(logits, payoff, step, predictor)
+        px, py = (softmax(logits[0]), softmax(logits[1])) if entry.composition == "single" \
+            else (softmax(half[0]), softmax(half[1]))
         stage = np.einsum("sa,sab,sb->s", px, Q, py) + tau * entropy(px) - tau * entropy(py)
         v = (1 - alpha) * v + alpha * stage
-    extra = {"eta": eta, "value_step": alpha, "L": float(np.max(np.abs(game.r)))}
-    return ({k: np.array(m) for k, m in metrics.items()}, softmax(log_x), softmax(log_y), extra)
+    extra = {"eta": eta, "value_step": alpha, "L": float(np.max(np.abs(game.r))), "kl0": kl0}
+    return softmax(logits[0]), softmax(logits[1]), extra
 
 
-METHODS = ("shapley", "pu", "omwu", "mmd")
+def _check_init(game, init):
+    S, A, B = game.r.shape
+    if init is None:
+        return np.full((S, A), 1.0 / A), np.full((S, B), 1.0 / B)
+    if not isinstance(init, tuple | list) or len(init) != 2:
+        raise TypeError("init must be a pair (x0, y0) of per-state policies of shapes "
+                        f"(S, A) = {(S, A)} and (S, B) = {(S, B)}")
+    out = []
+    for i, n in enumerate((A, B)):
+        p = check_distribution(init[i], f"init[{i}]", n, strictly_positive=True)
+        if p.shape != (S, n):
+            raise ValueError(f"init[{i}] must have shape {(S, n)}, got {p.shape}")
+        out.append(p)
+    return tuple(out)
 
 
-def run_markov_game(game, method, *, iterations, tau=0.0, eta=None, value_step=None,
-                    solution=None, track_exploitability=True, backend="auto") -> Trajectory:
-    """Run ``method`` (one of ``METHODS``) for ``iterations`` steps.
+def _check_track(track):
+    if isinstance(track, str) or not all(isinstance(t, str) for t in track) \
+            or any(t not in MARKOV_METRICS for t in track):
+        raise ValueError(f"track must be a collection of names among {MARKOV_METRICS}, "
+                         f"got {track!r}")
+    return tuple(dict.fromkeys(track))
 
-    Metrics (index 0 = initial point): "value_error" ‖V_k − V*_τ‖∞, "exploitability" of the
-    current policies (exact best responses), and for the per-state methods "policy_kl"
-    max_s KL(μ*_s‖μ_k(s)) + KL(ν*_s‖ν_k(s)) (the Bregman distance of MMD Thm 3.4).
-    ``policy`` is the final pair concatenated, shape (S, A + B): ``policy[:, :A]`` is μ and
-    ``policy[:, A:]`` is ν (the convention of ``nashlab.solvers.matrix_games``). With
-    ``track_exploitability=False`` that metric is NaN (it costs two MDP solves per iteration).
-    ``backend``: "auto" or "numpy" (the per-state updates have no compiled kernel).
+
+def _check_solution(game, tau, solution):
+    S, A, B = game.r.shape
+    if not isinstance(solution, Solution) or solution.values is None:
+        raise TypeError("solution must be the Solution of solve_markov_game (with values)")
+    p = solution.params
+    if (p.get("family") != "markov-game" or list(p.get("n_actions", ())) != [A, B]
+            or p.get("n_states") != S):
+        raise ValueError(f"solution is not a solution of this game (S={S}, A={A}, B={B}): "
+                         f"params {p}")
+    if p.get("tau") != tau:
+        raise ValueError(f"solution was solved for tau={p.get('tau')}, not tau={tau}")
+    return solution
+
+
+def run_markov_game(game, method, *, eta=None, iterations, init=None, seed=None,
+                    track=("value_error", "policy_kl", "exploitability"), solution=None,
+                    backend="auto", tau=0.0, **method_options) -> Trajectory:
+    """Run ``method`` (one of ``METHODS``: "shapley", "pu", "omwu", "mmd") for
+    ``iterations`` steps.
+
+    ``track``: the metrics to record (names of ``MARKOV_METRICS``; arrays of length
+    iterations + 1, index 0 = the initial point; metrics not tracked are absent):
+    "value_error" ‖V_k − V*_τ‖∞, "policy_kl" max_s KL(μ*_s‖μ_k(s)) + KL(ν*_s‖ν_k(s)) (the
+    Bregman distance of MMD Thm 3.4), "nash_conv" (= "duality_gap") of the current policies
+    by exact best responses and "exploitability" = ½·NashConv (these cost two MDP solves per
+    iteration). For "shapley" the policies are the stage equilibria of Q_{V_k}.
+    ``init`` = (x0, y0): per-state policies of shapes (S, A) and (S, B), strictly positive
+    (default uniform; the per-state methods only). ``eta``: the step size of the method's
+    step form (``nashlab.solvers.methods``; default 1/(τ + max|r|/(1 − γ))). Method option
+    ``value_step`` α ∈ [0, 1] of V ← (1 − α)V + α·stage value (default ητ). ``seed`` is
+    recorded only (the methods are deterministic). ``solution``: the ``solve_markov_game``
+    result the errors are measured against (solved here if None). ``policy`` is the final
+    pair, shape (S, A + B): μ then ν. ``backend``: "auto" or "numpy" (no compiled kernel).
     """
     tau = _check_game(game, tau)
-    choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    backend = choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
+    entry = get_method("markov-game", method)
+    check_options(entry, method_options)
     iterations = check_int(iterations, "iterations", 0)
-    if solution is None:
-        solution = solve_markov_game(game, tau)
-    if method == "shapley":
-        if eta is not None or value_step is not None:
-            raise ValueError("shapley takes no eta or value_step")
-        metrics, mu, nu, extra = _run_shapley(game, tau, iterations, solution,
-                                              track_exploitability)
+    if seed is not None:
+        check_int(seed, "seed", 0)
+    track = _check_track(track)
+    if entry.needs_regularization and tau <= 0:
+        raise ValueError(f"method {method!r} needs tau > 0 (entropy-regularized game)")
+    if entry.composition is None and (eta is not None or init is not None):
+        raise ValueError(f"{method} takes no eta or init (value iteration from V = 0)")
+    init = _check_init(game, init)
+    solution = solve_markov_game(game, tau=tau) if solution is None \
+        else _check_solution(game, tau, solution)
+    record = _Recorder(game, tau, solution, track)
+    if entry.composition is None:
+        mu, nu, extra = _run_shapley(game, tau, iterations, record)
     else:
-        metrics, mu, nu, extra = _run_per_state(game, tau, iterations, solution, eta,
-                                                value_step, track_exploitability, method)
-    S, A, B = game.r.shape
-    params = {"gamma": game.gamma, "tau": tau, "S": S, "n": A, "B": B, "iterations": iterations,
-              **extra}
-    return Trajectory(method, params, metrics, policy=np.concatenate([mu, nu], axis=1))
+        mu, nu, extra = _run_per_state(game, entry, tau, iterations, eta, init,
+                                       method_options.get("value_step"), record)
+    params = _params(game, method, backend, tau, iterations=iterations, seed=seed, **extra)
+    return Trajectory(method, params, record.arrays(), policy=np.concatenate([mu, nu], axis=1))

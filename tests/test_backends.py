@@ -36,7 +36,7 @@ CALLS = {
                                                          backend=b),
     "run_multiplayer": lambda b: solvers.run_multiplayer(GAME, players=3, eta=0.5, iterations=2,
                                                          seed=0, backend=b),
-    "solve_markov_game": lambda b: solvers.solve_markov_game(MARKOV, 0.1, backend=b),
+    "solve_markov_game": lambda b: solvers.solve_markov_game(MARKOV, tau=0.1, backend=b),
     "run_markov_game": lambda b: solvers.run_markov_game(MARKOV, "mmd", iterations=2, tau=0.1,
                                                          eta=0.5, backend=b),
 }

@@ -162,13 +162,13 @@ def test_mmd_theorem_3_4(S, A, B, tau, seed):
     game = random_markov_game(S, A, B, 0.0, seed=seed)
     L = float(np.max(np.abs(game.r)))
     traj = run_markov_game(game, "mmd", iterations=60, tau=tau, eta=tau / L**2, value_step=0.0,
-                           track_exploitability=False)
+                           track=("value_error", "policy_kl"))
     assert_passes(get("mg.mmd.sokota-thm3.4"), traj)
 
 
 @settings(max_examples=4, deadline=None)
 @given(markov_games(S_max=2, A_max=3, gamma_max=0.9), st.sampled_from([0.0, 0.3]))
 def test_shapley_operators_contract_at_every_step(game, tau):
-    traj = run_markov_game(game, "shapley", iterations=10, tau=tau, track_exploitability=False)
+    traj = run_markov_game(game, "shapley", iterations=10, tau=tau, track=("value_error",))
     theorem = "mg.shapley.contraction" if tau == 0 else "mg.regularized-shapley.contraction"
     assert_passes(get(theorem), traj)

@@ -302,7 +302,7 @@ def _games(quick, gamma_value=0.8):
 def _suite_shapley(quick, t=0.0):
     for label, game in _games(quick):
         yield f"shapley(τ={t}) {label}", run_markov_game(
-            game, "shapley", iterations=_iters(quick, 60), tau=t, track_exploitability=False)
+            game, "shapley", iterations=_iters(quick, 60), tau=t, track=("value_error",))
 
 
 register(Theorem(
@@ -336,7 +336,7 @@ def _suite_mmd(quick):
                 yield (f"mmd(τ={t}, η=τ/L²) S={S} s={seed}",
                        run_markov_game(game, "mmd", iterations=_iters(quick, 200), tau=t,
                                        eta=t / L**2, value_step=0.0,
-                                       track_exploitability=False))
+                                       track=("value_error", "policy_kl")))
 
 
 register(Theorem(
@@ -358,7 +358,8 @@ register(Theorem(
 def _suite_ccdx(quick):
     for label, game in _games(quick, gamma_value=0.5):
         yield f"omwu(τ=0.5) {label}", run_markov_game(
-            game, "omwu", iterations=_iters(quick, 400), tau=0.5, track_exploitability=False)
+            game, "omwu", iterations=_iters(quick, 400), tau=0.5,
+            track=("value_error", "policy_kl"))
 
 
 register(Theorem(
