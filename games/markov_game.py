@@ -7,7 +7,10 @@ shape (S, A)) by the minimising player y (policy ν, shape (S, B)). With an entr
 equilibrium is the quantal response equilibrium, QRE).
 
 Against a fixed opponent each player faces an MDP (``mdp_for_max``, ``mdp_for_min``), so
-best responses and exploitability are exact MDP solves.
+best responses are exact MDP solves: ``nashlab.solvers.markov_games`` computes the metric
+vocabulary of every family from them (NashConv = max_s of the two players' best-response
+gains, duality gap = NashConv, exploitability = ½·NashConv) for a joint policy of shape
+(S, A + B), μ then ν (the layout of ``Solution.policy`` and ``Trajectory.policy``).
 """
 
 import numpy as np
