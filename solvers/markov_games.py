@@ -124,8 +124,8 @@ def split_policy(game, policy, name="policy"):
 def best_response_values(game, mu, nu, tau=0.0):
     """(max_μ' V^{μ',ν}_τ, min_ν' V^{μ,ν'}_τ), each an exact (regularized) MDP solve."""
     reg = _regularizer(tau)
-    upper = solve_mdp(game.mdp_for_max(nu, tau), reg).values
-    lower = -solve_mdp(game.mdp_for_min(mu, tau), reg).values
+    upper = solve_mdp(game.mdp_for_max(nu, tau), regularizer=reg).values
+    lower = -solve_mdp(game.mdp_for_min(mu, tau), regularizer=reg).values
     return upper, lower
 
 
@@ -199,7 +199,7 @@ def solve_markov_game(game, *, tau=0.0, max_iterations=200, backend="auto") -> S
            and iterations < max_iterations):
         iterations += 1
         _, mu, nu, _ = stage_equilibria(game.q_values(v), tau)
-        v_new = solve_mdp(game.mdp_for_max(nu, tau), reg).values
+        v_new = solve_mdp(game.mdp_for_max(nu, tau), regularizer=reg).values
         new_change = np.max(np.abs(v_new - v))
         stalls = stalls + 1 if new_change >= change else 0  # rounding-level oscillation
         change, v = new_change, v_new
