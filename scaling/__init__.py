@@ -13,7 +13,8 @@ from nashlab.scaling.sequence_game import SequenceGame
 
 _LAZY = {
     "Trainer": "nashlab.scaling.trainer",
-    "TrainingError": "nashlab.scaling.trainer",
+    "TrainingError": "nashlab.scaling.errors",
+    "CheckpointError": "nashlab.scaling.errors",
     "TrainConfig": "nashlab.scaling.config",
     "TabularPolicy": "nashlab.scaling.policies",
     "AutoregressivePolicy": "nashlab.scaling.policies",

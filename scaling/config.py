@@ -4,11 +4,15 @@
 command line) says which game, policy and preference oracle to build. A TOML file is one
 flat table whose keys are the fields of the two; an unknown key is an error.
 
-Step sizes follow ``nashlab.solvers.nlhf``: for ``nash-mp`` ``eta`` is the prox step η of
-Nash Mirror Prox (Tiapkin et al., arXiv 2505.19731; contraction 1/(1 + ηβ) for η ≤ 2); for
-``nash-md``, ``egpo`` and ``omd`` it is the mirror-descent step η' of
-log π⁺ = (1 − η'β)·log π + η'β·log μ + η'·g (needs η'β < 1), converted to the prox step by
-``eta_from_mirror_descent``.
+The algorithms are the rows of the one method table (``nashlab.solvers.methods``, family
+"preference") that the trainer implements (``PLANS``), and the table's ``step_form`` says how
+``eta`` is read: "prox" (``nash-mp``: the prox step η of Nash Mirror Prox, Tiapkin et al.,
+arXiv 2505.19731; contraction 1/(1 + ηβ) for η ≤ 2) or "mirror-descent" (``nash-md``,
+``egpo``, ``omd``: the step η' of log π⁺ = (1 − η'β)·log π + η'β·log μ + η'·g, needs η'β < 1,
+converted to the prox step by ``eta_from_mirror_descent``).
+
+The checks of a trainer's setup that need its policy and oracle (``check_contexts``,
+``check_setup``) live here too, so that every validation happens before any training step.
 """
 
 import math
@@ -16,7 +20,18 @@ from dataclasses import asdict, dataclass, field, fields
 
 import tomllib
 
-ALGORITHMS = ("nash-mp", "nash-md", "egpo", "omd")
+from nashlab.solvers.methods import get_method, methods
+from nashlab.solvers.prox import eta_from_mirror_descent
+
+#: The opponents of the prox sub-problems of one algorithm step, for each preference method
+#: the trainer implements ("anchor": π_k; "half": the frozen first solution π_{k+½};
+#: "mixture": the geometric mixture π_k^{1−η'β}·μ^{η'β}).
+PLANS = {"nash-mp": ("anchor", "half"), "egpo": ("anchor", "half"),
+         "nash-md": ("mixture",), "omd": ("anchor",)}
+#: The preference methods of the table the trainer implements, in table order.
+ALGORITHMS = tuple(name for name in methods("preference") if name in PLANS)
+#: Options a resumed run may change (everything else must equal the checkpoint's).
+RESUMABLE = frozenset({"steps", "max_seconds", "progress"})
 LOSSES = ("regression", "pg")
 ESTIMATORS = ("sampled", "exact")
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
@@ -93,13 +108,15 @@ class TrainConfig:
         self.validate()
 
     def validate(self):
-        _require(self.algorithm in ALGORITHMS,
-                 f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        _require(isinstance(self.algorithm, str) and self.algorithm in ALGORITHMS,
+                 f"algorithm must be one of {ALGORITHMS} (the preference methods the trainer "
+                 f"implements), got {self.algorithm!r}")
+        method = get_method("preference", self.algorithm)
         _require(_is_real(self.beta) and self.beta > 0, f"beta must be a number > 0, got {self.beta!r}")
         if self.eta is None:
             self.eta = default_eta(self.algorithm, self.beta)
         _require(_is_real(self.eta) and self.eta > 0, f"eta must be a number > 0, got {self.eta!r}")
-        if self.algorithm != "nash-mp":
+        if method.step_form == "mirror-descent":
             _require(self.eta * self.beta < 1, f"{self.algorithm} takes the mirror-descent step "
                      f"eta' with eta'·beta < 1, got eta·beta = {self.eta * self.beta:g}")
         _require(self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}")
@@ -124,6 +141,60 @@ class TrainConfig:
         _require(self.max_seconds is None or (_is_real(self.max_seconds) and self.max_seconds > 0),
                  f"max_seconds must be a number > 0 or None, got {self.max_seconds!r}")
         _require(isinstance(self.progress, bool), "progress must be true or false")
+
+    @property
+    def step_form(self) -> str:
+        """How ``eta`` is read: the method table's "prox" or "mirror-descent"."""
+        return get_method("preference", self.algorithm).step_form
+
+    @property
+    def prox_eta(self) -> float:
+        """The prox step η of the sub-problems (η' converted for a mirror-descent method)."""
+        if self.step_form == "mirror-descent":
+            return eta_from_mirror_descent(self.eta, self.beta)
+        return self.eta
+
+    @property
+    def mixture_weight(self) -> float:
+        """η'β, the reference's weight in Nash-MD's geometric mixture."""
+        return self.eta * self.beta
+
+    def differences(self, saved: dict) -> list[str]:
+        """The fields (other than ``RESUMABLE``) whose value differs from ``saved`` (a
+        checkpoint's ``asdict``), as "name: saved -> now" strings."""
+        now = asdict(self)
+        return [f"{k}: {saved.get(k, '<missing>')!r} (saved) != {now.get(k, '<missing>')!r}"
+                for k in sorted((set(now) | set(saved)) - RESUMABLE) if saved.get(k) != now.get(k)]
+
+
+def check_contexts(policy, contexts):
+    """The prompts as a list; ValueError if the policy needs them and none are given."""
+    if contexts is None:
+        if getattr(policy, "needs_contexts", False):
+            raise ValueError(f"{type(policy).__name__} needs contexts (a list of prompts)")
+        return None
+    if isinstance(contexts, str) or not contexts or not all(isinstance(c, str) for c in contexts):
+        raise ValueError("contexts must be a non-empty list of prompt strings")
+    return list(contexts)
+
+
+def check_setup(config, policy, oracle, *, enumerable, processes):
+    """The combinations of config, policy and oracle a trainer cannot run, as ValueErrors."""
+    c = config
+    if c.estimator == "exact" and not (oracle.exact and enumerable):
+        raise ValueError("estimator 'exact' needs an exact oracle (MatrixOracle, "
+                         "SequenceGameOracle) and an enumerable policy (log_probs_all)")
+    if oracle.exact and enumerable and oracle.P.shape[0] != policy.num_responses:
+        raise ValueError(f"the oracle has {oracle.P.shape[0]} responses, the policy "
+                         f"{policy.num_responses}")
+    if c.pairs == "uniform" and not enumerable:
+        raise ValueError("pairs 'uniform' needs an enumerable policy")
+    if c.optimizer == "lbfgs" and c.loss == "pg" and c.estimator == "sampled":
+        raise ValueError("optimizer 'lbfgs' needs a deterministic objective: use the exact "
+                         "estimator or the regression loss")
+    if c.batch_size % processes:
+        raise ValueError(f"batch_size ({c.batch_size}) must be divisible by the number of "
+                         f"processes ({processes})")
 
 
 GAMES = ("sequence", "hf")

@@ -11,15 +11,17 @@ loss from ``nashlab.scaling.losses`` (theory notes nlhf.md §§2–5):
   exact on enumerable spaces, token-level mixed logits for LMs (an approximation).
 - OMD / online IPO / INPO (arXiv 2407.00617): π' = π_k.
 
+``Trainer`` is the driver; each job lives in its own module: validation in
+``nashlab.scaling.config`` (with the algorithms from the one method table), draws in
+``sampling``, the sub-problems' losses and inner optimisation in ``subproblems`` (the losses
+themselves in ``losses``), data parallelism in ``distributed``, metrics in ``evaluation``
+and checkpoints (verified on loading) in ``checkpoint``.
+
 ``accelerate`` runs it in one process or under DDP (tested: two CPU processes over gloo,
 started by ``torch.distributed.run``; ``accelerate launch`` on GPUs). FSDP is whatever
 ``accelerator.prepare`` makes of the policy and is untested here: sampling and the frozen
-copies use the unwrapped module, which FSDP shards. Every process draws the same global
-batch from the same seeded generator and trains on its contiguous share, so DDP's gradient
-average is the one-process full-batch gradient (batch_size must be divisible by the number
-of processes; the policy-gradient form gathers the oracle answers so that its baseline is
-the global one). Checkpoints (``nashlab.scaling.checkpoint``) store the policy, the anchor, the
-reference, the optimizer and the RNG states, so a resumed run reproduces the
+copies use the unwrapped module, which FSDP shards. Checkpoints store the policy, the
+anchor, the reference, the optimizer and the RNG states, so a resumed run reproduces the
 uninterrupted one.
 """
 
@@ -33,34 +35,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nashlab.games.metrics import kl_divergence
-from nashlab.scaling import losses
+from nashlab.scaling import distributed
 from nashlab.scaling.checkpoint import (
+    MANIFEST,
+    STATE,
+    check_module,
+    checkpoint_name,
     flatten_optimizer_state,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
     unflatten_optimizer_state,
 )
-from nashlab.scaling.config import TrainConfig
-from nashlab.scaling.oracles import PreferenceOracle, batch_length, take
-from nashlab.scaling.policies import TokenResponses, geometric_mixture, prox_torch
-from nashlab.solvers.prox import eta_from_mirror_descent
+from nashlab.scaling.config import PLANS, RESUMABLE, TrainConfig, check_contexts, check_setup
+from nashlab.scaling.errors import CheckpointError, TrainingError
+from nashlab.scaling.evaluation import evaluate
+from nashlab.scaling.oracles import PreferenceOracle
+from nashlab.scaling.sampling import Sampler
+from nashlab.scaling.subproblems import Subproblems, make_optimizer
 
-#: Opponents of the prox sub-problems of one algorithm step.
-PLANS = {"nash-mp": ("anchor", "half"), "egpo": ("anchor", "half"),
-         "nash-md": ("mixture",), "omd": ("anchor",)}
+__all__ = ["PLANS", "CheckpointError", "Trainer", "TrainingError"]
 
-
-class TrainingError(RuntimeError):
-    """Training stopped (a non-finite loss); the message names the step."""
-
-
-def _concat(a, b):
-    """One batch of responses a then b (LM responses all have max_new_tokens columns)."""
-    if isinstance(a, TokenResponses):
-        return TokenResponses(torch.cat([a.ids, b.ids]), torch.cat([a.mask, b.mask]))
-    return torch.cat([a, b])
+#: Groups every checkpoint of a trainer holds (plus "half" for the two-step methods).
+_GROUPS = ("policy", "anchor", "reference", "optimizer", "rng")
 
 
 def _frozen_copy(module):
@@ -80,6 +77,9 @@ class Trainer:
     equilibrium : π* over an enumerable response space, to log the exact KL(π*‖π_θ).
     accelerator : an ``accelerate.Accelerator`` (default: ``Accelerator(cpu=True)``; pass
         your own to train on a GPU).
+
+    ``run_options`` (None, or the run's full option table, set by ``nashlab train``) is saved
+    with every checkpoint and must match on ``load`` (except ``RESUMABLE`` and ``output``).
     """
 
     def __init__(self, policy, oracle, config=None, *, reference=None, contexts=None,
@@ -95,58 +95,32 @@ class Trainer:
                             "and sample(...) (see nashlab.scaling.policies)")
         if not isinstance(oracle, PreferenceOracle):
             raise TypeError(f"oracle must be a PreferenceOracle, got {type(oracle).__name__}")
-        from accelerate import Accelerator
-
         self.config, self.oracle = config, oracle
-        self.accelerator = accelerator or Accelerator(cpu=True)
+        self.accelerator = accelerator or distributed.default_accelerator()
         self.enumerable = hasattr(policy, "log_probs_all")
-        self._all = policy.all_responses() if self.enumerable else None
-        self.contexts = self._check_contexts(policy, contexts)
-        self._check_setup(policy, oracle)
+        self.contexts = check_contexts(policy, contexts)
+        check_setup(config, policy, oracle, enumerable=self.enumerable,
+                    processes=self.accelerator.num_processes)
         self.equilibrium = None if equilibrium is None else np.asarray(equilibrium, dtype=np.float64)
         reference = _frozen_copy(policy if reference is None else reference)
-        self.model, self.optimizer = self.accelerator.prepare(policy, self._make_optimizer(policy))
+        self.model, self.optimizer = self.accelerator.prepare(policy, make_optimizer(config, policy))
         self.policy = self.accelerator.unwrap_model(self.model)
         self.reference = reference.to(self.accelerator.device)
         self.anchor = _frozen_copy(self.policy)
         self.half = _frozen_copy(self.policy) if "half" in PLANS[config.algorithm] else None
-        md = config.algorithm != "nash-mp"
-        self.prox_eta = eta_from_mirror_descent(config.eta, config.beta) if md else config.eta
-        self.mixture_weight = config.eta * config.beta
+        self.prox_eta, self.mixture_weight = config.prox_eta, config.mixture_weight
         self.generator = torch.Generator().manual_seed(config.seed)
+        modules = {"policy": self.policy, "anchor": self.anchor, "reference": self.reference}
+        if self.half is not None:
+            modules["half"] = self.half
+        self.sampler = Sampler(modules, self.generator, config, self.contexts)
+        self.subproblems = Subproblems(config, self.sampler, oracle, self.model, self.optimizer,
+                                       self.accelerator, self._nonfinite_loss)
         self.step, self.queries, self.seconds = 0, 0, 0.0
         self.history, self.last_checkpoint, self._saved_step = [], None, None
+        self.run_options = None
         self._seen_queries = oracle.queries
         self._check_oracle()
-
-    # ---- validation ---------------------------------------------------------------------
-    @staticmethod
-    def _check_contexts(policy, contexts):
-        if contexts is None:
-            if getattr(policy, "needs_contexts", False):
-                raise ValueError(f"{type(policy).__name__} needs contexts (a list of prompts)")
-            return None
-        if isinstance(contexts, str) or not contexts or not all(isinstance(c, str) for c in contexts):
-            raise ValueError("contexts must be a non-empty list of prompt strings")
-        return list(contexts)
-
-    def _check_setup(self, policy, oracle):
-        c = self.config
-        if c.estimator == "exact" and not (oracle.exact and self.enumerable):
-            raise ValueError("estimator 'exact' needs an exact oracle (MatrixOracle, "
-                             "SequenceGameOracle) and an enumerable policy (log_probs_all)")
-        if oracle.exact and self.enumerable and oracle.P.shape[0] != policy.num_responses:
-            raise ValueError(f"the oracle has {oracle.P.shape[0]} responses, the policy "
-                             f"{policy.num_responses}")
-        if c.pairs == "uniform" and not self.enumerable:
-            raise ValueError("pairs 'uniform' needs an enumerable policy")
-        if c.optimizer == "lbfgs" and c.loss == "pg" and c.estimator == "sampled":
-            raise ValueError("optimizer 'lbfgs' needs a deterministic objective: use the exact "
-                             "estimator or the regression loss")
-        world = self.accelerator.num_processes
-        if c.batch_size % world:
-            raise ValueError(f"batch_size ({c.batch_size}) must be divisible by the number of "
-                             f"processes ({world})")
 
     @torch.no_grad()
     def _check_oracle(self):
@@ -157,72 +131,6 @@ class Trainer:
         a = self.policy.sample(2, ctx, generator=probe)
         b = self.reference.sample(2, ctx, generator=probe)
         self.oracle(ctx, a, b, count=False)
-
-    def _make_optimizer(self, policy):
-        c, params = self.config, [p for p in policy.parameters() if p.requires_grad]
-        if c.optimizer == "adam":
-            return torch.optim.Adam(params, lr=c.lr)
-        if c.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=c.lr)
-        return torch.optim.LBFGS(params, lr=c.lr, max_iter=c.inner_steps, history_size=50,
-                                 tolerance_grad=1e-13, tolerance_change=1e-16,
-                                 line_search_fn="strong_wolfe")
-
-    # ---- sampling -----------------------------------------------------------------------
-    def _sample_contexts(self, num):
-        if self.contexts is None:
-            return None
-        idx = torch.randint(len(self.contexts), (num,), generator=self.generator)
-        return [self.contexts[i] for i in idx.tolist()]
-
-    def _sample(self, source, num, contexts):
-        """``num`` responses from a module, the Nash-MD mixture, or uniform; on an enumerable
-        space by exact categorical sampling from the enumerated probabilities."""
-        if source == "uniform":
-            idx = torch.randint(self.policy.num_responses, (num,), generator=self.generator)
-            return self.policy.responses_from_indices(idx)
-        if source == "mixture":
-            if self.enumerable:
-                probs = self._opponent_probs("mixture")
-                idx = torch.multinomial(probs, num, True, generator=self.generator)
-                return self.policy.responses_from_indices(idx)
-            return self.anchor.sample(num, contexts, generator=self.generator,
-                                      temperature=self.config.temperature,
-                                      mixture=(self.reference, self.mixture_weight))
-        temperature = 1.0 if source is self.reference else self.config.temperature
-        if self.enumerable:  # exact categorical sampling over the enumerated responses
-            with torch.no_grad():
-                probs = torch.softmax(source.log_probs_all().to(torch.float64) / temperature, -1)
-            idx = torch.multinomial(probs, num, True, generator=self.generator)
-            return self.policy.responses_from_indices(idx)
-        return source.sample(num, contexts, generator=self.generator, temperature=temperature)
-
-    def _module(self, name):
-        return {"anchor": self.anchor, "half": self.half, "policy": self.policy,
-                "reference": self.reference}.get(name, name)
-
-    @torch.no_grad()
-    def _opponent_probs(self, opponent):
-        if opponent == "mixture":
-            logp = geometric_mixture(self.anchor.log_probs_all(), self.reference.log_probs_all(),
-                                     self.mixture_weight)
-        else:
-            logp = self._module(opponent).log_probs_all()
-        return logp.to(torch.float64).exp()
-
-    def _log_probs(self, module, responses, contexts):
-        """log π(responses); an enumerable policy evaluates every response once and indexes
-        (the same values, and one small forward pass whatever the batch size). ``module`` is
-        the (possibly DDP-wrapped) trained model or a frozen copy."""
-        if self.enumerable:
-            return module(self._all)[self.policy.index_of(responses)]
-        return module(responses, contexts)
-
-    def _share(self, num):
-        """This process's contiguous share of a global batch of ``num``."""
-        world, rank = self.accelerator.num_processes, self.accelerator.process_index
-        size = num // world
-        return slice(rank * size, (rank + 1) * size)
 
     # ---- one algorithm step ----------------------------------------------------------------
     def _update_anchor(self):
@@ -243,133 +151,25 @@ class Trainer:
         self._update_anchor()
         loss = math.nan
         for phase, opponent in enumerate(PLANS[self.config.algorithm]):
-            loss = self._solve(opponent, phase)
+            loss = self.subproblems.solve(opponent, phase)
             if opponent == "anchor" and self.half is not None:
                 self.half.load_state_dict(self.policy.state_dict())
         return loss
 
-    def _solve(self, opponent, phase):
-        c = self.config
-        if c.optimizer == "lbfgs":
-            self.optimizer.optimizer.state.clear()  # each sub-problem from scratch
-        if c.estimator == "exact":
-            closure = self._exact_closure(opponent)
-        elif c.loss == "regression":
-            closure = self._regression_closure(opponent)
-        else:
-            closure = self._pg_closure(opponent)
-        return self._optimise(closure, phase)
-
-    def _exact_closure(self, opponent):
-        c = self.config
-        with torch.no_grad():
-            g = self.oracle.expected_wins(self._opponent_probs(opponent))
-            target = prox_torch(self.anchor.log_probs_all(), g, eta=self.prox_eta, beta=c.beta,
-                                log_reference=self.reference.log_probs_all())
-        loss_fn = losses.exact_regression_loss if c.loss == "regression" else losses.exact_kl_loss
-        return lambda: loss_fn(self.model(self._all), target)
-
-    def _regression_closure(self, opponent):
-        c, B = self.config, self.config.batch_size
-        ctx = self._sample_contexts(B)
-        pairs = c.pairs if c.pairs != "auto" else ("uniform" if self.enumerable else "anchor")
-        source = {"anchor": self.anchor, "reference": self.reference}.get(pairs, pairs)
-        a, b = self._sample(source, B, ctx), self._sample(source, B, ctx)
-        y2 = self._sample(self._module(opponent), B, ctx)
-        mine = self._share(B)
-        ctx, a, b, y2 = take(ctx, mine), take(a, mine), take(b, mine), take(y2, mine)
-        both = _concat(a, b)
-        ctx2 = None if ctx is None else ctx + ctx
-        k = batch_length(a)
-        with torch.no_grad():
-            g_a, g_b = self.oracle(ctx, a, y2), self.oracle(ctx, b, y2)
-            anchor_lp = self._log_probs(self.anchor, both, ctx2)
-            ref_lp = self._log_probs(self.reference, both, ctx2)
-            target = losses.prox_log_ratio(anchor_lp[:k], anchor_lp[k:], g_a, g_b, ref_lp[:k],
-                                           ref_lp[k:], eta=self.prox_eta, beta=c.beta)
-
-        def closure():
-            lp = self._log_probs(self.model, both, ctx2)
-            return losses.pairwise_regression_loss(lp[:k], lp[k:], target)
-
-        return closure
-
-    def _pg_closure(self, opponent):
-        c, B = self.config, self.config.batch_size
-
-        def closure():
-            ctx = self._sample_contexts(B)
-            y = self._sample(self.policy, B, ctx)
-            y2 = self._sample(self._module(opponent), B, ctx)
-            mine = self._share(B)
-            ctx_mine, y_mine = take(ctx, mine), take(y, mine)
-            with torch.no_grad():
-                g = self.oracle(ctx_mine, y_mine, take(y2, mine))
-                if self.accelerator.num_processes > 1:
-                    g = self.accelerator.gather(g)
-                targets = losses.prox_log_targets(self._log_probs(self.anchor, y, ctx), g,
-                                                  self._log_probs(self.reference, y, ctx),
-                                                  eta=self.prox_eta, beta=c.beta)
-                advantage = losses.centred_advantage(targets, self._log_probs(self.policy, y, ctx))
-            logp = self._log_probs(self.model, y_mine, ctx_mine)
-            return losses.policy_gradient_loss(logp, advantage[mine])
-
-        return closure
-
-    def _optimise(self, closure, phase):
-        """``inner_steps`` optimiser steps (one L-BFGS call of ``inner_steps`` iterations)."""
-        opt, acc = self.optimizer, self.accelerator
-
-        def evaluate():
-            opt.zero_grad()
-            loss = closure()
-            self._check_finite(loss, phase)
-            acc.backward(loss)
-            return loss
-
-        if self.config.optimizer == "lbfgs":
-            loss = opt.step(evaluate)
-            return self._check_finite(closure().detach(), phase)
-        for _ in range(self.config.inner_steps):
-            loss = evaluate()
-            opt.step()
-        return float(acc.reduce(loss.detach(), "mean"))
-
-    def _check_finite(self, loss, phase):
-        value = float(self.accelerator.reduce(loss.detach().clone(), "mean"))
-        if not math.isfinite(value):
-            raise TrainingError(f"loss is {value} at step {self.step + 1} (sub-problem "
-                                f"{phase + 1}); training stopped{self._last_good()}")
-        return value
+    def _nonfinite_loss(self, value, phase):
+        raise TrainingError(f"loss is {value} at step {self.step + 1} (sub-problem "
+                            f"{phase + 1}); training stopped{self._last_good()}")
 
     def _last_good(self):
         return f"; the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else ""
 
     # ---- metrics ----------------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self) -> dict:
-        """KL(π_θ‖μ), the win rate P(π_θ ≻ μ) and, given π*, KL(π*‖π_θ): exact on enumerable
-        spaces with an exact oracle, else estimated from ``eval_samples`` samples (these
-        oracle calls are not counted in ``queries``)."""
-        if self.enumerable and self.oracle.exact:
-            logp = self.policy.log_probs_all().to(torch.float64)
-            p = logp.exp().numpy()
-            mu = self.reference.log_probs_all().to(torch.float64).exp().numpy()
-            out = {"kl_to_reference": float(kl_divergence(p, mu)),
-                   "win_rate": float(p @ self.oracle.P.numpy() @ mu)}
-            if self.equilibrium is not None:
-                out["kl"] = float(kl_divergence(self.equilibrium, p))
-            return out
-        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
-        n = self.config.eval_samples
-        ctx = None
-        if self.contexts is not None:
-            pick = torch.randint(len(self.contexts), (n,), generator=gen).tolist()
-            ctx = [self.contexts[i] for i in pick]
-        y = self.policy.sample(n, ctx, generator=gen)
-        y_ref = self.reference.sample(n, ctx, generator=gen)
-        return {"kl_to_reference": float((self.policy(y, ctx) - self.reference(y, ctx)).mean()),
-                "win_rate": float(self.oracle(ctx, y, y_ref, count=False).mean())}
+        """KL(π_θ‖μ), the win rate P(π_θ ≻ μ) and, given π*, KL(π*‖π_θ) (see
+        ``nashlab.scaling.evaluation``; these oracle calls are not counted in ``queries``)."""
+        return evaluate(self.policy, self.reference, self.oracle, equilibrium=self.equilibrium,
+                        contexts=self.contexts, seed=self.config.seed, step=self.step,
+                        samples=self.config.eval_samples)
 
     def _record(self, loss):
         entry = {"step": self.step, "queries": self.queries, "seconds": self.seconds,
@@ -416,8 +216,8 @@ class Trainer:
     def _count_queries(self):
         delta = self.oracle.queries - self._seen_queries
         self._seen_queries = self.oracle.queries
-        if self.config.estimator == "sampled" and self.accelerator.num_processes > 1:
-            delta = int(self.accelerator.reduce(torch.tensor(delta), "sum"))
+        if self.config.estimator == "sampled":
+            delta = distributed.total(self.accelerator, delta)
         self.queries += delta
 
     def summary(self) -> dict:
@@ -435,41 +235,86 @@ class Trainer:
         return out
 
     # ---- checkpoints ------------------------------------------------------------------------
+    def _modules(self) -> dict:
+        modules = {"policy": self.policy, "anchor": self.anchor, "reference": self.reference}
+        if self.half is not None:
+            modules["half"] = self.half
+        return modules
+
     def save(self, directory) -> Path:
         """Checkpoint into ``directory`` (main process writes; all processes wait)."""
         opt_tensors, opt_meta = flatten_optimizer_state(self.optimizer.state_dict())
-        groups = {"policy": self.policy.state_dict(), "anchor": self.anchor.state_dict(),
-                  "reference": self.reference.state_dict(), "optimizer": opt_tensors,
-                  "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}}
-        if self.half is not None:
-            groups["half"] = self.half.state_dict()
+        groups = {name: m.state_dict() for name, m in self._modules().items()}
+        groups["optimizer"] = opt_tensors
+        groups["rng"] = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
         state = {"step": self.step, "queries": self.queries, "seconds": self.seconds,
-                 "history": self.history, "config": asdict(self.config), "optimizer": opt_meta}
-        path = Path(directory) / f"step-{self.step:06d}"
-        if self.accelerator.is_main_process:
-            path = save_checkpoint(directory, self.step, groups, state)
-        self.accelerator.wait_for_everyone()
+                 "history": self.history, "config": asdict(self.config), "optimizer": opt_meta,
+                 "run": self.run_options}
+        path = distributed.on_main(self.accelerator,
+                                   lambda: save_checkpoint(directory, self.step, groups, state),
+                                   Path(directory) / checkpoint_name(self.step))
         self.last_checkpoint, self._saved_step = path, self.step
         return path
 
     def load(self, path):
-        """Restore from a checkpoint directory, or from the latest one in a run directory."""
+        """Restore from a checkpoint directory, or from the latest one in a run directory.
+
+        The checkpoint is verified first (``nashlab.scaling.checkpoint.load_checkpoint``),
+        then its config against this trainer's (every field but ``RESUMABLE``), its tensors'
+        names, shapes and dtypes against the modules'; any failure is a ``CheckpointError``
+        naming the file and the problem, and leaves the trainer as it was."""
         path = Path(path)
-        if not (path / "state.json").is_file():
+        if not ((path / MANIFEST).is_file() or (path / STATE).is_file()):
             found = latest_checkpoint(path)
             if found is None:
                 raise ValueError(f"no checkpoint found in {path}")
             path = found
         groups, state = load_checkpoint(path)
-        self.policy.load_state_dict(groups["policy"])
-        self.anchor.load_state_dict(groups["anchor"])
-        self.reference.load_state_dict(groups["reference"])
-        if self.half is not None and "half" in groups:
-            self.half.load_state_dict(groups["half"])
-        self.optimizer.load_state_dict(unflatten_optimizer_state(groups.get("optimizer", {}),
-                                                                 state["optimizer"]))
-        self.generator.set_state(groups["rng"]["generator"])
-        torch.set_rng_state(groups["rng"]["torch"])
+        state_file = path / STATE
+        differences = self.config.differences(state["config"])
+        if differences:
+            raise CheckpointError(f"{state_file}: saved with a different config than this "
+                                  f"run's: {'; '.join(differences)}")
+        saved_run, run = state.get("run"), self.run_options
+        if saved_run is not None and not isinstance(saved_run, dict):
+            raise CheckpointError(f"{state_file}: run must be a JSON object or null")
+        if saved_run is not None and run is not None:
+            ignore = RESUMABLE | {"output"}
+            changed = sorted(k for k in set(saved_run) | set(run)
+                             if k not in ignore and saved_run.get(k) != run.get(k))
+            if changed:
+                raise CheckpointError(f"{state_file}: saved with different run options: "
+                                      + "; ".join(f"{k}: {saved_run.get(k)!r} (saved) != "
+                                                  f"{run.get(k)!r}" for k in changed))
+        modules = self._modules()
+        required = set(_GROUPS) | set(modules)
+        missing = sorted(required - set(groups))
+        if missing:
+            raise CheckpointError(f"{path}: no {', '.join(g + '.safetensors' for g in missing)}")
+        unexpected = sorted(set(groups) - required)
+        if unexpected:
+            raise CheckpointError(f"{path}: unexpected {', '.join(g + '.safetensors' for g in unexpected)}"
+                                  f" for {self.config.algorithm}")
+        for name, module in modules.items():
+            check_module(module, groups[name], path / f"{name}.safetensors")
+        rng = groups["rng"]
+        rng_file = path / "rng.safetensors"
+        for key, current in (("generator", self.generator.get_state()), ("torch", torch.get_rng_state())):
+            saved = rng.get(key)
+            if saved is None or saved.dtype != current.dtype or saved.shape != current.shape:
+                raise CheckpointError(f"{rng_file}: {key} is not a {tuple(current.shape)} "
+                                      f"{str(current.dtype).removeprefix('torch.')} RNG state")
+        opt_file = path / "optimizer.safetensors"
+        try:
+            optimizer_state = unflatten_optimizer_state(groups["optimizer"], state["optimizer"])
+            self.optimizer.load_state_dict(optimizer_state)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{opt_file}: does not fit this run's optimizer "
+                                  f"({type(exc).__name__}: {exc})") from None
+        for name, module in modules.items():
+            module.load_state_dict(groups[name])
+        self.generator.set_state(rng["generator"])
+        torch.set_rng_state(rng["torch"])
         self.step, self.queries, self.seconds = state["step"], state["queries"], state["seconds"]
         self.history = state["history"]
         self._seen_queries = self.oracle.queries

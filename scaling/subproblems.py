@@ -1,0 +1,138 @@
+"""One prox sub-problem of an algorithm step: the closure of its loss and the inner
+optimisation.
+
+The sub-problem is π⁺ = prox_step(π_k, P·π'; η, β, μ) with the anchor π_k, the opponent π'
+(a name of ``config.PLANS``) and the reference μ; its loss (``nashlab.scaling.losses``) is
+
+- with the exact estimator: the pairwise regression over all pairs, or KL(π_θ‖π⁺), against
+  the exact prox target on the enumerated responses;
+- sampled, ``loss="regression"``: the pairwise regression onto the prox step's log-ratio on
+  one batch of pairs (drawn once per sub-problem);
+- sampled, ``loss="pg"``: the policy-gradient surrogate on a fresh batch per inner step.
+
+``optimise`` runs ``inner_steps`` optimiser steps (one L-BFGS call of ``inner_steps``
+iterations); a non-finite loss calls ``on_nonfinite(value, phase)``, which raises.
+"""
+
+import math
+
+import torch
+
+from nashlab.scaling import distributed, losses
+from nashlab.scaling.oracles import batch_length, take
+from nashlab.scaling.policies import prox_torch
+from nashlab.scaling.sampling import concat
+
+
+def make_optimizer(config, policy):
+    c, params = config, [p for p in policy.parameters() if p.requires_grad]
+    if c.optimizer == "adam":
+        return torch.optim.Adam(params, lr=c.lr)
+    if c.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=c.lr)
+    return torch.optim.LBFGS(params, lr=c.lr, max_iter=c.inner_steps, history_size=50,
+                             tolerance_grad=1e-13, tolerance_change=1e-16,
+                             line_search_fn="strong_wolfe")
+
+
+class Subproblems:
+    """Builds and solves the sub-problems of one trainer (``model``: the possibly wrapped
+    trained module; the frozen modules come from ``sampler.modules``)."""
+
+    def __init__(self, config, sampler, oracle, model, optimizer, accelerator, on_nonfinite):
+        self.config, self.sampler, self.oracle = config, sampler, oracle
+        self.model, self.optimizer, self.accelerator = model, optimizer, accelerator
+        self.on_nonfinite = on_nonfinite
+
+    def solve(self, opponent, phase) -> float:
+        c = self.config
+        if c.optimizer == "lbfgs":
+            self.optimizer.optimizer.state.clear()  # each sub-problem from scratch
+        if c.estimator == "exact":
+            closure = self.exact_closure(opponent)
+        elif c.loss == "regression":
+            closure = self.regression_closure(opponent)
+        else:
+            closure = self.pg_closure(opponent)
+        return self.optimise(closure, phase)
+
+    def exact_closure(self, opponent):
+        c, s = self.config, self.sampler
+        anchor, reference = s.modules["anchor"], s.reference
+        with torch.no_grad():
+            g = self.oracle.expected_wins(s.opponent_probs(opponent))
+            target = prox_torch(anchor.log_probs_all(), g, eta=c.prox_eta, beta=c.beta,
+                                log_reference=reference.log_probs_all())
+        loss_fn = losses.exact_regression_loss if c.loss == "regression" else losses.exact_kl_loss
+        return lambda: loss_fn(self.model(s.all), target)
+
+    def regression_closure(self, opponent):
+        c, s, B = self.config, self.sampler, self.config.batch_size
+        anchor, reference = s.modules["anchor"], s.reference
+        ctx = s.sample_contexts(B)
+        pairs = c.pairs if c.pairs != "auto" else ("uniform" if s.enumerable else "anchor")
+        source = s.module(pairs)
+        a, b = s.sample(source, B, ctx), s.sample(source, B, ctx)
+        y2 = s.sample(s.module(opponent), B, ctx)
+        mine = distributed.share(self.accelerator, B)
+        ctx, a, b, y2 = take(ctx, mine), take(a, mine), take(b, mine), take(y2, mine)
+        both = concat(a, b)
+        ctx2 = None if ctx is None else ctx + ctx
+        k = batch_length(a)
+        with torch.no_grad():
+            g_a, g_b = self.oracle(ctx, a, y2), self.oracle(ctx, b, y2)
+            anchor_lp = s.log_probs(anchor, both, ctx2)
+            ref_lp = s.log_probs(reference, both, ctx2)
+            target = losses.prox_log_ratio(anchor_lp[:k], anchor_lp[k:], g_a, g_b, ref_lp[:k],
+                                           ref_lp[k:], eta=c.prox_eta, beta=c.beta)
+
+        def closure():
+            lp = s.log_probs(self.model, both, ctx2)
+            return losses.pairwise_regression_loss(lp[:k], lp[k:], target)
+
+        return closure
+
+    def pg_closure(self, opponent):
+        c, s, B = self.config, self.sampler, self.config.batch_size
+        anchor, reference, policy = s.modules["anchor"], s.reference, s.policy
+
+        def closure():
+            ctx = s.sample_contexts(B)
+            y = s.sample(policy, B, ctx)
+            y2 = s.sample(s.module(opponent), B, ctx)
+            mine = distributed.share(self.accelerator, B)
+            ctx_mine, y_mine = take(ctx, mine), take(y, mine)
+            with torch.no_grad():
+                g = distributed.gather(self.accelerator, self.oracle(ctx_mine, y_mine, take(y2, mine)))
+                targets = losses.prox_log_targets(s.log_probs(anchor, y, ctx), g,
+                                                  s.log_probs(reference, y, ctx),
+                                                  eta=c.prox_eta, beta=c.beta)
+                advantage = losses.centred_advantage(targets, s.log_probs(policy, y, ctx))
+            logp = s.log_probs(self.model, y_mine, ctx_mine)
+            return losses.policy_gradient_loss(logp, advantage[mine])
+
+        return closure
+
+    def optimise(self, closure, phase) -> float:
+        opt, acc = self.optimizer, self.accelerator
+
+        def evaluate():
+            opt.zero_grad()
+            loss = closure()
+            self.check_finite(loss, phase)
+            acc.backward(loss)
+            return loss
+
+        if self.config.optimizer == "lbfgs":
+            opt.step(evaluate)
+            return self.check_finite(closure().detach(), phase)
+        for _ in range(self.config.inner_steps):
+            loss = evaluate()
+            opt.step()
+        return distributed.mean(acc, loss.detach())
+
+    def check_finite(self, loss, phase) -> float:
+        value = distributed.mean(self.accelerator, loss)
+        if not math.isfinite(value):
+            self.on_nonfinite(value, phase)
+        return value
