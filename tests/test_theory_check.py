@@ -194,3 +194,21 @@ def test_bound_with_sympy_functions_evaluates_with_numpy():
     values = np.r_[1e6, 8 / (0.25 * (np.arange(1, 20) + 1))]  # k = 0 is unbounded
     v = check(trajectory(values, beta=0.5), thm)
     assert v.passed and v.worst_ratio == pytest.approx(1.0)
+
+
+def test_n_and_S_are_read_from_the_one_params_schema():
+    values = geometric(1.0, 0.5, 4)
+    traj = trajectory(values, n_actions=5, n_states=3)
+    bound = sympy.log(SYMBOLS["n"]) * SYMBOLS["S"] / (k + 1)
+    np.testing.assert_allclose(evaluate(bound, traj, values), np.log(5) * 3 / np.arange(1, 6),
+                               rtol=1e-15)
+    assert check(traj, theorem(err0 + sympy.log(SYMBOLS["n"]), assumptions=())).passed
+
+
+def test_n_of_a_two_player_game_is_an_error_naming_n_actions():
+    values = geometric(1.0, 0.5, 4)
+    traj = trajectory(values, n_actions=[3, 4], n_states=None)
+    with pytest.raises(ValueError, match="n_actions"):
+        evaluate(sympy.log(SYMBOLS["n"]), traj, values)
+    with pytest.raises(ValueError, match="cannot evaluate symbol 'S'"):
+        evaluate(SYMBOLS["S"], traj, values)

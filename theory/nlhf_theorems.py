@@ -21,15 +21,16 @@ import numpy as np
 import sympy
 
 from nashlab.games import generators
-from nashlab.games.matrix import random_matrix_game
-from nashlab.solvers.matrix_games import run_matrix_game
 from nashlab.solvers.nlhf import run
+from nashlab.theory.common import MMD, MMD_VERIFIED
+from nashlab.theory.common import iterations_for as _iterations
+from nashlab.theory.common import method_is as _method
 from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem, register
 from nashlab.theory.verdicts import FLOAT_FLOOR, RTOL, Claim, fitted_rate, register_claim
 
 k, err0, prev, N = SYMBOLS["k"], SYMBOLS["err0"], SYMBOLS["prev"], SYMBOLS["N"]
 beta, eta, n, delta = SYMBOLS["beta"], SYMBOLS["eta"], SYMBOLS["n"], SYMBOLS["delta"]
-tau, C1 = SYMBOLS["tau"], SYMBOLS["C1"]
+C1 = SYMBOLS["C1"]
 
 NASH_MP = Source("Nash Mirror Prox (Tiapkin et al., v1; v2 retitled Proximal Point Nash "
                  "Learning from Human Feedback)", "2505.19731", "abstract")
@@ -39,9 +40,6 @@ EGPO = Source("Improving LLM General Preference Alignment via Optimistic Online 
               "Descent / EGPO (Zhou, Fazel, Du, COLM 2025)", "2503.08942", "abstract and code")
 CEN = Source("Fast Policy Extragradient Methods for Competitive Games with Entropy "
              "Regularization (Cen, Wei, Chi)", "2105.15186", "Theorems 1–2 (recalled)")
-MMD = Source("A Unified Approach to Reinforcement Learning, Quantal Response Equilibria, and "
-             "Two-Player Zero-Sum Games (Sokota et al., MMD)", "2206.05825",
-             "Theorem 3.4 (number recalled)")
 SPPO = Source("Self-Play Preference Optimization (Wu et al.)", "2405.00675",
               "Theorem 4.1 (setting); regret bound derived")
 INPO = Source("Iterative Nash Policy Optimization (INPO)", "2407.00617", "theory notes §5")
@@ -56,10 +54,6 @@ FAMILIES = ("uniform", "bradley-terry", "tournament", "cyclic", "annotators", "p
 def _param(params, name):
     value = params.get(name)
     return None if value is None else np.asarray(value, dtype=float)
-
-
-def _method(*names):
-    return Assumption(f"method ∈ {set(names)}", lambda p: p.get("method") in names)
 
 
 EXACT_ORACLE = Assumption("exact preference oracle", lambda p: p.get("oracle", "exact") == "exact")
@@ -128,11 +122,6 @@ def _cases(quick, betas=None, peaked=True):
             yield f"{family} n={size}{shape} β={beta:g}", game, init
 
 
-def _iterations(rate_per_step, cap):
-    """Enough steps for KL to fall ~e^{-30} at the per-step factor ``rate_per_step``."""
-    return int(min(cap, math.ceil(30.0 / -math.log(rate_per_step)) + 5))
-
-
 @functools.lru_cache(maxsize=None)
 def _runs(method, quick, step, extra=()):
     """Labelled runs of ``method`` over ``_cases(quick)``; ``step(β) -> (η, iterations)``
@@ -191,18 +180,6 @@ def _suite_hedge(quick):
         traj = run(game, "hedge", eta=step, iterations=T, track=("exploitability",))
         traj.params["init"] = "uniform"
         out.append((f"{label} η={step:.4g}", traj))
-    return out
-
-
-def _suite_matrix_mmd(quick):
-    """MMD on random A ~ U(−1,1) matrix games with η = τ/L² (L = max|A_ij|)."""
-    out = []
-    for tau_value in ((0.1, 1.0) if quick else (0.05, 0.1, 0.5, 1.0)):
-        game = random_matrix_game(8, 10, tau=tau_value, seed=3, batch_shape=(3,))
-        step = tau_value / game.scale ** 2
-        T = _iterations(1 / (1 + step * tau_value) ** 2, 1500 if quick else 8000)
-        traj = run_matrix_game(game, "mmd", eta=step, iterations=T, track=("kl",))
-        out.append((f"A~U(-1,1) 8×10 ×3 τ={tau_value:g} η={step:.4g}", traj))
     return out
 
 
@@ -365,8 +342,6 @@ B = KL), F(π) = −Aπ is monotone (A antisymmetric, ⟨F(x)−F(y), x−y⟩ =
 with magnet μ, and the VI solution is π*_β. Hence η ≤ 4β ⇒ KL_{t+1} ≤ KL_t/(1+ηβ)
 (at η = 4β: 1/(1+4β²), theory notes nlhf.md §5, §9)."""
 
-MMD_VERIFIED = Source(MMD.title, MMD.arxiv, "Theorem 3.4")
-
 register(Theorem(
     id="mmd/sokota-contraction", algorithm="mmd",
     statement="MMD with magnet μ on the preference game (L = ½, α = β): η ≤ 4β ⇒ "
@@ -376,20 +351,6 @@ register(Theorem(
                  _eta_at_most("0 < η ≤ 4β", lambda b: 4 * b * (1 + 1e-12))),
     form="per-step", rate=1 / (1 + eta * beta), derivation=_SOKOTA_INSTANCE,
     suite=_chain(_suite("mmd", "mmd-2beta"), _suite("mmd", "mmd-4beta"))))
-
-register(Theorem(
-    id="mmd/matrix-game", algorithm="mmd",
-    statement="Entropy-regularized matrix game, MMD with η ≤ τ/L² (L = max|A_ij|): "
-              "B(z*,z_{t+1}) ≤ B(z*,z_t)/(1+ητ), B = KL summed over the two players",
-    metric="kl", bound=prev / (1 + eta * tau), source=MMD_VERIFIED, status="paper-verified",
-    assumptions=(_method("mmd"),
-                 Assumption("0 < η ≤ τ/L²", lambda p: 0 < p["eta"] <= p["tau"] / p["L"] ** 2
-                            * (1 + 1e-12))),
-    form="per-step", rate=1 / (1 + eta * tau),
-    derivation="Theorem 3.4 with α = τ, ψ the sum of the players' negative entropies "
-               "(1-strongly convex in √(‖x‖₁² + ‖y‖₁²)), F(x, y) = (−Ay, Aᵀx) with "
-               "L = max|A_ij|; t = 1 from any iterate gives the per-step form.",
-    suite=_suite_matrix_mmd))
 
 register(Theorem(
     id="omd/kl-contraction", algorithm="omd",

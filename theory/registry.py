@@ -6,7 +6,10 @@ symbols of ``SYMBOLS``; the values come from ``trajectory.params`` and the traje
 * ``k``     the iteration index (0 is the initial point),
 * ``err0``  the metric at k = 0 (e.g. KL₀ = KL(π*‖π₀)),
 * ``prev``  the metric at k − 1 (for per-step statements),
-* any other symbol by its name in ``trajectory.params`` (β, η, γ, τ, n, N, δ, ...).
+* ``n``     the number of actions, ``params["n_actions"]`` (an int),
+* ``S``     the number of states, ``params["n_states"]`` (an int),
+* any other symbol by its name in ``trajectory.params`` (β, η, γ, τ, δ, ...) or, where a
+  solver records it per iteration, in ``trajectory.metrics`` (``N`` = "queries", η).
 
 ``form`` says how the bound is read:
 * "envelope":  metric[k] ≤ bound(k, err0, params) for every k ≥ 0;
@@ -26,7 +29,7 @@ import sympy
 #: Named symbols bounds are written in. Add new ones here (one place), never ad hoc.
 SYMBOLS = {
     name: sympy.Symbol(name, positive=True)
-    for name in ("beta", "eta", "k", "err0", "prev", "n", "N", "delta", "gamma", "tau",
+    for name in ("beta", "eta", "k", "err0", "prev", "n", "S", "N", "delta", "gamma", "tau",
                  "alpha", "L", "C1", "C2", "T", "vartheta")
 }
 
@@ -84,6 +87,7 @@ _REGISTRY: dict[str, Theorem] = {}
 #: Modules whose import registers the library's theorems and claims (add new ones here).
 THEOREM_MODULES = (
     "nashlab.theory.nlhf_theorems",
+    "nashlab.theory.matrix_theorems",
     "nashlab.theory.dp_theorems",
     "nashlab.theory.robust_theorems",
 )

@@ -25,11 +25,12 @@ Their bound's unknown constants ``C1``, ``C2`` are set to 1, so ``worst_ratio`` 
 measured constant, reported but not asserted.
 
 Symbols of a bound are resolved from the trajectory (registry docstring): ``k``; ``err0`` =
-metric[0]; ``prev`` = metric[k − 1]; then ``params[name]`` when it is not None (a scalar, or
-an array over the batch); else a per-iteration metric: ``N`` = the cumulative preference
-queries ``metrics["queries"]``, ``eta`` = ``metrics["eta"]`` shifted by one (the solvers
-record at entry k the step from π_k to π_{k+1}; the bound at k needs the step k − 1 → k),
-any other symbol by its own name.
+metric[0]; ``prev`` = metric[k − 1]; then the params entry when it is not None (a scalar, or
+an array over the batch): ``n`` = ``params["n_actions"]`` and ``S`` = ``params["n_states"]``
+(ints; ``PARAM_KEYS``), any other symbol ``params[name]``; else a per-iteration metric:
+``N`` = the cumulative preference queries ``metrics["queries"]``, ``eta`` = ``metrics["eta"]``
+shifted by one (the solvers record at entry k the step from π_k to π_{k+1}; the bound at k
+needs the step k − 1 → k), any other symbol by its own name.
 """
 
 import functools
@@ -50,6 +51,8 @@ UNKNOWN_CONSTANTS = ("C1", "C2")
 
 #: symbols read from a per-iteration metric with another name
 _METRIC_ALIASES = {"N": "queries"}
+#: symbols read from a key of the one params schema (``nashlab.solvers.results``)
+PARAM_KEYS = {"n": "n_actions", "S": "n_states"}
 #: per-iteration metrics whose entry k is the step taken from iterate k (shifted by one)
 _STEP_METRICS = ("eta",)
 
@@ -92,6 +95,22 @@ def _metric(trajectory, name) -> np.ndarray:
     return values
 
 
+def _param(params, name):
+    """The value of the bound symbol ``name`` in ``params``: ``n`` is params["n_actions"] and
+    ``S`` is params["n_states"] (each must then be an int: a two-player game's [m, n] has no
+    single n); any other symbol is the key of its own name. None when absent."""
+    key = PARAM_KEYS.get(name)
+    if key is None:
+        return params.get(name)
+    value = params.get(key)
+    if value is None:
+        return params.get(name)  # transition: trajectories written before the one schema
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"symbol {name!r} is params[{key!r}], which must be an int here, "
+                         f"got {value!r}")
+    return value
+
+
 def _symbol_values(expr, trajectory, values, defaults=None, extra=None) -> dict:
     """Numeric value of each free symbol of ``expr`` as an array broadcastable to
     ``values`` (shape (T+1, *batch)); ``extra`` maps names to values taken first."""
@@ -108,8 +127,8 @@ def _symbol_values(expr, trajectory, values, defaults=None, extra=None) -> dict:
             out[name] = values[:1]
         elif name == "prev":
             out[name] = np.concatenate([np.full_like(values[:1], np.nan), values[:-1]])
-        elif trajectory.params.get(name) is not None:
-            out[name] = np.asarray(trajectory.params[name], dtype=float)
+        elif _param(trajectory.params, name) is not None:
+            out[name] = np.asarray(_param(trajectory.params, name), dtype=float)
         elif _METRIC_ALIASES.get(name, name) in trajectory.metrics:
             v = np.asarray(trajectory.metrics[_METRIC_ALIASES.get(name, name)], dtype=float)
             if name in _STEP_METRICS:
