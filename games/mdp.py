@@ -21,7 +21,6 @@ Regularized Markov Decision Processes", arXiv 1901.11275, Def. 1): q_v(s, a) = r
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from nashlab.games._validation import as_float_array, check_distribution, check_scalar
 
@@ -160,6 +159,8 @@ class MDP:
         P_pi = self.P_pi(policy)
         S = self.n_states
         if self.is_sparse:
+            import scipy.sparse.linalg as spla  # only sparse models need it (import cost)
+
             M = (sp.identity(S, format="csc") - self.gamma * P_pi).tocsc()
             return np.asarray(spla.spsolve(M.T.tocsc() if transpose else M, b)).reshape(b.shape)
         M = np.eye(S) - self.gamma * P_pi

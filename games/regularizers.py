@@ -138,5 +138,3 @@ class Tsallis:
     def spread(self, n_actions):
         return 0.5 * self.tau * (1.0 - 1.0 / n_actions)
 
-
-REGULARIZERS = {"entropy": Entropy, "tsallis": Tsallis, "kl": KL}

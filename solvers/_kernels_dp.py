@@ -1,5 +1,5 @@
 """Compiled Bellman operators for sparse MDPs (private; the public entry is
-``nashlab.solvers.dp.bellman_operator``).
+``nashlab.solvers.bellman.bellman_operator``).
 
 q(s, a) = r(s, a) + γ·Σ_{s'} P(s'|s, a) v(s') with P in CSR form, rows s·A + a, and
 

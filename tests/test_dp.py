@@ -1,5 +1,5 @@
-"""Certified MDP solutions (Howard PI vs LP, regularized fixed points) and the iterative
-algorithms of ``nashlab.solvers.dp``."""
+"""Certified MDP solutions (Howard PI vs LP, regularized fixed points), the Bellman maps of
+``nashlab.solvers.bellman`` and the iterative algorithms run by ``nashlab.solvers.dp.run_mdp``."""
 
 import json
 from argparse import Namespace
@@ -13,14 +13,9 @@ from scipy.optimize import linprog
 from nashlab.games import mdp_problems as problems
 from nashlab.games.mdp import MDP
 from nashlab.games.regularizers import KL, Entropy, Tsallis
-from nashlab.solvers.dp import (
-    METHODS,
-    backup,
-    bellman_residual,
-    greedy_policy,
-    run_mdp,
-    solve_mdp,
-)
+from nashlab.solvers.bellman import backup, bellman_residual, greedy_policy
+from nashlab.solvers.dp import run_mdp, solve_mdp
+from nashlab.solvers.dp_methods import METHODS
 from nashlab.solvers.mdp_cli import parse_regularizer, solve_mdp_cli
 from nashlab.theory.mdp_strategies import mdps
 
@@ -82,7 +77,7 @@ REGULARIZERS = [Entropy(0.1), KL(0.3, [0.2, 0.3, 0.5]), Tsallis(0.5), Entropy(1e
 @settings(max_examples=10, deadline=None)
 @given(mdps(A_min=3, A_max=3, gamma_max=0.95))
 def test_regularized_fixed_point(reg, mdp):
-    sol = solve_mdp(mdp, reg)
+    sol = solve_mdp(mdp, regularizer=reg)
     assert sol.certified and sol.residual <= 1e-10
     # π* = ∇Ω*(q*), v* = v^{π*}_Ω, and an independent route: long regularized VI
     np.testing.assert_allclose(sol.policy, reg.greedy(sol.q), atol=1e-13)
@@ -100,7 +95,7 @@ def test_entropy_bias_bound(mdp):
     """Geist et al. 1901.11275 Thm 2: v* − (U_Ω − L_Ω)/(1−γ) ≤ v^{π*_Ω} ≤ v*."""
     reg = Entropy(0.2)
     v_star = solve_mdp(mdp).values
-    v_reg_policy = mdp.evaluate(solve_mdp(mdp, reg).policy)
+    v_reg_policy = mdp.evaluate(solve_mdp(mdp, regularizer=reg).policy)
     spread = reg.spread(mdp.n_actions) / (1 - mdp.gamma)
     assert np.all(v_reg_policy <= v_star + 1e-10)
     assert np.all(v_reg_policy >= v_star - spread - 1e-10)
@@ -135,7 +130,7 @@ def test_finite_horizon_backward_induction():
 
 
 def test_solution_is_json_serialisable():
-    sol = solve_mdp(problems.riverswim(), Entropy(0.1))
+    sol = solve_mdp(problems.riverswim(), regularizer=Entropy(0.1))
     d = json.loads(json.dumps(sol.to_dict()))
     assert d["certified"] and len(d["values"]) == 6
 
@@ -144,13 +139,13 @@ def test_solution_is_json_serialisable():
 @pytest.mark.parametrize("method, reg, options", [
     ("vi", None, {}), ("vi", Tsallis(0.5), {}), ("pi", None, {}), ("pi", Entropy(0.1), {}),
     ("mpi", None, {"m": 5}), ("mpi", KL(0.2, [0.5, 0.5]), {"m": 3}),
-    ("md_mpi", None, {"lam": 0.2, "m": 2}), ("npg_entropy", Entropy(0.1), {}),
+    ("md-mpi", None, {"lam": 0.2, "m": 2}), ("npg-entropy", Entropy(0.1), {}),
     ("pmd", Entropy(0.1), {}), ("npg", None, {"eta": 5.0, "step_growth": 1.2}),
 ])
 def test_every_method_converges(method, reg, options):
     mdp = problems.riverswim(6, gamma=0.8)
     traj = run_mdp(mdp, method, iterations=200, regularizer=reg, **options)
-    key = {"md_mpi": "policy_value_error", "npg": "suboptimality"}.get(method, "value_error")
+    key = {"md-mpi": "policy_value_error", "npg": "suboptimality"}.get(method, "value_error")
     err = traj[key]
     assert err.shape == (201,) and err[-1] <= 1e-6 * max(err[0], 1e-300) + 1e-10
     assert traj.params["gamma"] == 0.8 and traj.method == method
@@ -181,7 +176,7 @@ def test_kl_vi_is_q_averaging():
     z = total / lam
     np.testing.assert_allclose(np.exp(logits), np.exp(z) / np.exp(z).sum(1, keepdims=True),
                                atol=1e-12)
-    traj = run_mdp(mdp, "md_mpi", iterations=5, lam=lam)
+    traj = run_mdp(mdp, "md-mpi", iterations=5, lam=lam)
     np.testing.assert_allclose(traj.policy, np.exp(logits), atol=1e-12)
 
 
@@ -198,9 +193,9 @@ def test_bad_arguments_rejected():
     with pytest.raises(ValueError, match="iterations"):
         run_mdp(mdp, "vi", iterations=-1)
     with pytest.raises(ValueError, match="eta must be ≤"):
-        run_mdp(mdp, "npg_entropy", iterations=3, regularizer=Entropy(0.1), eta=10.0)
+        run_mdp(mdp, "npg-entropy", iterations=3, regularizer=Entropy(0.1), eta=10.0)
     with pytest.raises(ValueError, match="Entropy"):
-        run_mdp(mdp, "npg_entropy", iterations=3)
+        run_mdp(mdp, "npg-entropy", iterations=3)
     with pytest.raises(ValueError, match="regularizer"):
         run_mdp(mdp, "pmd", iterations=3)
     with pytest.raises(ValueError, match="unregularized"):
@@ -209,7 +204,7 @@ def test_bad_arguments_rejected():
         run_mdp(mdp, "mpi", iterations=3, m=0)
     with pytest.raises(ValueError, match="step_growth"):
         run_mdp(mdp, "npg", iterations=3, step_growth=0.5)
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    with pytest.raises(TypeError, match="unknown option"):
         run_mdp(mdp, "vi", iterations=3, eta=1.0)
     with pytest.raises(TypeError, match="mdp must be an MDP"):
         solve_mdp("riverswim")

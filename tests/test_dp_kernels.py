@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from nashlab.games.mdp import MDP
 from nashlab.games.mdp_problems import garnet, riverswim
 from nashlab.games.regularizers import KL, Entropy, Tsallis
-from nashlab.solvers.dp import bellman_operator, run_mdp, solve_mdp
+from nashlab.solvers.bellman import bellman_operator
+from nashlab.solvers.dp import run_mdp, solve_mdp
 
 
 def _regularizer(kind, tau, S, A, seed):
@@ -43,7 +44,7 @@ def test_numba_bellman_matches_numpy(S, A, b, seed, kind, tau, scale):
 def test_solvers_give_the_reference_results_with_the_kernel(kind):
     mdp = garnet(300, 8, 6, seed=3, gamma=0.95, sparse=True)
     reg = _regularizer(kind, 0.2, 300, 8, 3)
-    fast, ref = solve_mdp(mdp, reg), solve_mdp(mdp, reg, backend="numpy")
+    fast, ref = solve_mdp(mdp, regularizer=reg), solve_mdp(mdp, regularizer=reg, backend="numpy")
     assert fast.certified and ref.certified
     np.testing.assert_allclose(fast.values, ref.values, rtol=0, atol=1e-11)
     vi_fast = run_mdp(mdp, "vi", iterations=40, regularizer=reg, solution=ref, backend="numba")

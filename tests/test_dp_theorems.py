@@ -92,7 +92,7 @@ def _regularizer(kind, tau, A):
 def test_vi_contracts_at_every_step(mdp, kind, tau, seed):
     reg = None if kind is None else _regularizer(kind, tau, mdp.n_actions)
     v0 = 5 * np.random.default_rng(seed).standard_normal(mdp.n_states)
-    traj = run_mdp(mdp, "vi", iterations=40, regularizer=reg, initial_values=v0)
+    traj = run_mdp(mdp, "vi", iterations=40, regularizer=reg, init=v0)
     theorem = get("dp.vi.contraction" if reg is None else "dp.regularized-vi.contraction")
     assert_passes(theorem, traj)
 
@@ -117,8 +117,8 @@ def test_cen_theorem_1(mdp, tau, frac, peaked_start):
     if peaked_start:
         logits = 3 * np.random.default_rng(0).standard_normal((mdp.n_states, mdp.n_actions))
         start = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    traj = run_mdp(mdp, "npg_entropy", iterations=100, regularizer=Entropy(tau), eta=eta,
-                   initial_policy=start)
+    traj = run_mdp(mdp, "npg-entropy", iterations=100, regularizer=Entropy(tau), eta=eta,
+                   init=start)
     assert_passes(get("dp.npg-entropy.cen-thm1-q"), traj, slope_floor=1e-9)
     assert_passes(get("dp.npg-entropy.cen-thm1-logpi"), traj, slope_floor=1e-9)
 
@@ -126,7 +126,7 @@ def test_cen_theorem_1(mdp, tau, frac, peaked_start):
 @settings(max_examples=10, deadline=None)
 @given(mdps(gamma_max=0.9), st.sampled_from([1e-4, 1e-2]), st.integers(0, 2**31))
 def test_cen_theorem_2(mdp, delta, seed):
-    traj = run_mdp(mdp, "npg_entropy", iterations=30, regularizer=Entropy(0.2),
+    traj = run_mdp(mdp, "npg-entropy", iterations=30, regularizer=Entropy(0.2),
                    eta=0.5 * (1 - mdp.gamma) / 0.2, q_noise=delta, seed=seed)
     assert_envelope(get("dp.npg-entropy.cen-thm2"), traj)
 

@@ -24,7 +24,8 @@ from nashlab.games.uncertainty import (
     WassersteinBall,
 )
 from nashlab.solvers.dp import solve_mdp
-from nashlab.solvers.robust import RobustBellman, run_robust, solve_robust
+from nashlab.solvers.robust import run_robust, solve_robust
+from nashlab.solvers.robust_bellman import RobustBellman
 
 #: HiGHS' default feasibility tolerance (1e-7) is too loose for exact ground truth
 HIGHS_TIGHT = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
@@ -95,7 +96,7 @@ def test_l1_sa_matches_enumeration_of_deterministic_policies(seed):
     xi = 0.4
     truth = np.max([_lp_robust_evaluation(mdp, mdp.as_policy(np.array(acts)), xi)
                     for acts in itertools.product(range(3), repeat=4)], axis=0)
-    sol = solve_robust(mdp, L1Ball(xi))
+    sol = solve_robust(mdp, uncertainty=L1Ball(xi))
     assert sol.certified and sol.residual <= 1e-10
     assert np.max(np.abs(sol.values - truth)) <= 1e-8
     assert np.all(sol.policy.max(axis=1) == 1.0)  # deterministic optimal policy
@@ -111,7 +112,7 @@ def test_robust_evaluation_of_randomized_policy_matches_lp():
 
 def test_s_rectangular_example_needs_randomization():
     mdp, unc = _three_state_example(kappa=1.0)
-    sol = solve_robust(mdp, unc)
+    sol = solve_robust(mdp, uncertainty=unc)
     assert sol.certified and sol.values[0] == pytest.approx(6.75, abs=1e-10)
     assert sol.policy[0] == pytest.approx([0.5, 0.5], abs=1e-12)
     op = RobustBellman(mdp, unc)
@@ -119,7 +120,7 @@ def test_s_rectangular_example_needs_randomization():
         assert op.evaluate(np.array([action, 0, 0]))[0] == pytest.approx(4.5, abs=1e-10)
     assert np.sum(sol.policy * sol.q, axis=1) == pytest.approx(sol.values, abs=1e-12)
     mdp, unc = _three_state_example(kappa=0.2)
-    assert solve_robust(mdp, unc).values[0] == pytest.approx(8.55, abs=1e-10)
+    assert solve_robust(mdp, uncertainty=unc).values[0] == pytest.approx(8.55, abs=1e-10)
 
 
 def _saddle_point_backup(mdp, v, kappa):
@@ -139,18 +140,18 @@ def _saddle_point_backup(mdp, v, kappa):
 
 def test_s_rectangular_l1_fixed_point_against_saddle_point_programs():
     mdp = garnet(4, 3, 3, seed=11, gamma=0.9)
-    sol = solve_robust(mdp, L1Ball(0.5, "s"))
+    sol = solve_robust(mdp, uncertainty=L1Ball(0.5, "s"))
     assert sol.certified
     assert np.max(np.abs(_saddle_point_backup(mdp, sol.values, 0.5) - sol.values)) <= 1e-7
     nominal = solve_mdp(mdp).values
     assert np.all(sol.values <= nominal + 1e-12)
-    assert np.all(sol.values >= solve_robust(mdp, L1Ball(0.5)).values - 1e-10)  # sa ⊂ s ball
+    assert np.all(sol.values >= solve_robust(mdp, uncertainty=L1Ball(0.5)).values - 1e-10)  # sa ⊂ s ball
 
 
 @pytest.mark.parametrize("unc", SA_SETS + S_SETS, ids=_ids(SA_SETS + S_SETS))
 def test_certified_and_consistent(unc):
     mdp = garnet(6, 3, 3, seed=2, gamma=0.9)
-    sol = solve_robust(mdp, unc)
+    sol = solve_robust(mdp, uncertainty=unc)
     assert sol.certified and sol.residual <= 1e-10
     op = RobustBellman(mdp, unc)
     assert np.max(np.abs(op.evaluate(sol.policy) - sol.values)) <= 1e-10
@@ -162,19 +163,19 @@ def test_certified_and_consistent(unc):
                          ids=["l1", "kl", "lp-s", "l1-s"])
 def test_zero_radius_is_nominal(unc):
     mdp = garnet(5, 3, 2, seed=4, gamma=0.8)
-    assert solve_robust(mdp, unc).values == pytest.approx(solve_mdp(mdp).values, abs=1e-11)
+    assert solve_robust(mdp, uncertainty=unc).values == pytest.approx(solve_mdp(mdp).values, abs=1e-11)
 
 
 def test_kl_pi_and_vi_agree():
     mdp = garnet(6, 3, 4, seed=8, gamma=0.9)
-    sol = solve_robust(mdp, KLBall(0.3))
-    traj = run_robust(mdp, KLBall(0.3), "vi", iterations=400, solution=sol)
+    sol = solve_robust(mdp, uncertainty=KLBall(0.3))
+    traj = run_robust(mdp, "vi", uncertainty=KLBall(0.3), iterations=400, solution=sol)
     assert traj["value_error"][-1] <= 1e-11
 
 
 def test_regularized_robust():
     mdp = garnet(5, 3, 3, seed=9, gamma=0.9)
-    sol = solve_robust(mdp, L1Ball(0.2), Entropy(0.1))
+    sol = solve_robust(mdp, uncertainty=L1Ball(0.2), regularizer=Entropy(0.1))
     assert sol.certified and sol.policy.min() > 0
     op = RobustBellman(mdp, L1Ball(0.2), Entropy(0.1))
     assert np.max(np.abs(op.evaluate(sol.policy) - sol.values)) <= 1e-10
@@ -198,7 +199,7 @@ def _slope(err):
 @pytest.mark.parametrize("unc", SA_SETS[:4] + S_SETS[:2], ids=_ids(SA_SETS[:4] + S_SETS[:2]))
 def test_robust_vi_contracts_by_gamma_each_step(unc):
     mdp = garnet(6, 3, 3, seed=3, gamma=0.8)
-    err = run_robust(mdp, unc, "vi", iterations=60)["value_error"]
+    err = run_robust(mdp, "vi", uncertainty=unc, iterations=60)["value_error"]
     _assert_per_step(err, 0.8)
     assert _slope(err) <= 0.8 * (1 + 1e-6)
 
@@ -206,7 +207,7 @@ def test_robust_vi_contracts_by_gamma_each_step(unc):
 @pytest.mark.parametrize("unc", [L1Ball(0.4), KLBall(0.2), L1Ball(0.8, "s")], ids=["l1", "kl", "l1-s"])
 def test_robust_pi_rate_gamma(unc):
     mdp = garnet(8, 3, 3, seed=6, gamma=0.9)
-    traj = run_robust(mdp, unc, "pi", iterations=8)
+    traj = run_robust(mdp, "pi", uncertainty=unc, iterations=8)
     err = traj["value_error"]
     _assert_per_step(err, 0.9)
     assert err[-1] <= 1e-10
@@ -214,12 +215,12 @@ def test_robust_pi_rate_gamma(unc):
 
 def test_rpmd_converges_with_growing_steps():
     mdp = garnet(6, 3, 3, seed=7, gamma=0.9)
-    err = run_robust(mdp, L1Ball(0.3), "rpmd", iterations=60, eta=1.0,
+    err = run_robust(mdp, "rpmd", uncertainty=L1Ball(0.3), iterations=60, eta=1.0,
                      step_growth=1 / 0.9)["value_error"]
     assert np.all(np.diff(err) <= 1e-12)  # monotone improvement
     assert err[-1] <= 1e-10
     assert _slope(err) <= 0.9  # linear with η_k ∝ γ^{−k} (slope only: constants UNVERIFIED)
-    const = run_robust(mdp, KLBall(0.2), "rpmd", iterations=30, eta=1.0)["value_error"]
+    const = run_robust(mdp, "rpmd", uncertainty=KLBall(0.2), iterations=30, eta=1.0)["value_error"]
     assert np.all(np.diff(const) <= 1e-12) and const[-1] < const[0]
 
 
@@ -264,27 +265,27 @@ def test_lp_operator_is_not_a_contraction_outside_the_simplex():
 def test_bad_inputs():
     mdp = garnet(4, 2, 2, seed=0)
     with pytest.raises(TypeError, match="mdp"):
-        solve_robust("mdp", L1Ball(0.1))
+        solve_robust("mdp", uncertainty=L1Ball(0.1))
     with pytest.raises(TypeError, match="uncertainty"):
-        solve_robust(mdp, 0.1)
+        solve_robust(mdp, uncertainty=0.1)
     with pytest.raises(ValueError, match="unknown uncertainty"):
-        solve_robust(mdp, "foo:0.1")
+        solve_robust(mdp, uncertainty="foo:0.1")
     with pytest.raises(ValueError, match="regularizer"):
-        solve_robust(mdp, L1Ball(0.1, "s"), Entropy(0.1))
+        solve_robust(mdp, uncertainty=L1Ball(0.1, "s"), regularizer=Entropy(0.1))
     with pytest.raises(ValueError, match="infinite-horizon"):
-        solve_robust(MDP(mdp.P, mdp.r, 0.9, horizon=3), L1Ball(0.1))
+        solve_robust(MDP(mdp.P, mdp.r, 0.9, horizon=3), uncertainty=L1Ball(0.1))
     with pytest.raises(ValueError, match="shape"):
-        solve_robust(mdp, L1Ball(np.ones(3)))
+        solve_robust(mdp, uncertainty=L1Ball(np.ones(3)))
     with pytest.raises(ValueError, match="cost"):
-        solve_robust(mdp, WassersteinBall(0.1, np.zeros((3, 3))))
+        solve_robust(mdp, uncertainty=WassersteinBall(0.1, np.zeros((3, 3))))
     with pytest.raises(ValueError, match="rectangular"):
-        run_robust(mdp, L1Ball(0.1, "s"), "rpmd", iterations=2)
+        run_robust(mdp, "rpmd", uncertainty=L1Ball(0.1, "s"), iterations=2)
     with pytest.raises(ValueError, match="method"):
-        run_robust(mdp, L1Ball(0.1), "nope", iterations=2)
+        run_robust(mdp, "nope", uncertainty=L1Ball(0.1), iterations=2)
     with pytest.raises(ValueError, match="iterations"):
-        run_robust(mdp, L1Ball(0.1), "vi", iterations=-1)
+        run_robust(mdp, "vi", uncertainty=L1Ball(0.1), iterations=-1)
     with pytest.raises(ValueError, match="eta"):
-        run_robust(mdp, L1Ball(0.1), "rpmd", iterations=2, eta=0.0)
+        run_robust(mdp, "rpmd", uncertainty=L1Ball(0.1), iterations=2, eta=0.0)
     with pytest.raises(ValueError, match="v must have shape"):
         RobustBellman(mdp, L1Ball(0.1)).backup(np.zeros(3))
     with pytest.raises(ValueError, match="per \\(s, a\\)"):
@@ -293,12 +294,12 @@ def test_bad_inputs():
 
 def test_backend_names_the_one_implementation_of_each_set():
     mdp = riverswim(5, gamma=0.9)
-    assert run_robust(mdp, L1Ball(0.2), "vi", iterations=2).params["backend"] == "numba"
-    assert run_robust(mdp, L1Ball(0.2), "vi", iterations=2, backend="numba").params["backend"] == "numba"
-    assert run_robust(mdp, LpBall(2, 0.01, "sa"), "vi", iterations=2).params["backend"] == "numpy"
+    assert run_robust(mdp, "vi", uncertainty=L1Ball(0.2), iterations=2).params["backend"] == "numba"
+    assert run_robust(mdp, "vi", uncertainty=L1Ball(0.2), iterations=2, backend="numba").params["backend"] == "numba"
+    assert run_robust(mdp, "vi", uncertainty=LpBall(2, 0.01, "sa"), iterations=2).params["backend"] == "numpy"
     with pytest.raises(ValueError, match="its worst-case oracle has one implementation"):
-        solve_robust(mdp, KLBall(0.1), backend="numpy")
+        solve_robust(mdp, uncertainty=KLBall(0.1), backend="numpy")
     with pytest.raises(ValueError, match="not available for LpBall"):
-        solve_robust(mdp, LpBall(2, 0.01, "sa"), backend="numba")
+        solve_robust(mdp, uncertainty=LpBall(2, 0.01, "sa"), backend="numba")
     with pytest.raises(ValueError, match="backend must be one of"):
         RobustBellman(mdp, L1Ball(0.1), backend="gpu")

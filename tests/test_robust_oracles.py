@@ -1,4 +1,8 @@
-"""Inner problems of robust MDPs against LPs (scipy HiGHS) and convex programs (cvxpy)."""
+"""Inner problems of robust MDPs against LPs (scipy HiGHS) and convex programs (cvxpy).
+
+The single-row oracles below (``l1_worst_case``, ..., ``s_rectangular_l1``) are validated
+one-row views of the batched oracles of ``nashlab.solvers.robust_oracles``, kept here: only
+the tests call one row at a time."""
 
 import math
 
@@ -9,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from nashlab.games._validation import as_float_array, check_distribution, check_scalar
 from nashlab.games.uncertainty import (
     Chi2Ball,
     KLBall,
@@ -20,10 +25,96 @@ from nashlab.games.uncertainty import (
     parse_uncertainty,
 )
 from nashlab.solvers import robust_oracles as ro
+from nashlab.solvers.robust_closed_forms import kappa, lp_water_filling
 
 CLARABEL = {"solver": cp.CLARABEL}
 #: HiGHS' default feasibility tolerance (1e-7) is too loose for budgets κ ~ 1e-8
 HIGHS_TIGHT = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+# -- validated single-row oracles (views of the batched oracles) ------------------------------
+def _row_inputs(p_bar, z, radius, radius_name="radius", positive=False):
+    p_bar = check_distribution(p_bar, "p_bar")
+    if p_bar.ndim != 1:
+        raise ValueError(f"p_bar must be a vector, got shape {p_bar.shape}")
+    z = as_float_array(z, "z", ndim=1)
+    if z.shape != p_bar.shape:
+        raise ValueError(f"z must have the shape of p_bar {p_bar.shape}, got {z.shape}")
+    radius = check_scalar(radius, radius_name, low=0.0, low_open=positive)
+    return p_bar, z, radius
+
+
+def _single(kind, p_bar, z, radius, **kw):
+    values, kernel = ro.batch_worst_case(kind, p_bar[None, :], z, np.array([radius]),
+                                         want_kernel=True, **kw)
+    return float(values[0]), kernel[0]
+
+
+def l1_worst_case(p_bar, z, radius):
+    """(min_{p ∈ Δ, ‖p − p̄‖₁ ≤ ξ} p·z, p*) by sorting (Iyengar 2005; Ho+ 2006.09484)."""
+    return _single("l1", *_row_inputs(p_bar, z, radius))
+
+
+def kl_worst_case(p_bar, z, radius):
+    """(min_{KL(p‖p̄) ≤ ρ} p·z, p*) by the 1-D dual (Nilim & El Ghaoui 2005)."""
+    return _single("kl", *_row_inputs(p_bar, z, radius))
+
+
+def chi2_worst_case(p_bar, z, radius):
+    """(min_{Σ(p − p̄)²/p̄ ≤ ρ} p·z, p*) by the exact sorted scan of the χ² dual."""
+    return _single("chi2", *_row_inputs(p_bar, z, radius))
+
+
+def wasserstein_worst_case(p_bar, z, radius, cost):
+    """(min_{W_d(p, p̄) ≤ ε} p·z, p*) by the 1-D dual and the bracketing primal plans."""
+    p_bar, z, radius = _row_inputs(p_bar, z, radius)
+    cost = as_float_array(cost, "cost", ndim=2)
+    if cost.shape != (z.size, z.size) or cost.min() < 0 or np.any(np.diag(cost) != 0):
+        raise ValueError(f"cost must be ({z.size}, {z.size}), non-negative, zero diagonal")
+    return _single("wasserstein", p_bar, z, radius, cost=cost)
+
+
+def kl_penalty_worst_case(p_bar, z, strength):
+    """(min_{p ∈ Δ} p·z + λ KL(p‖p̄), p*) = (−λ log E_p̄ e^{−z/λ}, p̄ e^{−z/λ}/Z)."""
+    return _single("kl-penalty", *_row_inputs(p_bar, z, strength, "strength", positive=True))
+
+
+def tv_penalty_worst_case(p_bar, z, strength):
+    """(min_{p ∈ Δ} p·z + (λ/2)‖p − p̄‖₁, p*) = E_p̄ min(z, min z + λ)."""
+    return _single("tv-penalty", *_row_inputs(p_bar, z, strength, "strength", positive=True))
+
+
+def chi2_penalty_worst_case(p_bar, z, strength):
+    """(min_{p ∈ Δ} p·z + λ Σ(p − p̄)²/p̄, p*), p* = p̄ (1 + (η − z)/(2λ))₊."""
+    return _single("chi2-penalty", *_row_inputs(p_bar, z, strength, "strength", positive=True))
+
+
+def lp_worst_case(p_bar, z, radius, p):
+    """(σ, p̄ + u*, exact) for the set {p̄ + u : Σu = 0, ‖u‖_p ≤ β} (no u ≥ −p̄).
+
+    σ = p̄·z − β κ_q(z), u* = −β g. ``exact`` is p̄ + u* ≥ 0: only then is σ also the robust
+    value of the probability-constrained ball; otherwise σ is a lower bound of it."""
+    p_bar, z, radius = _row_inputs(p_bar, z, radius)
+    p = math.inf if p == math.inf else check_scalar(p, "p", low=1.0)
+    q = math.inf if p == 1.0 else (1.0 if math.isinf(p) else p / (p - 1.0))
+    k, g = kappa(z, q)
+    worst = p_bar - radius * g
+    return float(p_bar @ z - radius * k), worst, bool(worst.min() >= -1e-15)
+
+
+def s_rectangular_l1(p_bar, z, r, gamma, kappa_s):
+    """One state: (T v(s), optimal randomized π_s, budgets ξ_a); p_bar (A, S), r (A,)."""
+    p_bar = check_distribution(p_bar, "p_bar")
+    if p_bar.ndim != 2:
+        raise ValueError(f"p_bar must have shape (A, S), got {p_bar.shape}")
+    z = as_float_array(z, "z", ndim=1)
+    r = as_float_array(r, "r", ndim=1)
+    if z.size != p_bar.shape[1] or r.size != p_bar.shape[0]:
+        raise ValueError("z must have length S and r length A for p_bar of shape (A, S)")
+    gamma = check_scalar(gamma, "gamma", low=0.0, high=1.0)
+    kappa_s = check_scalar(kappa_s, "kappa", low=0.0)
+    values, policy, alloc = ro.s_rectangular_l1_backup(p_bar, z, r[None], gamma, [kappa_s])
+    return float(values[0]), policy[0], alloc[0]
 
 
 def _instance(seed, sparse=False):
@@ -62,14 +153,14 @@ def _lp_wasserstein(p_bar, z, eps, cost):
 @given(seed=st.integers(0, 10**6), sparse=st.booleans(), xi=st.floats(0, 2.5))
 def test_l1_matches_lp(seed, sparse, xi):
     _, p_bar, z = _instance(seed, sparse)
-    value, p = ro.l1_worst_case(p_bar, z, xi)
+    value, p = l1_worst_case(p_bar, z, xi)
     assert value == pytest.approx(_lp_l1(p_bar, z, xi), abs=1e-9 * max(1, np.abs(z).max()))
     assert p.min() >= 0 and abs(p.sum() - 1) < 1e-14 and np.abs(p - p_bar).sum() <= xi + 1e-12
     assert p @ z == pytest.approx(value, abs=1e-13 * max(1, np.abs(z).max()))
 
 
 def test_l1_moves_mass_off_the_support():
-    value, p = ro.l1_worst_case([0.5, 0.5, 0.0], [1.0, 2.0, -1.0], 0.4)
+    value, p = l1_worst_case([0.5, 0.5, 0.0], [1.0, 2.0, -1.0], 0.4)
     assert value == pytest.approx(0.5 * 1 + 0.3 * 2 - 0.2) and p[2] == pytest.approx(0.2)
 
 
@@ -82,7 +173,7 @@ def test_l1_batch_dense_and_sparse_rows_agree():
     z, radii = rng.normal(size=S), rng.uniform(0, 2, size=40)
     values, kernel = ro.batch_worst_case("l1", P, z, radii, want_kernel=True)
     for i in range(0, 40, 7):
-        assert values[i] == pytest.approx(ro.l1_worst_case(P[i], z, radii[i])[0], abs=1e-13)
+        assert values[i] == pytest.approx(l1_worst_case(P[i], z, radii[i])[0], abs=1e-13)
     assert np.allclose(kernel @ z, values, atol=1e-12)
 
 
@@ -90,7 +181,7 @@ def test_l1_batch_dense_and_sparse_rows_agree():
 @given(seed=st.integers(0, 10**6), sparse=st.booleans(), rho=st.floats(1e-4, 3.0))
 def test_kl_ball_dual_certificate_and_cvxpy(seed, sparse, rho):
     _, p_bar, z = _instance(seed, sparse)
-    value, p = ro.kl_worst_case(p_bar, z, rho)
+    value, p = kl_worst_case(p_bar, z, rho)
     # certificate: the dual value is a lower bound, p* is (nearly) feasible and attains it
     sup = p_bar > 0
     kl = np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1) / np.where(sup, p_bar, 1)), 0))
@@ -105,9 +196,9 @@ def test_kl_ball_dual_certificate_and_cvxpy(seed, sparse, rho):
 
 def test_kl_ball_limits():
     p_bar, z = np.array([0.5, 0.3, 0.2]), np.array([1.0, 0.0, 2.0])
-    assert ro.kl_worst_case(p_bar, z, 0.0)[0] == pytest.approx(p_bar @ z)
+    assert kl_worst_case(p_bar, z, 0.0)[0] == pytest.approx(p_bar @ z)
     # −log p̄(argmin) = −log 0.3 ≈ 1.204 ≤ ρ: all mass on the minimiser
-    value, p = ro.kl_worst_case(p_bar, z, 1.3)
+    value, p = kl_worst_case(p_bar, z, 1.3)
     assert value == 0.0 and p == pytest.approx([0, 1, 0])
 
 
@@ -115,7 +206,7 @@ def test_kl_ball_limits():
 @given(seed=st.integers(0, 10**6), sparse=st.booleans(), rho=st.floats(1e-4, 5.0))
 def test_chi2_ball_matches_cvxpy(seed, sparse, rho):
     _, p_bar, z = _instance(seed, sparse)
-    value, p = ro.chi2_worst_case(p_bar, z, rho)
+    value, p = chi2_worst_case(p_bar, z, rho)
     sup = p_bar > 0
     assert np.all(p[~sup] == 0) and p.min() >= 0 and abs(p.sum() - 1) < 1e-13
     assert np.sum((p[sup] - p_bar[sup]) ** 2 / p_bar[sup]) <= rho * (1 + 1e-9) + 1e-12
@@ -134,7 +225,7 @@ def test_wasserstein_matches_lp(seed, sparse, eps):
     S = z.size
     cost = np.abs(np.subtract.outer(np.arange(S), np.arange(S))) * rng.uniform(0.5, 2.0, (S, S))
     np.fill_diagonal(cost, 0.0)
-    value, p = ro.wasserstein_worst_case(p_bar, z, eps, cost)
+    value, p = wasserstein_worst_case(p_bar, z, eps, cost)
     assert value == pytest.approx(_lp_wasserstein(p_bar, z, eps, cost),
                                   abs=1e-9 * max(1, np.abs(z).max()))
     assert abs(p @ z - value) < 1e-12 * max(1, np.abs(z).max()) and p.min() >= 0
@@ -147,10 +238,10 @@ def test_penalties_match_cvxpy(seed, sparse, lam):
     z = z / max(1, np.abs(z).max())
     sup, S = p_bar > 0, z.size
     for oracle, penalty, on_support in [
-        (ro.kl_penalty_worst_case, lambda q: lam * cp.sum(cp.kl_div(q, p_bar[sup])), True),
-        (ro.chi2_penalty_worst_case,
+        (kl_penalty_worst_case, lambda q: lam * cp.sum(cp.kl_div(q, p_bar[sup])), True),
+        (chi2_penalty_worst_case,
          lambda q: lam * cp.sum(cp.multiply(1 / p_bar[sup], cp.square(q - p_bar[sup]))), True),
-        (ro.tv_penalty_worst_case, lambda q: lam / 2 * cp.norm1(q - p_bar), False),
+        (tv_penalty_worst_case, lambda q: lam / 2 * cp.norm1(q - p_bar), False),
     ]:
         value, p = oracle(p_bar, z, lam)
         q = cp.Variable(int(sup.sum()) if on_support else S, nonneg=True)
@@ -163,9 +254,9 @@ def test_penalties_match_cvxpy(seed, sparse, lam):
 
 def test_closed_form_penalties():
     p_bar, z = np.array([0.2, 0.5, 0.3]), np.array([3.0, 1.0, 0.0])
-    v, _ = ro.kl_penalty_worst_case(p_bar, z, 0.7)
+    v, _ = kl_penalty_worst_case(p_bar, z, 0.7)
     assert v == pytest.approx(-0.7 * math.log(p_bar @ np.exp(-z / 0.7)), abs=1e-14)
-    v, _ = ro.tv_penalty_worst_case(p_bar, z, 0.5)
+    v, _ = tv_penalty_worst_case(p_bar, z, 0.5)
     assert v == pytest.approx(0.2 * 0.5 + 0.5 * 0.5 + 0.0)
 
 
@@ -175,7 +266,7 @@ def test_lp_closed_form_matches_cvxpy_and_flags_exactness(p):
     S = 6
     p_bar, z = rng.dirichlet(np.ones(S)), rng.normal(size=S)
     for radius in (0.01, 0.8):
-        value, worst, exact = ro.lp_worst_case(p_bar, z, radius, p)
+        value, worst, exact = lp_worst_case(p_bar, z, radius, p)
         u = cp.Variable(S)
         prob = cp.Problem(cp.Minimize(z @ (p_bar + u)), [cp.sum(u) == 0, cp.norm(u, p) <= radius])
         prob.solve(**CLARABEL)
@@ -187,14 +278,14 @@ def test_lp_closed_form_matches_cvxpy_and_flags_exactness(p):
             prob = cp.Problem(cp.Minimize(z @ q), [cp.sum(q) == 1, cp.norm(q - p_bar, p) <= radius])
             prob.solve(**CLARABEL)
             assert value == pytest.approx(prob.value, abs=1e-6)
-    assert not ro.lp_worst_case(p_bar, z, 5.0, p)[2]  # a large ball leaves the simplex
+    assert not lp_worst_case(p_bar, z, 5.0, p)[2]  # a large ball leaves the simplex
 
 
 @pytest.mark.parametrize("p", [1.0, 1.5, 2.0, 4.0, math.inf])
 def test_lp_water_filling_matches_direct_maximisation(p):
     rng = np.random.default_rng(7)
     q_vals, sigma = rng.normal(size=(5, 4)), rng.uniform(0.05, 2.0, size=5)
-    values, policy = ro.lp_water_filling(q_vals, sigma, p)
+    values, policy = lp_water_filling(q_vals, sigma, p)
     dual = math.inf if p == 1 else (1.0 if math.isinf(p) else p / (p - 1))
     for s in range(5):
         pi = cp.Variable(4, nonneg=True)
@@ -243,7 +334,7 @@ def test_s_rectangular_l1_matches_saddle_point_lp(seed, kappa):
     p_bar[p_bar.sum(1) == 0, 0] = 1.0
     p_bar /= p_bar.sum(1, keepdims=True)
     v, r = rng.normal(size=S) * 3, rng.normal(size=A)
-    value, policy, xi = ro.s_rectangular_l1(p_bar, v, r, gamma, kappa)
+    value, policy, xi = s_rectangular_l1(p_bar, v, r, gamma, kappa)
     assert value == pytest.approx(_s_rect_lp(p_bar, v, r, gamma, kappa), abs=1e-6)
     # the returned randomized policy attains it (exact inner LP), and the budgets fit
     assert _inner_lp(p_bar, v, r, gamma, kappa, policy) == pytest.approx(value, abs=1e-9)
@@ -257,7 +348,7 @@ def test_s_rectangular_l1_randomizes():
     deterministic 4.5, uniform 6.75."""
     p_bar = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
     v = np.array([0.0, 10.0, 0.0])
-    value, policy, xi = ro.s_rectangular_l1(p_bar, v, np.zeros(2), 0.9, 1.0)
+    value, policy, xi = s_rectangular_l1(p_bar, v, np.zeros(2), 0.9, 1.0)
     assert value == pytest.approx(6.75, abs=1e-13) and policy == pytest.approx([0.5, 0.5])
     det = ro.s_rectangular_l1_backup(p_bar, v, np.zeros((1, 2)), 0.9, [1.0],
                                      np.array([[1.0, 0.0]]))[0]
@@ -266,19 +357,19 @@ def test_s_rectangular_l1_randomizes():
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match="p_bar"):
-        ro.l1_worst_case([0.5, 0.6], [0, 1], 0.1)
+        l1_worst_case([0.5, 0.6], [0, 1], 0.1)
     with pytest.raises(ValueError, match="z must have"):
-        ro.kl_worst_case([0.5, 0.5], [0, 1, 2], 0.1)
+        kl_worst_case([0.5, 0.5], [0, 1, 2], 0.1)
     with pytest.raises(ValueError, match="radius"):
-        ro.chi2_worst_case([0.5, 0.5], [0, 1], -0.1)
+        chi2_worst_case([0.5, 0.5], [0, 1], -0.1)
     with pytest.raises(ValueError, match="strength"):
-        ro.kl_penalty_worst_case([0.5, 0.5], [0, 1], 0.0)
+        kl_penalty_worst_case([0.5, 0.5], [0, 1], 0.0)
     with pytest.raises(ValueError, match="cost"):
-        ro.wasserstein_worst_case([0.5, 0.5], [0, 1], 0.1, np.ones((2, 2)))
+        wasserstein_worst_case([0.5, 0.5], [0, 1], 0.1, np.ones((2, 2)))
     with pytest.raises(TypeError, match="z"):
-        ro.l1_worst_case([0.5, 0.5], ["a", "b"], 0.1)
+        l1_worst_case([0.5, 0.5], ["a", "b"], 0.1)
     with pytest.raises(ValueError, match="kappa"):
-        ro.s_rectangular_l1(np.eye(2), [0, 1], [0, 0], 0.9, -1)
+        s_rectangular_l1(np.eye(2), [0, 1], [0, 0], 0.9, -1)
 
 
 def test_uncertainty_sets_and_parser():

@@ -140,8 +140,8 @@ def _suite_cen(quick, noise=0.0):
         for t in (0.1, 1.0) if quick else (0.1, 0.5, 1.0):
             spi = (1 - mdp.gamma) / t
             for frac in (0.1, 0.5, 1.0):
-                yield (f"npg_entropy(τ={t}, η={frac}·(1−γ)/τ, δ={noise}) {label}",
-                       run_mdp(mdp, "npg_entropy", iterations=_iters(quick, 60),
+                yield (f"npg-entropy(τ={t}, η={frac}·(1−γ)/τ, δ={noise}) {label}",
+                       run_mdp(mdp, "npg-entropy", iterations=_iters(quick, 60),
                                regularizer=Entropy(t), eta=frac * spi, q_noise=noise, seed=0))
 
 
@@ -221,7 +221,8 @@ register(Theorem(
 
 # -- unregularized NPG / PMD (Xiao; Agarwal et al.) -----------------------------------------
 _rewards_01 = Assumption("rewards in [0, 1]", lambda p: p["r_min"] >= 0 and p["r_max"] <= 1)
-_uniform_start = Assumption("π_0 uniform", lambda p: p.get("initial_policy") == "uniform")
+_uniform_start = Assumption("π_0 uniform (params['init'] == 'uniform')",
+                            lambda p: p.get("init") == "uniform")
 
 
 _XIAO_DERIVATION = (

@@ -93,7 +93,7 @@ def _suite_vi(sets):
         for name, unc in sets:
             for label, mdp in _mdps(quick, lp=isinstance(unc, LpBall)):
                 yield f"robust vi[{name}] {label}", run_robust(
-                    mdp, unc, "vi", iterations=_iters(quick, 150))
+                    mdp, "vi", uncertainty=unc, iterations=_iters(quick, 150))
     return suite
 
 
@@ -118,7 +118,7 @@ def _suite_pi(quick):
     sets = SETS[:2] + SETS[5:6] if quick else SETS
     for name, unc in sets:
         for label, mdp in _mdps(quick, lp=isinstance(unc, LpBall)):
-            yield f"robust pi[{name}] {label}", run_robust(mdp, unc, "pi", iterations=10)
+            yield f"robust pi[{name}] {label}", run_robust(mdp, "pi", uncertainty=unc, iterations=10)
 
 
 register(Theorem(
@@ -143,7 +143,7 @@ def _suite_rpmd(quick):
     for name, unc in (SETS[:2] if quick else SETS[:5] + SETS[8:]):
         for label, mdp in _mdps(quick, lp=isinstance(unc, LpBall)):
             yield f"rpmd[{name}] {label}", run_robust(
-                mdp, unc, "rpmd", iterations=60, eta=1.0, step_growth=1 / mdp.gamma)
+                mdp, "rpmd", uncertainty=unc, iterations=60, eta=1.0, step_growth=1 / mdp.gamma)
 
 
 register(Theorem(

@@ -1,0 +1,94 @@
+"""The Bellman maps of an MDP objective (nominal when ``regularizer`` is None) and their
+backend dispatch (theory notes dp_robust.md §1; Geist, Scherrer, Pietquin, arXiv 1901.11275):
+
+* ``backup(q, Ω)``               Ω*(q(s, ·)) per state, max_a q(s, a) unregularized;
+* ``bellman_operator(mdp, v, Ω)`` T_{*,Ω} v = Ω*(r + γPv), NumPy or the compiled CSR kernel;
+* ``bellman_residual(mdp, v, Ω)`` ‖T_{*,Ω} v − v‖∞;
+* ``greedy_policy(q, Ω)``         G_Ω(q) = ∇Ω*(q); one-hot argmax with incumbent ties kept.
+
+The compiled kernel (``_kernels_dp.csr_bellman``) is imported on the first call that uses it.
+"""
+
+import numpy as np
+
+from nashlab.games.regularizers import KL, Entropy
+from nashlab.solvers.backends import choose_backend
+
+#: Relative tie tolerance of Howard PI (keep the incumbent action on |ΔQ| ≤ TIE_TOL·scale).
+TIE_TOL = 1e-13
+
+#: why backend="numba" is refused where the compiled Bellman kernel does not apply
+BELLMAN_KERNEL = ("the compiled Bellman kernel (CPU only) needs a sparse (CSR) MDP and no "
+                  "regularizer, Entropy or KL")
+
+
+def compiled_bellman(mdp, regularizer):
+    """Whether ``_kernels_dp.csr_bellman`` computes T_{*,Ω} for this model."""
+    return mdp.is_sparse and (regularizer is None or isinstance(regularizer, Entropy | KL))
+
+
+def backup(q, regularizer=None):
+    """(T_{*,Ω} v)(s) = Ω*(q_v(s, ·)); max_a q_v(s, a) when unregularized."""
+    return q.max(axis=-1) if regularizer is None else regularizer.conjugate(q)
+
+
+def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
+    """(T_{*,Ω} v)(s) = Ω*(r + γPv)(s, ·); unregularized, max_a.
+
+    ``backend``: "numpy", "numba" (the fused CSR kernel of ``_kernels_dp``: sparse P and no
+    regularizer, ``Entropy`` or ``KL``) or "auto" (numba where it applies, numpy otherwise).
+    """
+    backend = choose_backend(backend, compiled=compiled_bellman(mdp, regularizer),
+                             reason=BELLMAN_KERNEL)
+    if backend == "numpy":
+        return backup(mdp.q_values(v), regularizer)
+    from nashlab.solvers._kernels_dp import csr_bellman
+
+    P, S, A = mdp.P_flat, mdp.n_states, mdp.n_actions
+    tau, log_reference = 0.0, np.zeros((1, 1))
+    if regularizer is not None:
+        tau, log_reference = regularizer.tau, np.zeros((S, A))
+        if isinstance(regularizer, KL):
+            log_reference = np.ascontiguousarray(np.broadcast_to(regularizer.log_reference, (S, A)))
+
+    def unsigned(index):  # same bits; numba then skips its negative-index wraparound branch
+        return index.view(np.dtype(f"u{index.dtype.itemsize}"))
+
+    return csr_bellman(unsigned(P.indptr), unsigned(P.indices), P.data, mdp.r.ravel(), mdp.gamma,
+                       mdp._values(v), A, tau, log_reference)
+
+
+def greedy_policy(q, regularizer=None, incumbent=None):
+    """G_Ω(q) = ∇Ω*(q); unregularized: one-hot argmax, keeping ``incumbent`` (an (S,) action
+    vector) wherever it is within the tie tolerance of the maximum."""
+    if regularizer is not None:
+        return regularizer.greedy(q)
+    S, A = q.shape
+    best = np.argmax(q, axis=1)
+    if incumbent is not None:
+        tol = TIE_TOL * max(1.0, float(np.max(np.abs(q))))
+        keep = q[np.arange(S), incumbent] >= q[np.arange(S), best] - tol
+        best = np.where(keep, incumbent, best)
+    policy = np.zeros((S, A))
+    policy[np.arange(S), best] = 1.0
+    return policy
+
+
+def bellman_residual(mdp, v, regularizer=None, *, backend="auto"):
+    """‖T_{*,Ω} v − v‖∞ (``backend`` as in ``bellman_operator``)."""
+    return float(np.max(np.abs(bellman_operator(mdp, v, regularizer, backend=backend) - v)))
+
+
+def penalty(policy, regularizer):
+    """Ω(π) per state (0 unregularized)."""
+    return 0.0 if regularizer is None else regularizer.value(policy)
+
+
+def check_regularizer(regularizer):
+    """``regularizer`` if it is None or a regularizer Ω (``value``, ``conjugate`` and
+    ``greedy`` methods, as in ``nashlab.games.regularizers``); TypeError otherwise."""
+    if regularizer is not None and not all(
+            callable(getattr(regularizer, name, None)) for name in ("value", "conjugate", "greedy")):
+        raise TypeError("regularizer must be None or a regularizer of nashlab.games.regularizers "
+                        f"(Entropy, KL, Tsallis), got {type(regularizer).__name__}")
+    return regularizer
