@@ -21,7 +21,7 @@ __all__ = ["DELEGATES", "GAMES", "UsageError", "build_parser", "load_array", "ma
 DELEGATES = {
     "verify": ("nashlab.cli.verify", "check every registered theorem; write a report"),
     "bench": ("nashlab.cli.bench", "side-by-side benchmarks (ratios in one run)"),
-    "train": ("nashlab.scaling.cli", "train neural policies with the same updates"),
+    "train": ("nashlab.cli.train", "train neural policies with the same updates"),
 }
 
 

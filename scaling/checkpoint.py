@@ -162,7 +162,7 @@ def latest_checkpoint(directory) -> Path | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{pointer}: unreadable ({exc})") from None
     path = directory / name
-    if checkpoint_step(name) is None or path.resolve().parent != directory.resolve():
+    if _NAME.fullmatch(name) is None or path.resolve().parent != directory.resolve():
         raise CheckpointError(f"{pointer}: points at {name!r}, which is not a checkpoint "
                               f"directory (step-NNNNNN) inside the run directory {directory}")
     if not path.is_dir():

@@ -17,7 +17,7 @@ pytest.importorskip("tokenizers")
 
 from safetensors.torch import load_file  # noqa: E402
 
-from nashlab.scaling.cli import main  # noqa: E402
+from nashlab.cli.train import main  # noqa: E402
 from nashlab.scaling.oracles import CallableOracle  # noqa: E402
 from nashlab.scaling.policies import CausalLMPolicy  # noqa: E402
 from nashlab.scaling.tiny import (  # noqa: E402
@@ -154,7 +154,7 @@ def test_two_processes_give_the_losses_of_one(hf_files, tmp_path, capsys):
     losses (float64; the all-reduce sums in another order); measured ≈ 1e-14."""
     assert _run(capsys, _args(hf_files, "--steps", 2, "--output", tmp_path / "one"))[0] == 0
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-              "--master_port", str(_free_port()), "-m", "nashlab.scaling.cli"]
+              "--master_port", str(_free_port()), "-m", "nashlab.cli.train"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(launch + _args(hf_files, "--steps", 2, "--output", tmp_path / "two"),
                           capture_output=True, text=True, env=env, timeout=300)

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
 pytest.importorskip("safetensors")
 
-from nashlab.scaling.cli import main  # noqa: E402
+from nashlab.cli.train import main  # noqa: E402
 from nashlab.scaling.policies import AutoregressivePolicy  # noqa: E402
 
 torch.set_num_threads(1)

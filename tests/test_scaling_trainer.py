@@ -15,7 +15,7 @@ from nashlab.scaling.checkpoint import (  # noqa: E402
     latest_checkpoint,
     unflatten_optimizer_state,
 )
-from nashlab.scaling.cli import main  # noqa: E402
+from nashlab.cli.train import main  # noqa: E402
 from nashlab.scaling.oracles import CallableOracle, SequenceGameOracle  # noqa: E402
 from nashlab.scaling.policies import AutoregressivePolicy, TabularPolicy  # noqa: E402
 

@@ -14,7 +14,9 @@ uninterrupted run. With ``--json`` the last line on stdout is one JSON object: k
 without an exact π*), queries, steps, seconds, loss, kl_to_reference, win_rate.
 
 Exit status: 0 on success, 1 if training stopped on a non-finite loss (the last good
-checkpoint is kept), 2 on a usage error (reported before any training step).
+checkpoint is kept) or a checkpoint to resume from cannot be trusted (a changed file, a
+config that differs from the run's, ...: one line naming the file and the problem), 2 on a
+usage error (reported before any training step) or without the ``neural`` extra.
 """
 
 import argparse
@@ -24,16 +26,19 @@ from dataclasses import fields
 from pathlib import Path
 
 from nashlab.scaling.config import (
+    RESUMABLE,
     ProblemConfig,
     TrainConfig,
     field_names,
     load_toml,
     split_options,
 )
+from nashlab.scaling.errors import CheckpointError, TrainingError
 
 RUN_FILE = "run.json"
-#: Options a resumed run may change.
-RESUMABLE = {"steps", "max_seconds", "progress"}
+#: The third-party modules of the ``neural`` extra that ``nashlab train`` needs.
+NEURAL_MODULES = ("torch", "accelerate", "safetensors", "tqdm")
+NEEDS_NEURAL = "nashlab train needs the neural extra: pip install 'nashlab[neural]'"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,7 +151,12 @@ def _configs(args):
     run_file = Path(args.resume) / RUN_FILE
     if not run_file.is_file():
         raise ValueError(f"--resume: {args.resume} has no {RUN_FILE} (not a run directory)")
-    options = _load_json_config(run_file)
+    try:
+        options = _load_json_config(run_file)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{run_file}: not readable JSON ({exc})") from None
+    if not isinstance(options, dict):
+        raise CheckpointError(f"{run_file}: not a JSON object of run options")
     changed = {k: v for k, v in _options(args).items() if options.get(k) != v}
     if args.progress is not None:
         changed["progress"] = args.progress
@@ -159,6 +169,19 @@ def _configs(args):
     return ProblemConfig(**problem_options), TrainConfig(**train_options)
 
 
+def _import_neural(problem):
+    """Import the neural extra's modules (``transformers`` too for the "hf" game); a
+    ModuleNotFoundError for one of them means the extra is not installed."""
+    import importlib
+
+    for name in NEURAL_MODULES + (("transformers",) if problem.game == "hf" else ()):
+        importlib.import_module(name)
+
+
+def _missing_extra(exc) -> bool:
+    return (exc.name or "").partition(".")[0] in NEURAL_MODULES + ("transformers",)
+
+
 def main(argv=None) -> int:
     """Entry point of ``nashlab train``; returns the exit status."""
     from nashlab._files import write_atomic
@@ -168,18 +191,27 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         problem, train = _configs(args)
+        _import_neural(problem)
         trainer = build_trainer(problem, train)
+        trainer.run_options = {**as_dict(problem), **as_dict(train)}
         if args.resume is not None:
             trainer.load(args.resume)
         elif problem.output is not None:
             Path(problem.output).mkdir(parents=True, exist_ok=True)
-            options = {**as_dict(problem), **as_dict(train)}
             if trainer.accelerator.is_main_process:
-                write_atomic(Path(problem.output) / RUN_FILE, json.dumps(options).encode())
+                write_atomic(Path(problem.output) / RUN_FILE,
+                             json.dumps(trainer.run_options).encode())
+    except ModuleNotFoundError as exc:
+        if not _missing_extra(exc):
+            raise
+        print(NEEDS_NEURAL, file=sys.stderr)
+        return 2
+    except CheckpointError as exc:
+        print(f"nashlab train: cannot resume: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, TypeError) as exc:
         print(f"nashlab train: error: {exc}", file=sys.stderr)
         return 2
-    from nashlab.scaling.trainer import TrainingError
 
     try:
         summary = trainer.train(output_dir=problem.output)
