@@ -20,11 +20,13 @@ from nashlab.games.metrics import (
     duality_gap,
     exploitability,
     kl_divergence,
+    nash_conv,
     span_distance,
     unregularized_exploitability,
     win_probabilities,
     win_rate,
 )
+from nashlab.games.population import Population
 from nashlab.games.preference import PreferenceGame
 from nashlab.games.regularizers import KL, Entropy, Tsallis, sparsemax
 from nashlab.games.uncertainty import (
@@ -73,6 +75,8 @@ __all__ = [
     "duality_gap",
     "exploitability",
     "kl_divergence",
+    "nash_conv",
+    "Population",
     "perturbed_rps",
     "random_preference",
     "random_reference",

@@ -12,7 +12,7 @@ import torch
 
 from nashlab.scaling.sequence_game import SequenceGame
 from nashlab.scaling.trainer import Trainer
-from nashlab.solvers.nlhf import run
+from nashlab.solvers import run
 from nashlab.solvers.results import Trajectory
 from nashlab.theory.registry import Source
 from nashlab.theory.verdicts import Claim, register_claim

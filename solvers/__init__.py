@@ -2,16 +2,18 @@
 
 from nashlab.solvers import packed
 from nashlab.solvers.backends import BACKENDS, resolve_backend
-from nashlab.solvers.batched import fused_prox_step, run_batched, step_coefficients
+from nashlab.solvers.batched import fused_prox_step, run_batched
 from nashlab.solvers.dp import run_mdp, solve_mdp
 from nashlab.solvers.equilibrium import equilibrium, fixed_point_residual
-from nashlab.solvers.markov_games import run_markov_game, solve_markov_game
+from nashlab.solvers.front import run, solve
 from nashlab.solvers.markov_games import exploitability as markov_exploitability
+from nashlab.solvers.markov_games import run_markov_game, solve_markov_game
 from nashlab.solvers.matrix_games import qre, run_matrix_game
+from nashlab.solvers.methods import METHODS, Method, get_method, methods
 from nashlab.solvers.multiplayer import nikaido_isoda, run_multiplayer
-from nashlab.solvers.nlhf import METHODS, run
+from nashlab.solvers.nlhf import run_preference_game
 from nashlab.solvers.oracles import ExactOracle, SampledOracle, make_oracle
-from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
+from nashlab.solvers.prox import eta_from_mirror_descent, prox_step, step_coefficients
 from nashlab.solvers.results import Solution, Trajectory
 from nashlab.solvers.robust import RobustBellman, run_robust, solve_robust
 
@@ -43,6 +45,11 @@ __all__ = [
     "prox_step",
     "qre",
     "run",
+    "run_preference_game",
+    "solve",
+    "Method",
+    "get_method",
+    "methods",
     "run_matrix_game",
     "run_multiplayer",
 ]

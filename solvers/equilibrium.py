@@ -39,8 +39,9 @@ from nashlab.games._validation import check_scalar
 from nashlab.games.metrics import duality_gap, exploitability
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
+from nashlab.solvers.compositions import extragradient, make_step
 from nashlab.solvers.newton import damped_newton
-from nashlab.solvers.prox import prox_step
+from nashlab.solvers.prox import step_coefficients
 from nashlab.solvers.results import Solution
 
 _METHODS = ("auto", "newton", "cvxpy", "lp")
@@ -122,9 +123,9 @@ def _residual(game, logits):
 
 def _nash_mp(A, log_mu, beta, z, iterations):
     """Nash-MP with η = 2 (theory notes nlhf.md §2): contracts KL(π*‖·) by 1/(1 + 2β)."""
+    step = make_step(step_coefficients("prox", 2.0, beta), log_mu)
     for _ in range(iterations):
-        half = prox_step(z, A @ np.exp(z), eta=2.0, beta=beta, log_reference=log_mu)
-        z = prox_step(z, A @ np.exp(half), eta=2.0, beta=beta, log_reference=log_mu)
+        z, _, _ = extragradient(z, lambda w: A @ np.exp(w), step)
     return z
 
 

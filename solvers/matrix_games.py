@@ -38,21 +38,24 @@ Policies are returned concatenated: ``policy[..., :m]`` is x and ``policy[..., m
 """
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import scipy.optimize
 
 from nashlab._xp import matvec, normalize_logits
 from nashlab.games._validation import check_distribution, check_int, check_scalar
-from nashlab.games.matrix import MatrixGame, duality_gap
-from nashlab.games.metrics import kl_from_logs
+from nashlab.games.matrix import MatrixGame
+from nashlab.games.metrics import kl_from_logs, nash_conv
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
+from nashlab.solvers.compositions import COMPOSITIONS, make_step
+from nashlab.solvers.methods import get_method, methods
 from nashlab.solvers.newton import damped_newton
-from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
+from nashlab.solvers.prox import step_coefficients
 from nashlab.solvers.results import Solution, Trajectory
 
 QRE_METHODS = ("auto", "newton", "cvxpy", "lp")
-MATRIX_METHODS = ("pu", "omwu", "mirror-prox", "mmd")
+MATRIX_METHODS = methods("matrix")
 MATRIX_METRICS = ("kl", "duality_gap", "exploitability")
 
 
@@ -171,7 +174,7 @@ def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20
     if (method == "lp") != (game.tau == 0):
         raise ValueError(f"method {method!r} needs tau {'= 0' if method == 'lp' else '> 0'}, "
                          f"got {game.tau:g}")
-    m, size = game.m, game.m + game.n
+    size = game.m + game.n
     logits = np.empty(game.batch_shape + (size,))
     iterations, solved = 0, True
     for idx in np.ndindex(game.batch_shape):
@@ -185,8 +188,7 @@ def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20
         logits[idx] = z
         iterations, solved = max(iterations, it), solved and ok
     policy = np.exp(logits)
-    x, y = _split(policy, m)
-    gap = float(np.max(duality_gap(game, x, y, *_split(logits, m))))
+    gap = float(np.max(nash_conv(game, policy, logits=logits)))
     scale = max(1.0, game.scale)
     if method == "lp":
         residual, certified = gap, solved and gap <= 1e-9 * scale
@@ -223,102 +225,52 @@ def _payoffs(game, u, v):
     return matvec(game.A, np.exp(v)), -matvec(np.swapaxes(game.A, -1, -2), np.exp(u))
 
 
-def _steps(state, game, gx, gy, eta):
-    """One prox step of each player from the anchor (u, v) with payoffs (g_x, g_y)."""
-    return (prox_step(state.u, gx, eta=eta, beta=game.tau, log_reference=-np.log(game.m)),
-            prox_step(state.v, gy, eta=eta, beta=game.tau, log_reference=-np.log(game.n)))
+def composed_step(method, state, game, eta):
+    """One step of ``method`` from its method-table row (composition, step form), β = τ
+    towards the uniform references of the two players."""
+    entry = get_method("matrix", method)
+    step = make_step(step_coefficients(entry.step_form, eta, game.tau),
+                     (-np.log(game.m), -np.log(game.n)))
+    new, half, g = COMPOSITIONS[entry.composition]((state.u, state.v),
+                                                   lambda z: _payoffs(game, *z), step,
+                                                   state.predictor)
+    mid_sum = state.mid_sum
+    if method == "mirror-prox":
+        x, y = np.exp(half[0]), np.exp(half[1])
+        mid_sum = (x, y) if mid_sum is None else (mid_sum[0] + x, mid_sum[1] + y)
+    predictor = g if entry.composition == "optimistic" else None
+    return replace(state, u=new[0], v=new[1], predictor=predictor, mid_sum=mid_sum,
+                   t=state.t + 1)
 
 
-def step_pu(state, game, eta):
-    """PU (Cen et al. 2105.15186), mirror-descent step η (ητ ≤ 1)."""
-    eta = eta_from_mirror_descent(eta, game.tau)
-    mid = _steps(state, game, *_payoffs(game, state.u, state.v), eta)
-    u, v = _steps(state, game, *_payoffs(game, *mid), eta)
-    return replace(state, u=u, v=v, t=state.t + 1)
+step_pu = partial(composed_step, "pu")
+step_omwu = partial(composed_step, "omwu")
+step_mirror_prox = partial(composed_step, "mirror-prox")
+step_mmd = partial(composed_step, "mmd")
 
 
-def step_omwu(state, game, eta):
-    """OMWU (Cen et al. 2105.15186): the midpoint uses the previous midpoint's payoffs."""
-    eta = eta_from_mirror_descent(eta, game.tau)
-    predictor = state.predictor or _payoffs(game, state.u, state.v)
-    mid = _steps(state, game, *predictor, eta)
-    g = _payoffs(game, *mid)
-    u, v = _steps(state, game, *g, eta)
-    return replace(state, u=u, v=v, predictor=g, t=state.t + 1)
-
-
-def step_mirror_prox(state, game, eta):
-    """Mirror Prox (Nemirovski 2004), prox step γ = η; accumulates the midpoints."""
-    mid = _steps(state, game, *_payoffs(game, state.u, state.v), eta)
-    u, v = _steps(state, game, *_payoffs(game, *mid), eta)
-    x, y = np.exp(mid[0]), np.exp(mid[1])
-    total = (x, y) if state.mid_sum is None else (state.mid_sum[0] + x, state.mid_sum[1] + y)
-    return replace(state, u=u, v=v, mid_sum=total, t=state.t + 1)
-
-
-def step_mmd(state, game, eta):
-    """Magnetic mirror descent (Sokota et al. 2206.05825), uniform magnet, prox step η."""
-    u, v = _steps(state, game, *_payoffs(game, state.u, state.v), eta)
-    return replace(state, u=u, v=v, t=state.t + 1)
-
-
-MATRIX_STEPS = {"pu": step_pu, "omwu": step_omwu, "mirror-prox": step_mirror_prox,
-                "mmd": step_mmd}
-
-
-def _compiled_iterates(game, method, eta, u, v, iterations):
-    """The numba path of ``run_matrix_game``: one kernel call per step on the flattened batch.
-
-    Yields (u, v, midpoint sum (x, y)) after each step as new arrays of the shapes of u, v.
-    """
-    from nashlab.solvers import _kernels_cpu as cpu
-    from nashlab.solvers import _kernels_matrix as kernels
-    from nashlab.solvers.batched import PARALLEL_MIN_WORK, affine_coefficients
-
-    rule, form = {"pu": (cpu.RULE_EXTRAGRADIENT, "mirror-descent"),
-                  "mirror-prox": (cpu.RULE_EXTRAGRADIENT, "prox"),
-                  "omwu": (cpu.RULE_OPTIMISTIC, "mirror-descent"),
-                  "mmd": (cpu.RULE_SINGLE, "prox")}[method]
-    a, b, c = affine_coefficients(form, eta, game.tau)
-    m, n = game.m, game.n
-    A = np.ascontiguousarray(np.broadcast_to(game.A, game.batch_shape + (m, n)).reshape(-1, m, n))
-    U = np.broadcast_to(u, game.batch_shape + (m,)).reshape(-1, m).copy()  # writable state
-    V = np.broadcast_to(v, game.batch_shape + (n,)).reshape(-1, n).copy()
-    gx = np.ascontiguousarray(matvec(A, np.exp(V)))  # F(ζ_0): OMWU's first predictor
-    gy = np.ascontiguousarray(-matvec(np.swapaxes(A, -1, -2), np.exp(U)))
-    mid_x, mid_y = np.zeros_like(U), np.zeros_like(V)
-    serial = len(A) * m * n < PARALLEL_MIN_WORK
-    for _ in range(iterations):
-        if serial:  # a parallel region's start-up would dominate a small call
-            for k in range(len(A)):
-                kernels._run_game(A[k], U[k], V[k], gx[k], gy[k], mid_x[k], mid_y[k], rule,
-                                  a, b, c, 1)
-        else:
-            kernels.run_matrix_games(A, U, V, gx, gy, mid_x, mid_y, rule, a, b, c, 1)
-        yield U.reshape(u.shape).copy(), V.reshape(v.shape).copy(), \
-            (mid_x.reshape(u.shape).copy(), mid_y.reshape(v.shape).copy())
-
-
-def run_matrix_game(game, method, *, eta, iterations, init=None,
-                    track=MATRIX_METRICS, backend="auto") -> Trajectory:
+def run_matrix_game(game, method, *, eta, iterations, init=None, seed=None,
+                    track=MATRIX_METRICS, solution=None, backend="auto") -> Trajectory:
     """Run ``method`` ∈ ``MATRIX_METHODS`` for ``iterations`` steps from ``init`` = (x0, y0)
-    (default uniform). Metrics, shape (iterations+1, *batch), index 0 the initial point:
-    "kl" = KL(x*‖x_t) + KL(y*‖y_t) to the certified ``qre(game)``, "duality_gap" = DG_τ,
-    "exploitability" = ½·DG_τ; "mirror-prox" adds "average_duality_gap" (DG_τ of the
-    midpoint average, index 0: ζ_0). ``policy`` = concatenated (x_T, y_T). ``backend``:
-    "numpy" (the reference steps above), "numba" (``_kernels_matrix``, one kernel call per
-    step) or "auto" (numba); no CUDA kernel.
+    (default uniform; ``seed`` is unused: the methods are deterministic). Metrics, shape
+    (iterations+1, *batch), index 0 the initial point: "kl" = KL(x*‖x_t) + KL(y*‖y_t) to the
+    certified ``qre(game)`` (computed only when "kl" is tracked, or taken from ``solution``),
+    "duality_gap" = DG_τ, "exploitability" = ½·DG_τ; "mirror-prox" adds
+    "average_duality_gap" (DG_τ of the midpoint average, index 0: ζ_0). ``policy`` =
+    concatenated (x_T, y_T). ``backend``: "numpy" (the reference steps above), "numba"
+    (``_kernels_matrix``, one kernel call per step) or "auto" (numba); no CUDA kernel.
     """
     if not isinstance(game, MatrixGame):
         raise TypeError(f"game must be a MatrixGame, got {type(game).__name__}")
-    if method not in MATRIX_STEPS:
-        raise ValueError(f"method must be one of {MATRIX_METHODS}, got {method!r}")
+    entry = get_method("matrix", method)
     backend = choose_backend(backend, game.A, compiled=True,
                              reason="matrix games have no CUDA kernel: use 'auto', 'numba' or 'numpy'")
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
-    if method in ("pu", "omwu") and eta * game.tau > 1:
+    if entry.step_form == "mirror-descent" and eta * game.tau > 1:
         raise ValueError(f"method {method!r} takes the mirror-descent step: it needs "
                          f"eta·tau ≤ 1, got {eta * game.tau:g}")
+    if entry.needs_regularization and game.tau <= 0:
+        raise ValueError(f"method {method!r} needs tau > 0, got tau = {game.tau:g}")
     iterations = check_int(iterations, "iterations", 0)
     if isinstance(track, str) or any(t not in MATRIX_METRICS for t in track):
         raise ValueError(f"track must be a collection of names among {MATRIX_METRICS}")
@@ -328,48 +280,55 @@ def run_matrix_game(game, method, *, eta, iterations, init=None,
         raise TypeError("init must be a pair (x0, y0) of policies")
     x0 = check_distribution(init[0], "init[0]", game.m, strictly_positive=True)
     y0 = check_distribution(init[1], "init[1]", game.n, strictly_positive=True)
-    eq = qre(game)
-    if not eq.certified:
-        raise RuntimeError(f"the saddle point of the game could not be certified ({eq.message})")
+    if "kl" in track and solution is None:
+        solution = qre(game)
+        if not solution.certified:
+            raise RuntimeError(f"the saddle point of the game could not be certified ({solution.message})")
+    if solution is not None and (not isinstance(solution, Solution)
+                                 or solution.params.get("family") != "matrix"
+                                 or solution.policy.shape != game.batch_shape + (game.m + game.n,)):
+        raise TypeError("solution must be the Solution of qre(game) for this matrix game")
 
-    u_star, v_star = _split(eq.logits, game.m)
     state = MatrixState(normalize_logits(np.broadcast_to(np.log(x0), game.batch_shape + (game.m,))),
                         normalize_logits(np.broadcast_to(np.log(y0), game.batch_shape + (game.n,))))
     us, vs, averages = [state.u], [state.v], [(np.exp(state.u), np.exp(state.v))]
-    step = MATRIX_STEPS[method]
     if backend == "numpy":
         for _ in range(iterations):
-            state = step(state, game, eta)
+            state = composed_step(method, state, game, eta)
             us.append(state.u)
             vs.append(state.v)
             if state.mid_sum is not None:
                 averages.append((state.mid_sum[0] / state.t, state.mid_sum[1] / state.t))
     else:
-        for t, (u, v, mids) in enumerate(_compiled_iterates(game, method, eta, state.u, state.v,
-                                                             iterations), start=1):
+        from nashlab.solvers.kernels import matrix_iterates
+
+        coefficients = step_coefficients(entry.step_form, eta, game.tau)
+        for t, (u, v, mids) in enumerate(matrix_iterates(game, entry.composition, coefficients,
+                                                         state.u, state.v, iterations), start=1):
             us.append(u)
             vs.append(v)
             if method == "mirror-prox":
                 averages.append((mids[0] / t, mids[1] / t))
-    U, V = np.stack(us), np.stack(vs)
-    X, Y = np.exp(U), np.exp(V)
+    Z = np.concatenate([np.stack(us), np.stack(vs)], axis=-1)
     metrics = {}
     if "kl" in track:
-        metrics["kl"] = (kl_from_logs(np.exp(u_star), u_star, U)
-                         + kl_from_logs(np.exp(v_star), v_star, V))
+        star = solution.logits
+        metrics["kl"] = (kl_from_logs(np.exp(star[..., :game.m]), star[..., :game.m], Z[..., :game.m])
+                         + kl_from_logs(np.exp(star[..., game.m:]), star[..., game.m:], Z[..., game.m:]))
     if "duality_gap" in track or "exploitability" in track:
-        gap = duality_gap(game, X, Y, U, V)
+        gap = nash_conv(game, np.exp(Z), logits=Z)
         for name, value in (("duality_gap", gap), ("exploitability", 0.5 * gap)):
             if name in track:
                 metrics[name] = value
     average = None
     if method == "mirror-prox":
-        Xa, Ya = np.stack([a[0] for a in averages]), np.stack([a[1] for a in averages])
-        metrics["average_duality_gap"] = duality_gap(game, Xa, Ya)
-        average = np.concatenate([Xa[-1], Ya[-1]], axis=-1)
-    kl0 = kl_from_logs(np.exp(u_star), u_star, U[0]) + kl_from_logs(np.exp(v_star), v_star, V[0])
-    params = {"method": method, "eta": eta, "tau": game.tau, "m": game.m, "n": game.n,
-              "L": game.scale, "iterations": iterations,
-              "batch_shape": list(game.batch_shape), "kl0": np.asarray(kl0).tolist(),
-              "backend": backend}
-    return Trajectory(method, params, metrics, np.concatenate([X[-1], Y[-1]], axis=-1), average)
+        average = np.stack([np.concatenate(a, axis=-1) for a in averages])
+        metrics["average_duality_gap"] = nash_conv(game, average)
+        average = average[-1]
+    params = {"family": "matrix", "method": method, "backend": backend,
+              "n_actions": [game.m, game.n], "n_states": None,
+              "batch_shape": list(game.batch_shape), "tau": game.tau, "eta": eta,
+              "L": game.scale, "iterations": iterations, "seed": seed}
+    if "kl" in metrics:
+        params["kl0"] = np.asarray(metrics["kl"][0]).tolist()
+    return Trajectory(method, params, metrics, np.exp(Z[-1]), average)

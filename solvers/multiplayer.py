@@ -28,50 +28,48 @@ import numpy as np
 
 from nashlab._xp import matvec, normalize_logits
 from nashlab.games._validation import check_distribution, check_int, check_scalar
-from nashlab.games.metrics import kl_from_logs
+from nashlab.games.metrics import kl_from_logs, nash_conv, opponents_average
+from nashlab.games.population import Population
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import NO_KERNEL_MULTI, choose_backend
-from nashlab.solvers.equilibrium import equilibrium
-from nashlab.solvers.prox import prox_step
-from nashlab.solvers.results import Trajectory
+from nashlab.solvers.compositions import COMPOSITIONS, make_step
+from nashlab.solvers.methods import get_method, methods
+from nashlab.solvers.prox import step_coefficients
+from nashlab.solvers.results import Solution, Trajectory
 
-MULTIPLAYER_METHODS = ("prox", "mirror-prox")
-
-
-def opponents_average(policies):
-    """π̄_{−i} = (Σ_j π_j − π_i)/(m − 1) for policies of shape (m, ..., n)."""
-    m = policies.shape[0]
-    return (policies.sum(axis=0, keepdims=True) - policies) / (m - 1)
+MULTIPLAYER_METHODS = methods("population")
 
 
 def nikaido_isoda(game, logits) -> np.ndarray:
-    """NI gap of joint log-policies ``logits`` of shape (..., m, *batch, n) → (..., *batch)."""
-    pi = np.exp(logits)
-    opp = np.moveaxis(opponents_average(np.moveaxis(pi, -2 - len(game.batch_shape), 0)), 0,
-                      -2 - len(game.batch_shape))
-    g = matvec(game.A, opp)
-    log_br = normalize_logits(game.log_reference + g / game.beta)
-    gaps = game.beta * kl_from_logs(pi, logits, log_br)
-    return gaps.sum(axis=-1 - len(game.batch_shape))
+    """NI gap of joint log-policies ``logits`` of shape (..., m, *batch, n) → (..., *batch):
+    the population's ``nash_conv`` (``nashlab.games.metrics``), for leading iteration axes."""
+    axis = logits.ndim - 1 - len(game.batch_shape) - 1  # the players' axis
+    players = logits.shape[axis]
+    z = np.moveaxis(logits, axis, 0)
+    return nash_conv(Population(game, players), np.exp(z), logits=z)
 
 
 def _step(logits, game, eta, method):
-    def prox(anchor, opponents):
-        g = 0.5 + matvec(game.A, opponents_average(np.exp(opponents)))
-        return prox_step(anchor, g, eta=eta, beta=game.beta, log_reference=game.log_reference)
+    entry = get_method("population", method)
+    step = make_step(step_coefficients(entry.step_form, eta, game.beta), game.log_reference)
 
-    half = prox(logits, logits)
-    return half if method == "prox" else prox(logits, half)
+    def payoff(z):  # (Pπ̄₋ᵢ)_i for every player i
+        return 0.5 + matvec(game.A, opponents_average(np.exp(z)))
+
+    return COMPOSITIONS[entry.composition](logits, payoff, step)[0]
 
 
 def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror-prox",
-                    init=None, backend="auto") -> Trajectory:
+                    init=None, track=("nikaido_isoda", "kl"), solution=None,
+                    backend="auto") -> Trajectory:
     """Run the population update for ``iterations`` steps.
 
     ``players`` = m ≥ 2; ``init`` (m, n) or (m, *batch, n) strictly positive policies, else
     π_i,0 ∝ μ·exp(ξ_i), ξ_i ~ N(0, I) drawn from ``seed`` (distinct players, so that the
-    run is not the symmetric two-player one). Metrics, shape (iterations+1, *batch):
-    "nikaido_isoda" and "kl" = Σ_i KL(π*_β‖π_i) (π*_β certified). ``policy`` has shape
+    run is not the symmetric two-player one). Metrics, shape (iterations+1, *batch), among
+    ``track``: "nikaido_isoda" (= NashConv), "exploitability" (= NashConv/m) and "kl" =
+    Σ_i KL(π*_β‖π_i) (π*_β certified, computed only when "kl" is tracked or taken from
+    ``solution``, the ``Solution`` of ``equilibrium(game)``). ``policy`` has shape
     (m, *batch, n). ``backend``: "auto" or "numpy" (no compiled kernel for m players).
     """
     if not isinstance(game, PreferenceGame):
@@ -79,12 +77,14 @@ def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror
     choose_backend(backend, compiled=False, reason=NO_KERNEL_MULTI)
     if game.beta <= 0:
         raise ValueError(f"run_multiplayer needs beta > 0, got {game.beta:g}")
-    if isinstance(players, bool) or not isinstance(players, int | np.integer) or players < 2:
-        raise ValueError(f"players must be an integer ≥ 2, got {players!r}")
-    if method not in MULTIPLAYER_METHODS:
-        raise ValueError(f"method must be one of {MULTIPLAYER_METHODS}, got {method!r}")
+    players = Population(game, players).players
+    get_method("population", method)
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
     iterations = check_int(iterations, "iterations", 0)
+    if isinstance(track, str) or any(t not in ("nikaido_isoda", "exploitability", "kl")
+                                     for t in track):
+        raise ValueError("track must be a collection of names among "
+                         "('nikaido_isoda', 'exploitability', 'kl')")
     shape = (players,) + game.batch_shape + (game.n,)
     if init is None:
         rng = np.random.default_rng(seed)
@@ -96,19 +96,31 @@ def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror
                              f"got {init.shape}")
         z = np.broadcast_to(np.log(init), shape)
     z = normalize_logits(z)
-    eq = equilibrium(game)
-    if not eq.certified:
-        raise RuntimeError(f"the equilibrium could not be certified ({eq.message})")
+    if "kl" in track and solution is None:
+        from nashlab.solvers.equilibrium import equilibrium
+
+        solution = equilibrium(game)
+        if not solution.certified:
+            raise RuntimeError(f"the equilibrium could not be certified ({solution.message})")
+    if solution is not None and not isinstance(solution, Solution):
+        raise TypeError("solution must be the Solution of equilibrium(game)")
 
     history = [z]
     for _ in range(iterations):
         z = _step(z, game, eta, method)
         history.append(z)
     H = np.stack(history)  # (T+1, m, *batch, n)
-    star = eq.logits
-    kl = kl_from_logs(np.exp(star), star, H).sum(axis=1)
-    metrics = {"nikaido_isoda": nikaido_isoda(game, H), "kl": kl}
-    params = {"method": method, "players": int(players), "eta": eta, "beta": game.beta,
-              "n": game.n, "iterations": iterations, "seed": seed,
-              "kl0": np.asarray(kl[0]).tolist(), "batch_shape": list(game.batch_shape)}
-    return Trajectory(f"mnpo-{method}", params, metrics, np.exp(z))
+    metrics = {}
+    if "nikaido_isoda" in track or "exploitability" in track:
+        gap = nikaido_isoda(game, H)
+        metrics.update({k: v for k, v in (("nikaido_isoda", gap), ("exploitability", gap / players))
+                        if k in track})
+    params = {"family": "population", "method": method, "backend": "numpy",
+              "n_actions": game.n, "n_states": None, "batch_shape": list(game.batch_shape),
+              "players": int(players), "beta": game.beta, "eta": eta,
+              "iterations": iterations, "seed": seed}
+    if "kl" in track:
+        star = solution.logits
+        metrics["kl"] = kl_from_logs(np.exp(star), star, H).sum(axis=1)
+        params["kl0"] = np.asarray(metrics["kl"][0]).tolist()
+    return Trajectory(method, params, metrics, np.exp(z))

@@ -59,30 +59,42 @@ array namespace of the state (NumPy or CuPy, ``ExactOracle`` built on the same n
 """
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from nashlab._xp import array_namespace, normalize_logits
 from nashlab.games._validation import check_distribution, check_int, check_scalar
 from nashlab.games.metrics import (
-    best_response_logits,
+    duality_gap,
+    exploitability,
     kl_from_logs,
     unregularized_exploitability,
 )
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import choose_backend
-from nashlab.solvers.equilibrium import equilibrium
+from nashlab.solvers.compositions import COMPOSITIONS, make_step
+from nashlab.solvers.methods import check_options, get_method, methods
 from nashlab.solvers.oracles import ExactOracle, make_oracle
-from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
-from nashlab.solvers.results import Trajectory
+from nashlab.solvers.prox import step_coefficients
+from nashlab.solvers.results import Solution, Trajectory
 
 #: sampled responses per policy-gradient step of "nash-mp-inexact"
 INEXACT_RESPONSES = 64
 
-#: metrics ``run`` can track on request
+#: metrics ``run_preference_game`` can track on request
 METRICS = ("kl", "exploitability", "duality_gap", "span", "queries", "unregularized_exploitability")
+#: the metrics that need the equilibrium π*_β (computed only when one of them is tracked)
+NEEDS_SOLUTION = ("kl", "span")
 
 DEFAULT_TRACK = ("kl", "exploitability", "duality_gap", "span", "queries")
+
+#: the preference-game methods of the method table (``nashlab.solvers.methods``)
+METHODS = methods("preference")
+
+#: from this many actions a single game with the exact oracle runs Nash-MP on the packed
+#: antisymmetric kernel (``nashlab.solvers.packed``): half the memory traffic of a gemv
+PACKED_MIN_N = 1024
 
 _CHUNK = 256  # iterations whose metrics are evaluated together (vectorised)
 
@@ -120,63 +132,32 @@ def _exp(z):
     return array_namespace(z).exp(z)
 
 
-def _md(state, g, eta, beta):
-    """Mirror-descent form (1−ηβ)ℓ + ηβ·lμ + η·g as the prox step."""
-    return prox_step(state.logits, g, eta=eta_from_mirror_descent(eta, beta), beta=beta,
-                     log_reference=state.log_magnet)
+# ---- update rules: each a composition of the one prox step (nashlab.solvers.compositions) --
+
+def composed_step(method, state, game, oracle, eta):
+    """One step of ``method`` from its method-table row: composition, step form, β."""
+    entry = get_method("preference", method)
+    beta = 0.0 if entry.alias_of == "hedge" or method == "hedge" else game.beta
+    step = make_step(step_coefficients(entry.step_form, eta, beta), state.log_magnet)
+    compose = COMPOSITIONS[entry.composition]
+    logits, _, g = compose(state.logits, lambda z: oracle(_exp(z)), step, state.predictor)
+    predictor = g if entry.composition == "optimistic" else None
+    return replace(state, logits=logits, predictor=predictor, t=state.t + 1)
 
 
-def _prox(state, g, eta, beta):
-    return prox_step(state.logits, g, eta=eta, beta=beta, log_reference=state.log_magnet)
-
-
-# ---- update rules ----------------------------------------------------------------------
-
-def step_nash_mp(state, game, oracle, eta):
-    """Nash Mirror Prox (2505.19731 v1): two prox steps anchored at π_k."""
-    half = _prox(state, oracle(_exp(state.logits)), eta, game.beta)
-    return replace(state, logits=_prox(state, oracle(_exp(half)), eta, game.beta), t=state.t + 1)
-
-
-def step_nash_md(state, game, oracle, eta):
-    """Nash-MD (2312.00886 eq. 5): play against the geometric mixture π^μ ∝ π^{1−ηβ}μ^{ηβ}."""
-    xp = array_namespace(state.logits)
-    mixture = _md(state, xp.zeros_like(state.logits), eta, game.beta)
-    return replace(state, logits=_md(state, oracle(_exp(mixture)), eta, game.beta), t=state.t + 1)
-
-
-def step_egpo(state, game, oracle, eta):
-    """EGPO / PU (2503.08942, 2105.15186): extragradient in the mirror-descent form."""
-    half = _md(state, oracle(_exp(state.logits)), eta, game.beta)
-    return replace(state, logits=_md(state, oracle(_exp(half)), eta, game.beta), t=state.t + 1)
-
-
-def step_omd(state, game, oracle, eta):
-    """OMD / online IPO / INPO: one mirror-descent step against π_t."""
-    return replace(state, logits=_md(state, oracle(_exp(state.logits)), eta, game.beta),
-                   t=state.t + 1)
-
-
-def step_omwu(state, game, oracle, eta):
-    """Optimistic MWU (Cen et al. 2105.15186): the midpoint uses the previous midpoint's g."""
-    predictor = oracle(_exp(state.logits)) if state.predictor is None else state.predictor
-    middle = _md(state, predictor, eta, game.beta)
-    g = oracle(_exp(middle))
-    return replace(state, logits=_md(state, g, eta, game.beta), predictor=g, t=state.t + 1)
-
-
-def step_mmd(state, game, oracle, eta):
-    """Magnetic mirror descent (2206.05825) with the magnet μ: one prox step against π_t."""
-    return replace(state, logits=_prox(state, oracle(_exp(state.logits)), eta, game.beta),
-                   t=state.t + 1)
+step_nash_mp = partial(composed_step, "nash-mp")
+step_nash_md = partial(composed_step, "nash-md")
+step_egpo = partial(composed_step, "egpo")
+step_omd = partial(composed_step, "omd")
+step_omwu = partial(composed_step, "omwu")
+step_mmd = partial(composed_step, "mmd")
 
 
 def step_hedge(state, game, oracle, eta):
     """Hedge / SPPO: ℓ_{t+1} = ℓ_t + η·g(π_t); accumulates Σ π_t for the average policy."""
     pi = _exp(state.logits)
     total = pi if state.policy_sum is None else state.policy_sum + pi
-    logits = prox_step(state.logits, oracle(pi), eta=eta, beta=0.0, log_reference=None)
-    return replace(state, logits=logits, policy_sum=total, t=state.t + 1)
+    return replace(composed_step("hedge", state, game, oracle, eta), policy_sum=total)
 
 
 def step_magnet_refresh(state, game, oracle, eta, *, refresh_every):
@@ -203,11 +184,15 @@ def _pg_prox(log_anchor, g, eta, beta, log_mu, inner_steps, rng):
 
 
 def step_nash_mp_inexact(state, game, oracle, eta, *, inner_steps, rng):
-    """Nash-MP with both prox steps solved by stochastic policy gradient; records δ."""
+    """Nash-MP (extragradient) with both prox steps solved by stochastic policy gradient;
+    records δ against the exact step from the same anchor."""
     beta, log_mu = game.beta, state.log_magnet
-    half = _pg_prox(state.logits, oracle(np.exp(state.logits)), eta, beta, log_mu,
-                    inner_steps, rng)
-    new = _pg_prox(state.logits, oracle(np.exp(half)), eta, beta, log_mu, inner_steps, rng)
+
+    def inexact_step(logits, g):
+        return _pg_prox(logits, g, eta, beta, log_mu, inner_steps, rng)
+
+    new, _, _ = COMPOSITIONS["extragradient"](state.logits, lambda z: oracle(np.exp(z)),
+                                              inexact_step)
     exact = step_nash_mp(state, game, ExactOracle(game), eta).logits
     delta = np.max(new - exact, axis=-1) - np.min(new - exact, axis=-1)
     return replace(state, logits=new, delta=delta, t=state.t + 1)
@@ -226,17 +211,6 @@ STEPS = {
     "sppo": step_hedge,
     "magnet-refresh": step_magnet_refresh,
 }
-METHODS = tuple(STEPS)
-
-#: methods whose step size is the mirror-descent η' (need η'β ≤ 1)
-_MIRROR_DESCENT = ("nash-md", "egpo", "omd", "omwu", "onpo")
-#: methods defined by the regularisation (need β > 0)
-_NEED_BETA = ("nash-md", "mmd", "magnet-refresh", "nash-mp-inexact")
-_NASH_MP = ("nash-mp", "nash-mp-inexact", "magnet-refresh")
-_ALIASES = {"onpo": "omwu"}  # alias -> the kernel method it runs
-
-#: methods with a compiled kernel (``nashlab.solvers.batched``), exact oracle only
-KERNEL_METHODS = ("nash-mp", "egpo", "mmd", "omd", "nash-md", "omwu")
 SCHEDULES = (None, "munos")
 
 
@@ -252,12 +226,10 @@ def _metric_values(game, logits, name, star_logits):
     pi = np.exp(logits)
     if name == "kl":
         return kl_from_logs(np.exp(star_logits), star_logits, logits)
-    if name in ("exploitability", "duality_gap"):
-        if game.beta == 0:
-            expl = unregularized_exploitability(game, pi)
-        else:
-            expl = game.beta * kl_from_logs(pi, logits, best_response_logits(game, pi))
-        return expl if name == "exploitability" else 2.0 * expl
+    if name == "exploitability":
+        return exploitability(game, pi, logits=logits)
+    if name == "duality_gap":
+        return duality_gap(game, pi, logits=logits)
     if name == "span":
         if not np.all(np.isfinite(star_logits)):
             return np.full(logits.shape[:-1], np.inf)
@@ -270,81 +242,86 @@ def _metric_values(game, logits, name, star_logits):
 
 # ---- driver --------------------------------------------------------------------------
 
-
-def _validate(game, method, eta, iterations, seed, schedule, refresh_every, inner_steps,
-              track, oracle, backend):
+def _validate(game, method, eta, iterations, seed, track, oracle, options, backend):
     if not isinstance(game, PreferenceGame):
         raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
-    if method not in STEPS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    entry = get_method("preference", method)
+    check_options(entry, options)
+    schedule = options.get("schedule")
     iterations = check_int(iterations, "iterations", 0)
     if seed is not None and not isinstance(seed, np.random.Generator):
         check_int(seed, "seed", 0)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if schedule is not None and method != "nash-md":
-        raise ValueError(f"schedule={schedule!r} is only defined for method 'nash-md'")
-    if method in _NEED_BETA and game.beta <= 0:
+    if entry.needs_regularization and game.beta <= 0:
         raise ValueError(f"method {method!r} needs beta > 0, got beta = {game.beta:g}")
     if schedule is None:
         if eta is None:
             raise ValueError("eta is required (a step size > 0) unless a schedule is given")
         eta = check_scalar(eta, "eta", low=0.0, low_open=True)
-        if method in _MIRROR_DESCENT and eta * game.beta > 1:
+        if entry.step_form == "mirror-descent" and eta * game.beta > 1:
             raise ValueError(f"method {method!r} takes the mirror-descent step: it needs "
                              f"eta·beta ≤ 1, got eta·beta = {eta * game.beta:g}")
     elif eta is not None:
         raise ValueError(f"schedule={schedule!r} sets the step sizes: pass eta=None")
-    refresh_every = _method_option(refresh_every, "refresh_every", method, "magnet-refresh")
-    inner_steps = _method_option(inner_steps, "inner_steps", method, "nash-mp-inexact")
+    for name, owner in (("refresh_every", "magnet-refresh"), ("inner_steps", "nash-mp-inexact")):
+        if method == owner:
+            if options.get(name) is None:
+                raise ValueError(f"method {owner!r} needs {name} (a positive integer)")
+            check_int(options[name], name, 1)
     if isinstance(track, str):
         raise TypeError("track must be a collection of metric names, not a string")
     track = tuple(track)
     unknown = [m for m in track if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown} in track; known: {METRICS}")
-    compiled = _ALIASES.get(method, method) in KERNEL_METHODS and oracle == "exact"
+    compiled = bool(entry.kernels) and oracle == "exact"
     backend = choose_backend(backend, game.P, compiled=compiled, cuda=compiled, reason=(
-        f"the compiled kernels run the methods {KERNEL_METHODS} (and 'onpo') with the exact "
-        f"oracle; got method {method!r} with oracle {oracle!r}"))
-    return eta, iterations, refresh_every, inner_steps, track, backend
+        f"the compiled kernels run the methods {[m for m in METHODS if get_method('preference', m).kernels]}"
+        f" with the exact oracle; got method {method!r} with oracle {oracle!r}"))
+    return entry, eta, iterations, track, backend
 
 
-def _method_option(value, name, method, owner):
-    """A positive integer option that ``owner`` requires and every other method rejects."""
-    if method != owner:
-        if value is not None:
-            raise ValueError(f"{name} is only used by method {owner!r}")
-        return None
-    if value is None:
-        raise ValueError(f"method {owner!r} needs {name} (a positive integer)")
-    return check_int(value, name, 1)
+def _check_solution(solution, game):
+    """A certified preference-game ``Solution`` of ``game``'s shape (given by the caller)."""
+    if not isinstance(solution, Solution) or solution.params.get("family") != "preference":
+        raise TypeError("solution must be the Solution of equilibrium(game) for this preference game")
+    if solution.policy.shape != game.batch_shape + (game.n,) or solution.params.get("beta") != game.beta:
+        raise ValueError(f"solution is for another game: policy shape {solution.policy.shape}, "
+                         f"beta {solution.params.get('beta')} (game: {game.batch_shape + (game.n,)}, "
+                         f"beta {game.beta})")
+    if not solution.certified:
+        raise ValueError(f"solution is not certified ({solution.message})")
+    return solution
 
 
-def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", samples=None,
-        schedule=None, refresh_every=None, inner_steps=None, track=DEFAULT_TRACK,
-        backend="auto") -> Trajectory:
+def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=None,
+                        track=DEFAULT_TRACK, solution=None, backend="auto", oracle="exact",
+                        samples=None, **method_options) -> Trajectory:
     """Run ``method`` on ``game`` for ``iterations`` steps from ``init`` (default μ).
 
     Parameters
     ----------
     game : PreferenceGame, possibly batched (every game runs the same update in lockstep).
-    method : one of ``METHODS`` (module docstring).
+    method : one of ``METHODS`` (module docstring; the "preference" rows of the method table).
     eta : step size η > 0 in the parametrisation of the method (prox η for nash-mp, mmd,
         hedge, magnet-refresh; mirror-descent η with ηβ ≤ 1 for nash-md, egpo, omd, omwu).
         Nash-MP's guarantee needs η ≤ 2: larger steps run, and params["step_condition"] says
         whether it holds. Must be None with ``schedule="munos"`` (Nash-MD only).
     iterations : number of steps T ≥ 0.
-    seed : seeds the sampled oracle and the inexact solver.
     init : starting policy π_0, strictly positive, shape (n,) or (*batch, n).
-    oracle, samples : "exact", or "sampled" with ``samples`` = K comparisons per response.
-    refresh_every : K for "magnet-refresh"; inner_steps : M for "nash-mp-inexact".
-    track : metrics to record among ``METRICS`` ("queries" is always recorded).
+    seed : seeds the sampled oracle and the inexact solver.
+    track : metrics to record among ``METRICS`` ("queries" is always recorded). The
+        equilibrium π*_β is computed only when a tracked metric needs it ("kl", "span").
+    solution : the ``Solution`` of ``equilibrium(game)``, to reuse instead of recomputing.
     backend : "numpy" (the reference steps above, on the array namespace of the game),
         "numba" or "cuda" (the compiled kernels of ``nashlab.solvers.batched``, one kernel
-        call per step; methods ``KERNEL_METHODS`` and "onpo" with the exact oracle), or
-        "auto" (numba where a kernel covers the call, NumPy otherwise). The metrics are
-        evaluated in NumPy whatever the backend.
+        call per step, or the packed antisymmetric kernel of ``nashlab.solvers.packed`` for
+        Nash-MP on one game with n ≥ ``PACKED_MIN_N``), or "auto" (a kernel where one covers
+        the call, NumPy otherwise). The metrics are evaluated in NumPy whatever the backend.
+    oracle, samples : "exact", or "sampled" with ``samples`` = K comparisons per response.
+    method_options : ``schedule`` (nash-md: None or "munos"), ``refresh_every`` = K
+        (magnet-refresh), ``inner_steps`` = M (nash-mp-inexact); any other name is a TypeError.
 
     Returns a ``Trajectory``: metrics of shape (iterations + 1, *batch_shape), index 0 the
     initial point: "kl" = KL(π*_β‖π_k), "exploitability" = Expl_β(π_k), "duality_gap" =
@@ -355,9 +332,9 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
     "unregularized_exploitability" (always for magnet-refresh). ``policy`` is π_T and
     ``average_policy`` the Hedge average π̄_T.
     """
-    eta, iterations, refresh_every, inner_steps, track, backend = _validate(
-        game, method, eta, iterations, seed, schedule, refresh_every, inner_steps, track,
-        oracle, backend)
+    entry, eta, iterations, track, backend = _validate(
+        game, method, eta, iterations, seed, track, oracle, method_options, backend)
+    schedule = method_options.get("schedule")
     if init is not None:
         init = check_distribution(init, "init", game.n, strictly_positive=True)
         if init.ndim > 1 and init.shape[:-1] != game.batch_shape:
@@ -365,20 +342,30 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
                              f"{game.batch_shape + (game.n,)}, got {init.shape}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     the_oracle = make_oracle(game, oracle, samples=samples, seed=rng)
-    eq = equilibrium(game)
-    if not eq.certified:
-        raise RuntimeError(f"the equilibrium of the game could not be certified ({eq.message})")
 
     names = set(track) | {"queries"}
     if method == "magnet-refresh":
         names.add("unregularized_exploitability")
+    star = None
+    if names & set(NEEDS_SOLUTION):
+        if solution is None:
+            from nashlab.solvers.equilibrium import equilibrium
+
+            solution = equilibrium(game)
+            if not solution.certified:
+                raise RuntimeError(f"the equilibrium of the game could not be certified "
+                                   f"({solution.message})")
+        star = _check_solution(solution, game).logits
+    elif solution is not None:
+        _check_solution(solution, game)
     step = STEPS[method]
-    options = {"magnet-refresh": {"refresh_every": refresh_every},
-               "nash-mp-inexact": {"inner_steps": inner_steps, "rng": rng}}.get(method, {})
+    options = {"magnet-refresh": {"refresh_every": method_options.get("refresh_every")},
+               "nash-mp-inexact": {"inner_steps": method_options.get("inner_steps"),
+                                   "rng": rng}}.get(method, {})
     steps = [munos_schedule(t, game.beta) if schedule else eta for t in range(iterations + 1)]
 
     state = init_state(game, init)
-    record = _Recorder(game, eq.logits, names - {"queries"})
+    record = _Recorder(game, star, names - {"queries"})
     queries, comparisons, deltas, averages = [0], [0], [np.zeros(game.batch_shape)], []
     record.add(state.logits)
     if method in ("hedge", "sppo"):
@@ -393,8 +380,10 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
                 deltas.append(state.delta)
             if state.policy_sum is not None:
                 averages.append(state.policy_sum / state.t)
+    elif _packed_applies(game, entry, schedule, backend):
+        state = _run_packed(game, state, eta, iterations, backend, record, queries)
     else:
-        state = _run_kernel(game, method, state, steps[:iterations], backend, record, queries)
+        state = _run_kernel(game, entry, state, steps[:iterations], backend, record, queries)
     shape = (iterations + 1,) + game.batch_shape
     metrics = record.result()
     metrics["queries"] = _per_game(queries, shape)
@@ -409,47 +398,67 @@ def run(game, method, *, eta, iterations, seed=None, init=None, oracle="exact", 
     if method == "nash-mp-inexact":
         metrics["delta"] = np.stack(deltas)
 
-    kl0 = _metric_values(game, record.first, "kl", eq.logits)
     params = {
-        "method": method, "eta": eta, "beta": game.beta, "n": game.n,
-        "iterations": iterations,
+        "family": "preference", "method": method, "backend": backend, "n_actions": game.n,
+        "n_states": None, "batch_shape": list(game.batch_shape), "beta": game.beta,
+        "eta": eta, "iterations": iterations,
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         "oracle": oracle, "samples": samples, "schedule": schedule,
-        "refresh_every": refresh_every, "inner_steps": inner_steps,
-        "batch_shape": list(game.batch_shape), "backend": backend,
-        "kl0": kl0.tolist(),
-        "queries_per_iteration": _QUERIES_PER_ITERATION[method],
+        "refresh_every": method_options.get("refresh_every"),
+        "inner_steps": method_options.get("inner_steps"),
     }
-    if method in _NASH_MP:
+    if "kl" in metrics:
+        params["kl0"] = metrics["kl"][0].tolist()
+    if get_method("preference", method).name in ("nash-mp", "nash-mp-inexact", "magnet-refresh"):
         params["step_condition"] = bool(eta <= 2.0)  # Nash-MP theorem: 0 < η ≤ 2
     if method == "nash-mp-inexact":
         params["delta"] = float(np.max(metrics["delta"]))
     return Trajectory(method, params, metrics, np.exp(state.logits), average)
 
 
-def _run_kernel(game, method, state, steps, backend, record, queries):
-    """The compiled path of ``run``: one kernel call per step (exact oracle).
+def _packed_applies(game, entry, schedule, backend):
+    """Nash-MP on one large game with a constant step: the packed antisymmetric kernel."""
+    return (entry.name == "nash-mp" and not game.batch_shape and game.n >= PACKED_MIN_N
+            and schedule is None and backend in ("numba", "cuda"))
+
+
+def _run_packed(game, state, eta, iterations, backend, record, queries):
+    """The packed path of ``run_preference_game``: one kernel call for the whole run when no
+    metric is tracked, one per step otherwise (exact oracle: 2 queries per step)."""
+    from nashlab.solvers import packed
+
+    matrix = packed.packed_game(game)
+    per_call = 1 if record.names else iterations
+    logits, done = state.logits, 0
+    while done < iterations:
+        k = min(per_call, iterations - done)
+        logits = packed.iterate_nash_mp(matrix, logits.copy(), game.log_reference, game.beta,
+                                        eta, k, backend)
+        done += k
+        if record.names:
+            record.add(logits)
+        queries.append(2 * done)
+    if not record.names:  # one call: the query counts of the steps it made
+        queries[:] = [2 * t for t in range(iterations + 1)]
+    return replace(state, logits=logits, t=iterations)
+
+
+def _run_kernel(game, entry, state, steps, backend, record, queries):
+    """The compiled path of ``run_preference_game``: one kernel call per step (exact oracle).
 
     Records every iterate and the query count of the reference steps (which the kernel does
-    not call): ``_QUERIES_PER_ITERATION`` per step, plus OMWU's first predictor query.
+    not call): the table's queries per step, plus OMWU's first predictor query.
     Returns the final state.
     """
-    from nashlab.solvers.batched import kernel_iterates, step_coefficients
+    from nashlab.solvers.kernels import kernel_iterates
 
-    method = _ALIASES.get(method, method)
-    per_step = _QUERIES_PER_ITERATION[method]
-    coefficients = [(1, step_coefficients(method, eta, game.beta)) for eta in steps]
+    coefficients = [(1, step_coefficients(entry.step_form, eta, game.beta)) for eta in steps]
     logits = state.logits
-    for t, logits in enumerate(kernel_iterates(game, method, state.logits, coefficients,
-                                               backend), start=1):
+    for t, logits in enumerate(kernel_iterates(game, entry.composition, state.logits,
+                                               coefficients, backend), start=1):
         record.add(logits)
-        queries.append(per_step * t + (method == "omwu"))
+        queries.append(entry.queries_per_step * t + (entry.composition == "optimistic"))
     return replace(state, logits=logits, t=len(steps))
-
-
-_QUERIES_PER_ITERATION = {"nash-mp": 2, "nash-mp-inexact": 2, "nash-md": 1, "egpo": 2, "omd": 1,
-                          "omwu": 1, "onpo": 1, "mmd": 1, "hedge": 1, "sppo": 1,
-                          "magnet-refresh": 2}
 
 
 def _per_game(values, shape):
@@ -462,14 +471,13 @@ class _Recorder:
 
     def __init__(self, game, star_logits, names):
         self.game, self.star, self.names = game, star_logits, sorted(names)
-        self.buffer, self.values, self.first = [], {m: [] for m in self.names}, None
+        self.buffer, self.values = [], {m: [] for m in self.names}
 
     def add(self, logits):
-        if self.first is None:
-            self.first = np.asarray(logits)
-        self.buffer.append(np.asarray(logits))
-        if len(self.buffer) == _CHUNK:
-            self._flush()
+        if self.names:
+            self.buffer.append(np.asarray(logits))
+            if len(self.buffer) == _CHUNK:
+                self._flush()
 
     def _flush(self):
         if self.buffer:
@@ -481,5 +489,3 @@ class _Recorder:
     def result(self):
         self._flush()
         return {m: np.concatenate(v) for m, v in self.values.items()}
-
-

@@ -16,6 +16,7 @@ the float64 product (plus float64 rounding); the kernels are exact (to float64 r
 the rounded matrix.
 """
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +105,17 @@ def pack_game(game, *, dtype=np.float64, tile=DEFAULT_TILE) -> PackedAntisymmetr
     return pack(game.A, dtype=dtype, tile=tile)
 
 
+_PACKED_GAMES = weakref.WeakKeyDictionary()
+
+
+def packed_game(game) -> PackedAntisymmetric:
+    """``pack_game(game)`` (float64), packed once and kept while the game lives: games are
+    immutable, and packing n = 4096 costs about a hundred Nash-MP iterations."""
+    if game not in _PACKED_GAMES:
+        _PACKED_GAMES[game] = pack_game(game)
+    return _PACKED_GAMES[game]
+
+
 def _check_packed(packed):
     if not isinstance(packed, PackedAntisymmetric):
         raise TypeError(f"packed must be a PackedAntisymmetric, got {type(packed).__name__}")
@@ -172,9 +184,7 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
     "numpy" (the reference: tile-wise einsum products and ``prox_step``) or "cuda"
     (numba.cuda kernels; needs CuPy and a GPU).
     """
-    from nashlab.solvers import _kernels_cpu as cpu
     from nashlab.solvers.backends import resolve_backend
-    from nashlab.solvers.batched import step_coefficients
 
     _check_packed(packed)
     backend = resolve_backend(backend)
@@ -191,9 +201,18 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
     start = log_mu if init is None else np.log(init)
     logits = start - np.max(start)
     logits = logits - np.log(np.sum(np.exp(logits)))
+    return iterate_nash_mp(packed, logits, log_mu, beta, eta, iterations, backend)
+
+
+def iterate_nash_mp(packed, logits, log_mu, beta, eta, iterations, backend):
+    """``iterations`` Nash-MP steps from the normalised log-policy ``logits`` (n,), which
+    the CPU kernel overwrites; no validation (``nash_mp`` validates). Returns log π_T."""
+    from nashlab.solvers import _kernels_cpu as cpu
+    from nashlab.solvers.prox import step_coefficients
+
     if backend == "numpy":
         return _nash_mp_numpy(packed, logits, log_mu, beta, eta, iterations)
-    a, b, c = step_coefficients("nash-mp", eta, beta)
+    a, b, c = step_coefficients("prox", eta, beta)
     if backend == "cuda":
         import cupy
 
@@ -209,13 +228,14 @@ def nash_mp(packed, *, log_reference, beta, eta, iterations, init=None,
 
 
 def _nash_mp_numpy(packed, logits, log_mu, beta, eta, iterations):
-    """The reference loop of ``nash_mp``: tile-wise products, ``prox_step`` (NumPy)."""
-    from nashlab.solvers.prox import prox_step
+    """The reference loop of ``nash_mp``: tile-wise products, the extragradient composition."""
+    from nashlab.solvers.compositions import extragradient, make_step
+    from nashlab.solvers.prox import step_coefficients
 
     def answer(log_policy):
         return _matvec_numpy(packed, _padded(np.exp(log_policy), packed, "x"))[: packed.n]
 
+    step = make_step(step_coefficients("prox", eta, beta), log_mu)
     for _ in range(iterations):
-        half = prox_step(logits, answer(logits), eta=eta, beta=beta, log_reference=log_mu)
-        logits = prox_step(logits, answer(half), eta=eta, beta=beta, log_reference=log_mu)
+        logits, _, _ = extragradient(logits, answer, step)
     return logits

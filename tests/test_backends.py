@@ -19,6 +19,9 @@ PACKED = solvers.packed.pack_game(GAME)
 
 CALLS = {
     "run": lambda b: solvers.run(GAME, "nash-mp", eta=1.0, iterations=2, backend=b),
+    "run_preference_game": lambda b: solvers.run_preference_game(GAME, "nash-mp", eta=1.0,
+                                                                 iterations=2, backend=b),
+    "solve": lambda b: solvers.solve(GAME, backend=b),
     "run_batched": lambda b: solvers.run_batched(GAME, "nash-mp", eta=1.0, iterations=2, backend=b),
     "fused_prox_step": lambda b: solvers.fused_prox_step(GAME.log_reference[None], np.zeros((1, 4)),
                                                          eta=1.0, beta=0.2,
@@ -41,7 +44,7 @@ CALLS = {
                                                          eta=0.5, backend=b),
 }
 #: solvers whose calls above have a compiled kernel (the rest run on NumPy only)
-COMPILED = {"run", "run_batched", "fused_prox_step", "packed.matvec", "packed.nash_mp",
+COMPILED = {"run", "run_preference_game", "run_batched", "fused_prox_step", "packed.matvec", "packed.nash_mp",
             "solve_mdp", "run_mdp", "solve_robust", "run_robust", "run_matrix_game"}
 #: solvers whose set-up above has only a compiled implementation
 COMPILED_ONLY = {"solve_robust", "run_robust"}

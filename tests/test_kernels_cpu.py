@@ -11,13 +11,22 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from nashlab import solvers
 from nashlab.games import random_preference, random_reference
 from nashlab.solvers import _kernels_cpu as cpu
 from nashlab.solvers import nlhf
 from nashlab.solvers.backends import cuda_unavailable_reason, resolve_backend
-from nashlab.solvers.batched import METHODS, RULES, run_batched, step_coefficients
+from nashlab.solvers.batched import METHODS, run_batched
+from nashlab.solvers.methods import get_method
 from nashlab.solvers.oracles import ExactOracle
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
+from nashlab.solvers.prox import step_coefficients as coefficients_of_form
+
+
+def step_coefficients(method, eta, beta):
+    """(a, b, c) of ``method``'s step form (the method table's row)."""
+    return coefficients_of_form(get_method("preference", method).step_form, eta, beta)
+
 
 TOL = 1e-12
 BETAS = st.one_of(st.sampled_from([1e-4, 10.0]), st.floats(1e-3, 2.0))
@@ -37,7 +46,7 @@ def batch_game(B, n, beta, seed):
 
 def step_size(method, raw, beta):
     """A step in the method's parametrisation: mirror-descent steps need η'β ≤ 1."""
-    if RULES[method][1] == "mirror-descent" and beta > 0:
+    if get_method("preference", method).step_form == "mirror-descent" and beta > 0:
         return min(raw, 1.0 / beta)
     return raw
 
@@ -118,7 +127,7 @@ def test_run_batched_keeps_batch_shape_and_init():
 def test_single_game_is_a_batch_of_one():
     game = random_preference(5, beta=0.1, seed=3)
     out = run_batched(game, "mmd", eta=0.4, iterations=10, backend="numba")
-    ref = nlhf.run(game, "mmd", eta=0.4, iterations=10, track=())
+    ref = solvers.run(game, "mmd", eta=0.4, iterations=10, track=())
     assert out.policy.shape == (5,)
     assert_logits_close(np.log(out.policy), np.log(ref.policy))
 

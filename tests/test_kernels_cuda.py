@@ -23,9 +23,18 @@ from nashlab.games import random_preference, random_reference
 from nashlab.solvers import nlhf
 from nashlab.solvers import packed as pk
 from nashlab.solvers.backends import cuda_unavailable_reason
-from nashlab.solvers.batched import METHODS, RULES, run_batched, step_coefficients
+from nashlab.solvers.batched import METHODS, run_batched
+from nashlab.solvers.kernels import RULES
+from nashlab.solvers.methods import get_method
 from nashlab.solvers.oracles import ExactOracle
 from nashlab.solvers.prox import prox_step
+from nashlab.solvers.prox import step_coefficients as coefficients_of_form
+
+
+def step_coefficients(method, eta, beta):
+    """(a, b, c) of ``method``'s step form (the method table's row)."""
+    return coefficients_of_form(get_method("preference", method).step_form, eta, beta)
+
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 TOL = 1e-12
@@ -63,15 +72,15 @@ def test_batched_kernel_matches_numpy(method, B, n, beta, raw_eta, iterations, s
     game = random_preference(n, beta=beta, seed=seed, batch_shape=(B,),
                              reference=random_reference(n, scale=2.0, seed=seed + 1,
                                                         batch_shape=(B,)))
-    eta = min(raw_eta, 1.0 / beta) if RULES[method][1] == "mirror-descent" else raw_eta
+    eta = min(raw_eta, 1.0 / beta) if get_method("preference", method).step_form == "mirror-descent" else raw_eta
     ref = run_batched(game, method, eta=eta, iterations=iterations, backend="numpy")
     A = np.array(game.A)
     log_mu = np.array(game.log_reference)  # writable: the simulator copies every array back
     logits = log_mu.copy()
     predictor = np.einsum("bij,bj->bi", A, np.exp(logits))
     a, b, c = step_coefficients(method, eta, beta)
-    gpu.run_games(A, log_mu, logits, predictor, RULES[method][0], a, b, c, iterations,
-                  threads=4)
+    rule = RULES[get_method("preference", method).composition]
+    gpu.run_games(A, log_mu, logits, predictor, rule, a, b, c, iterations, threads=4)
     assert_logits_close(logits, np.log(ref.policy))
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nashlab.games import matrix
+from nashlab.games import metrics
 from nashlab.games.matrix import MatrixGame, random_matrix_game
 from nashlab.solvers import matrix_games as mg
 from nashlab.solvers.matrix_games import qre, run_matrix_game
@@ -69,8 +69,8 @@ def test_duality_gap_equals_explicit_max_min():
     lse = lambda v: np.max(v) + np.log(np.sum(np.exp(v - np.max(v))))  # noqa: E731
     best_x = game.tau * lse(game.A @ y / game.tau) - game.tau * H(y)
     best_y = -game.tau * lse(-game.A.T @ x / game.tau) + game.tau * H(x)
-    np.testing.assert_allclose(matrix.duality_gap(game, x, y), best_x - best_y, rtol=1e-12)
-    np.testing.assert_allclose(matrix.exploitability(game, x, y), (best_x - best_y) / 2, rtol=1e-12)
+    np.testing.assert_allclose(metrics.duality_gap(game, np.r_[x, y]), best_x - best_y, rtol=1e-12)
+    np.testing.assert_allclose(metrics.exploitability(game, np.r_[x, y]), (best_x - best_y) / 2, rtol=1e-12)
 
 
 def test_unregularized_lp_solution():

@@ -7,9 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nashlab import games
-from nashlab.solvers import equilibrium
+from nashlab.solvers import equilibrium, run
 from nashlab.solvers.multiplayer import nikaido_isoda, run_multiplayer
-from nashlab.solvers.nlhf import run
 from nashlab.theory.strategies import preference_games
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -77,8 +76,8 @@ def test_seeded_start_is_reproducible():
 
 
 @pytest.mark.parametrize("kwargs, err, match", [
-    ({"players": 1}, ValueError, "players must be an integer ≥ 2"),
-    ({"players": 2.0}, ValueError, "players must be an integer"),
+    ({"players": 1}, ValueError, "players must be ≥ 2"),
+    ({"players": 2.0}, TypeError, "players must be an integer"),
     ({"eta": 0.0}, ValueError, "eta must be >"),
     ({"iterations": -2}, ValueError, "iterations must be ≥ 0"),
     ({"method": "sgd"}, ValueError, "method must be one of"),

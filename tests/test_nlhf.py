@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nashlab import games
-from nashlab.solvers import nlhf
-from nashlab.solvers.nlhf import init_state, run
+from nashlab.solvers import nlhf, run
+from nashlab.solvers.methods import get_method
+from nashlab.solvers.nlhf import init_state
 from nashlab.solvers.oracles import ExactOracle
 from nashlab.solvers.results import Trajectory
 from nashlab.theory.strategies import distributions, preference_games
@@ -302,12 +303,12 @@ def test_every_method_runs_with_the_sampled_oracle(method):
     game = games.random_preference(4, beta=0.2, seed=9)
     extra = {"refresh_every": 3} if method == "magnet-refresh" else {}
     extra |= {"inner_steps": 2} if method == "nash-mp-inexact" else {}
-    eta = 1.0 if method not in nlhf._MIRROR_DESCENT else 0.5
+    eta = 1.0 if get_method("preference", method).step_form != "mirror-descent" else 0.5
     a = run(game, method, eta=eta, iterations=6, oracle="sampled", samples=5, seed=1, **extra)
     b = run(game, method, eta=eta, iterations=6, oracle="sampled", samples=5, seed=1, **extra)
     np.testing.assert_array_equal(a["kl"], b["kl"])
     q = a["queries"]
-    per = nlhf._QUERIES_PER_ITERATION[method]
+    per = get_method("preference", method).queries_per_step
     expected = per * np.arange(7) + (np.arange(7) > 0) * (method in ("omwu", "onpo"))
     np.testing.assert_array_equal(q, expected)
     np.testing.assert_array_equal(a["comparisons"], 5 * game.n * q)
@@ -325,8 +326,8 @@ def test_params_and_metric_shapes():
     tr = run(game, "nash-mp", eta=2.5, iterations=5, track=("kl",))
     assert set(tr.metrics) == {"kl", "queries"}
     assert tr["kl"].shape == (6, 3) and tr["queries"].shape == (6, 3)
-    for key in ("method", "eta", "beta", "n", "iterations", "seed", "oracle", "samples",
-                "schedule", "kl0"):
+    for key in ("family", "method", "backend", "eta", "beta", "n_actions", "n_states",
+                "batch_shape", "iterations", "seed", "oracle", "samples", "schedule", "kl0"):
         assert key in tr.params
     np.testing.assert_allclose(tr.params["kl0"], tr["kl"][0])
     assert tr.params["step_condition"] is False  # η > 2 runs but is recorded
@@ -363,14 +364,15 @@ def test_trajectory_round_trips_through_npz(tmp_path):
     ({"oracle": "noisy"}, ValueError, "oracle must be one of"),
     ({"oracle": "sampled"}, ValueError, "needs samples"),
     ({"samples": 10}, ValueError, "only used with oracle='sampled'"),
-    ({"schedule": "cosine", "eta": None}, ValueError, "schedule must be one of"),
-    ({"schedule": "munos", "eta": None}, ValueError, "only defined for method 'nash-md'"),
+    ({"method": "nash-md", "schedule": "cosine", "eta": None}, ValueError, "schedule must be one of"),
+    ({"schedule": "munos", "eta": None}, TypeError, "'nash-mp' .* unknown option.* schedule"),
     ({"method": "nash-md", "schedule": "munos"}, ValueError, "pass eta=None"),
     ({"method": "magnet-refresh"}, ValueError, "needs refresh_every"),
     ({"method": "magnet-refresh", "refresh_every": 0}, ValueError, "refresh_every must be ≥ 1"),
-    ({"refresh_every": 5}, ValueError, "only used by method 'magnet-refresh'"),
+    ({"refresh_every": 5}, TypeError, "'nash-mp' .* unknown option.* refresh_every"),
     ({"method": "nash-mp-inexact"}, ValueError, "needs inner_steps"),
-    ({"inner_steps": 5}, ValueError, "only used by method 'nash-mp-inexact'"),
+    ({"inner_steps": 5}, TypeError, "'nash-mp' .* unknown option.* inner_steps"),
+    ({"bogus": 1}, TypeError, "'nash-mp' .* unknown option.* bogus"),
     ({"track": ("kl", "regret")}, ValueError, "unknown metrics"),
     ({"track": "kl"}, TypeError, "track must be a collection"),
     ({"backend": "jax"}, ValueError, "backend must be one of"),
@@ -385,7 +387,7 @@ def test_run_rejects_bad_arguments(kwargs, err, match):
 
 
 def test_run_rejects_bad_game_and_beta():
-    with pytest.raises(TypeError, match="game must be a PreferenceGame"):
+    with pytest.raises(TypeError, match="problem must be one of PreferenceGame"):
         run(np.eye(3), "nash-mp", eta=1.0, iterations=1)
     for method in ("nash-md", "mmd", "magnet-refresh", "nash-mp-inexact"):
         with pytest.raises(ValueError, match="needs beta > 0"):

@@ -1,5 +1,5 @@
 """The neural updates are the tabular ones: losses from the prox step, identity with
-``nashlab.solvers.nlhf.run`` when each inner problem is solved to convergence."""
+``nashlab.solvers.run`` when each inner problem is solved to convergence."""
 
 import math
 
@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
 pytest.importorskip("safetensors")
 
+from nashlab import solvers  # noqa: E402
 from nashlab.games import random_preference, random_reference  # noqa: E402
 from nashlab.scaling import (  # noqa: E402
     SequenceGame,
@@ -18,7 +19,6 @@ from nashlab.scaling import (  # noqa: E402
 )
 from nashlab.scaling.oracles import MatrixOracle  # noqa: E402
 from nashlab.scaling.policies import TabularPolicy, geometric_mixture  # noqa: E402
-from nashlab.solvers import nlhf  # noqa: E402
 from nashlab.solvers.equilibrium import equilibrium  # noqa: E402
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step  # noqa: E402
 
@@ -45,7 +45,7 @@ def test_identity_with_tabular_solver_on_sequence_game(method, loss):
                                         beta=0.2, loss=loss, **EXACT)
     trainer.train()
     ours = np.array([h["kl"] for h in trainer.history])
-    ref = nlhf.run(pg, method, eta=ETAS[method], iterations=STEPS)["kl"]
+    ref = solvers.run(pg, method, eta=ETAS[method], iterations=STEPS)["kl"]
     assert ours.shape == ref.shape
     assert np.max(np.abs(ours - ref)) <= 1e-6
     assert ours[-1] < ours[0]  # it moved: not a trivially equal pair of constants
@@ -56,7 +56,7 @@ def test_identity_on_random_preference_game(method):
     game = random_preference(12, beta=0.05, reference=random_reference(12, seed=4), seed=5)
     trainer = _tabular_trainer(game, algorithm=method, eta=ETAS[method], **EXACT)
     trainer.train()
-    ref = nlhf.run(game, method, eta=ETAS[method], iterations=STEPS)
+    ref = solvers.run(game, method, eta=ETAS[method], iterations=STEPS)
     assert np.max(np.abs(np.array([h["kl"] for h in trainer.history]) - ref["kl"])) <= 1e-6
     assert np.allclose(trainer.policy.log_probs_all().exp().detach().numpy(), ref.policy, atol=1e-7)
 
@@ -120,7 +120,7 @@ def test_sampled_regression_converges_to_the_exact_step_on_average():
                                         optimizer="lbfgs", lr=1.0, inner_steps=200, steps=1,
                                         progress=False)
     trainer.train()
-    ref = nlhf.run(game.preference_game(), "omd", eta=1.0, iterations=1)
+    ref = solvers.run(game.preference_game(), "omd", eta=1.0, iterations=1)
     got = trainer.policy.log_probs_all().exp().detach().numpy()
     assert np.abs(got - ref.policy).max() < 0.1 * ref.policy.max()
     assert math.isfinite(trainer.history[-1]["loss"])
