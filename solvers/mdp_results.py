@@ -1,5 +1,7 @@
-"""The params schema and the ``Solution`` of MDP and robust-MDP results (one place, so that
-``solve_mdp``, ``solve_robust``, ``run_mdp`` and ``run_robust`` describe themselves alike).
+"""What MDP and robust-MDP results share, in one place so that ``solve_mdp``, ``solve_robust``,
+``run_mdp`` and ``run_robust`` describe and check themselves alike: the params schema
+(``mdp_params``), the ``Solution`` builder (``mdp_solution``), and the checks of the run
+options (``check_run_options``), of ``track`` (``select_metrics``) and of ``solution``.
 
 ``mdp_params`` holds the common keys of ``nashlab.solvers.results`` ("family", "method",
 "backend", "n_actions", "n_states", "batch_shape" = [] ) and the keys of the MDP families:
@@ -7,6 +9,7 @@
 "tau" (its weight or None); robust results add "uncertainty" and "rectangularity".
 """
 
+from nashlab.solvers.methods import check_options
 from nashlab.solvers.results import Solution
 
 #: Bellman residual below which a solution is certified.
@@ -37,8 +40,6 @@ def check_run_options(method, options, *, eta=None, seed=None, takes_seed=False)
     """TypeError (``methods.check_options``) naming any option ``method`` does not take: the
     method options in ``options``, and ``eta`` / ``seed`` where given to a method without a
     step (``method.step_form`` is None) or without randomness (``takes_seed`` False)."""
-    from nashlab.solvers.methods import check_options
-
     given = dict(options)
     if eta is not None and method.step_form is None:
         given["eta"] = eta

@@ -88,7 +88,7 @@ def solve_robust(mdp, *, uncertainty, regularizer=None, max_iterations=200,
     res = float(np.max(np.abs(values - v)))
     return mdp_solution(mdp, op.regularizer, v, q, policy, res, "robust-pi", it,
                         "policy stable or residual stalled" if it < max_iterations
-                        else "iteration limit", op.backend, family="robust-mdp",
+                        else "iteration limit", op.backend, family=FAMILY,
                         **op.describe())
 
 
