@@ -65,3 +65,10 @@ def test_the_table_step_form_decides_how_eta_is_read(monkeypatch):
     assert TrainConfig(algorithm="nash-mp", beta=0.1, eta=2.0).prox_eta == \
         eta_from_mirror_descent(2.0, 0.1)
     assert config.ALGORITHMS == ALGORITHMS
+
+
+def test_no_installed_entry_point_is_said_not_silent(monkeypatch):
+    monkeypatch.setattr(verify, "optional_theorem_modules", lambda: {})
+    messages = []
+    assert verify.load_theorem_modules(echo=messages.append) == list(verify.THEOREM_MODULES)
+    assert len(messages) == 1 and "no 'nashlab.theorems' entry points are installed" in messages[0]

@@ -62,7 +62,11 @@ def load_theorem_modules(optional=None, echo=print) -> list[str]:
     skipped with the missing extra named when it cannot be imported. Returns the modules loaded."""
     load_builtin_theorems()
     loaded = list(THEOREM_MODULES)
-    for extra, name in (optional_theorem_modules() if optional is None else dict(optional)).items():
+    optional = optional_theorem_modules() if optional is None else dict(optional)
+    if not optional:  # a stale install: the higher layers' claims would go missing silently
+        echo("no 'nashlab.theorems' entry points are installed, so no claims of the higher "
+             "layers are checked (pip install -e . registers them)")
+    for extra, name in optional.items():
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
