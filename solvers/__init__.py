@@ -9,7 +9,7 @@ from nashlab.solvers.front import run, solve
 from nashlab.solvers.markov_games import exploitability as markov_exploitability
 from nashlab.solvers.markov_games import run_markov_game, solve_markov_game
 from nashlab.solvers.matrix_games import qre, run_matrix_game
-from nashlab.solvers.methods import METHODS, Method, get_method, methods
+from nashlab.solvers.methods import METHODS, Method, get_method
 from nashlab.solvers.multiplayer import nikaido_isoda, run_multiplayer
 from nashlab.solvers.nlhf import run_preference_game
 from nashlab.solvers.oracles import ExactOracle, SampledOracle, make_oracle
@@ -49,7 +49,6 @@ __all__ = [
     "solve",
     "Method",
     "get_method",
-    "methods",
     "run_matrix_game",
     "run_multiplayer",
 ]

@@ -49,7 +49,7 @@ from nashlab.games.matrix import MatrixGame
 from nashlab.games.metrics import kl_from_logs, nash_conv
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
 from nashlab.solvers.compositions import COMPOSITIONS, make_step
-from nashlab.solvers.methods import get_method, methods
+from nashlab.solvers.methods import check_options, get_method, methods
 from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import step_coefficients
 from nashlab.solvers.results import Solution, Trajectory
@@ -250,7 +250,7 @@ step_mmd = partial(composed_step, "mmd")
 
 
 def run_matrix_game(game, method, *, eta, iterations, init=None, seed=None,
-                    track=MATRIX_METRICS, solution=None, backend="auto") -> Trajectory:
+                    track=MATRIX_METRICS, solution=None, backend="auto", **method_options) -> Trajectory:
     """Run ``method`` ∈ ``MATRIX_METHODS`` for ``iterations`` steps from ``init`` = (x0, y0)
     (default uniform; ``seed`` is unused: the methods are deterministic). Metrics, shape
     (iterations+1, *batch), index 0 the initial point: "kl" = KL(x*‖x_t) + KL(y*‖y_t) to the
@@ -263,6 +263,7 @@ def run_matrix_game(game, method, *, eta, iterations, init=None, seed=None,
     if not isinstance(game, MatrixGame):
         raise TypeError(f"game must be a MatrixGame, got {type(game).__name__}")
     entry = get_method("matrix", method)
+    check_options(entry, method_options)
     backend = choose_backend(backend, game.A, compiled=True,
                              reason="matrix games have no CUDA kernel: use 'auto', 'numba' or 'numpy'")
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)

@@ -33,7 +33,7 @@ from nashlab.games.population import Population
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import NO_KERNEL_MULTI, choose_backend
 from nashlab.solvers.compositions import COMPOSITIONS, make_step
-from nashlab.solvers.methods import get_method, methods
+from nashlab.solvers.methods import check_options, get_method, methods
 from nashlab.solvers.prox import step_coefficients
 from nashlab.solvers.results import Solution, Trajectory
 
@@ -61,7 +61,7 @@ def _step(logits, game, eta, method):
 
 def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror-prox",
                     init=None, track=("nikaido_isoda", "kl"), solution=None,
-                    backend="auto") -> Trajectory:
+                    backend="auto", **method_options) -> Trajectory:
     """Run the population update for ``iterations`` steps.
 
     ``players`` = m ≥ 2; ``init`` (m, n) or (m, *batch, n) strictly positive policies, else
@@ -78,7 +78,7 @@ def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror
     if game.beta <= 0:
         raise ValueError(f"run_multiplayer needs beta > 0, got {game.beta:g}")
     players = Population(game, players).players
-    get_method("population", method)
+    check_options(get_method("population", method), method_options)
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
     iterations = check_int(iterations, "iterations", 0)
     if isinstance(track, str) or any(t not in ("nikaido_isoda", "exploitability", "kl")
