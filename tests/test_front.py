@@ -197,7 +197,7 @@ def test_compositions_are_the_documented_maps():
         a, b, c = step_coefficients(form, 0.7, 0.2)
         step = compositions.make_step((a, b, c), ref)
 
-        def S(w, g):
+        def S(w, g, a=a, b=b, c=c):
             return tuple(np.log(np.exp(a * wi + b * ri + c * gi) / np.exp(a * wi + b * ri + c * gi).sum())
                          for wi, ri, gi in zip(w, ref, g, strict=True))
 
