@@ -157,6 +157,9 @@ def run_mdp(mdp, method, *, iterations, eta=None, init=None, seed=None, track=No
     """
     if not isinstance(mdp, MDP):
         raise TypeError(f"mdp must be an MDP, got {type(mdp).__name__}")
+    if "uncertainty" in method_options:
+        raise TypeError("run_mdp got unknown option uncertainty: robust methods run with "
+                        "run_robust(mdp, method, uncertainty=...) (or nashlab.run)")
     entry = get_method(FAMILY, method)
     check_run_options(entry, method_options, eta=eta, seed=seed, takes_seed=method in SEEDED)
     check_regularizer(regularizer)

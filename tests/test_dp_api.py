@@ -97,6 +97,11 @@ def test_unknown_option_is_a_type_error_naming_option_and_method(call, option, m
         call()
 
 
+def test_run_mdp_points_robust_runs_to_run_robust():
+    with pytest.raises(TypeError, match="unknown option uncertainty.*run_robust"):
+        run_mdp(MODEL, "vi", iterations=2, uncertainty="l1:0.1")
+
+
 def test_unknown_option_is_checked_before_any_work():
     """The TypeError comes from the method table, not from a private function's signature."""
     with pytest.raises(TypeError) as info:
