@@ -5,10 +5,11 @@ command line) says which game, policy and preference oracle to build. A TOML fil
 flat table whose keys are the fields of the two; an unknown key is an error.
 
 The algorithms are the rows of the one method table (``nashlab.solvers.methods``, family
-"preference") that the trainer implements (``PLANS``), and the table's ``step_form`` says how
-``eta`` is read: "prox" (``nash-mp``: the prox step η of Nash Mirror Prox, Tiapkin et al.,
-arXiv 2505.19731; contraction 1/(1 + ηβ) for η ≤ 2) or "mirror-descent" (``nash-md``,
-``egpo``, ``omd``: the step η' of log π⁺ = (1 − η'β)·log π + η'β·log μ + η'·g, needs η'β < 1,
+"preference") that the trainer implements (``TRAINED``); each row's ``composition`` gives
+the opponents of its sub-problems (``PLANS``) and its ``step_form`` says how ``eta`` is
+read: "prox" (``nash-mp``: the prox step η of Nash Mirror Prox, Tiapkin et al., arXiv
+2505.19731; contraction 1/(1 + ηβ) for η ≤ 2) or "mirror-descent" (``nash-md``, ``egpo``,
+``omd``: the step η' of log π⁺ = (1 − η'β)·log π + η'β·log μ + η'·g, needs η'β < 1,
 converted to the prox step by ``eta_from_mirror_descent``).
 
 The checks of a trainer's setup that need its policy and oracle (``check_contexts``,
@@ -23,12 +24,17 @@ import tomllib
 from nashlab.solvers.methods import get_method, methods
 from nashlab.solvers.prox import eta_from_mirror_descent
 
-#: The opponents of the prox sub-problems of one algorithm step, for each preference method
-#: the trainer implements ("anchor": π_k; "half": the frozen first solution π_{k+½};
-#: "mixture": the geometric mixture π_k^{1−η'β}·μ^{η'β}).
-PLANS = {"nash-mp": ("anchor", "half"), "egpo": ("anchor", "half"),
-         "nash-md": ("mixture",), "omd": ("anchor",)}
-#: The preference methods of the table the trainer implements, in table order.
+#: The preference methods the trainer implements (it needs β > 0, one opponent per
+#: sub-problem and no extra method option).
+TRAINED = ("nash-mp", "nash-md", "egpo", "omd")
+#: The opponents of the prox sub-problems of one algorithm step, for each composition of
+#: ``nashlab.solvers.compositions`` ("anchor": π_k; "half": the frozen first solution
+#: π_{k+½}; "mixture": the geometric mixture π_k^{1−η'β}·μ^{η'β}).
+COMPOSITION_PLANS = {"extragradient": ("anchor", "half"), "mixture": ("mixture",),
+                     "single": ("anchor",)}
+#: The plan of each trained method, read from its table row's composition.
+PLANS = {name: COMPOSITION_PLANS[get_method("preference", name).composition] for name in TRAINED}
+#: The trained methods in table order.
 ALGORITHMS = tuple(name for name in methods("preference") if name in PLANS)
 #: Options a resumed run may change (everything else must equal the checkpoint's).
 RESUMABLE = frozenset({"steps", "max_seconds", "progress"})

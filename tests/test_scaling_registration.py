@@ -45,6 +45,7 @@ def test_the_trainer_algorithms_are_rows_of_the_method_table():
     assert set(ALGORITHMS) == set(PLANS) == {"nash-mp", "nash-md", "egpo", "omd"}
     for name in ALGORITHMS:
         method = table.get_method("preference", name)
+        assert PLANS[name] == config.COMPOSITION_PLANS[method.composition]
         c = TrainConfig(algorithm=name, beta=0.1, eta=0.5)
         assert c.step_form == method.step_form
         expected = eta_from_mirror_descent(0.5, 0.1) if method.step_form == "mirror-descent" else 0.5
