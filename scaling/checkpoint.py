@@ -31,6 +31,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from nashlab._files import write_atomic
+from nashlab.scaling.config import RESUMABLE
 from nashlab.scaling.errors import CheckpointError
 
 LATEST = "latest"
@@ -38,6 +39,8 @@ MANIFEST = "manifest.json"
 STATE = "state.json"
 FORMAT = 1
 _NAME = re.compile(r"step-(\d{6,})")
+#: Groups every trainer checkpoint holds, besides one per module ("half" for two-step methods).
+GROUPS = ("optimizer", "rng")
 
 
 def _tensor_copy(t):
@@ -279,3 +282,46 @@ def check_module(module, tensors, file):
         if saved.shape != value.shape:
             raise CheckpointError(f"{file}: {key} has shape {tuple(saved.shape)}, the module's "
                                   f"is {tuple(value.shape)}")
+
+
+def _dtype(t) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+def check_resumable(path, groups, state, *, config, run_options, modules, rng_states):
+    """CheckpointError unless a verified checkpoint (``load_checkpoint``) can resume this run:
+    the same ``TrainConfig`` and run options (except ``RESUMABLE`` and ``output``), exactly
+    the groups of ``modules`` plus ``GROUPS``, each module's tensors with its names, shapes and
+    dtypes, and RNG states of the current ones' shape and dtype."""
+    path = Path(path)
+    state_file = path / STATE
+    differences = config.differences(state["config"])
+    if differences:
+        raise CheckpointError(f"{state_file}: saved with a different config than this "
+                              f"run's: {'; '.join(differences)}")
+    saved_run = state.get("run")
+    if saved_run is not None and not isinstance(saved_run, dict):
+        raise CheckpointError(f"{state_file}: run must be a JSON object or null")
+    if saved_run is not None and run_options is not None:
+        ignore = RESUMABLE | {"output"}
+        changed = sorted(k for k in set(saved_run) | set(run_options)
+                         if k not in ignore and saved_run.get(k) != run_options.get(k))
+        if changed:
+            raise CheckpointError(f"{state_file}: saved with different run options: "
+                                  + "; ".join(f"{k}: {saved_run.get(k)!r} (saved) != "
+                                              f"{run_options.get(k)!r}" for k in changed))
+    required = set(GROUPS) | set(modules)
+    missing = sorted(required - set(groups))
+    if missing:
+        raise CheckpointError(f"{path}: no {', '.join(g + '.safetensors' for g in missing)}")
+    unexpected = sorted(set(groups) - required)
+    if unexpected:
+        raise CheckpointError(f"{path}: unexpected {', '.join(g + '.safetensors' for g in unexpected)}"
+                              f" for {config.algorithm}")
+    for name, module in modules.items():
+        check_module(module, groups[name], path / f"{name}.safetensors")
+    for key, current in rng_states.items():
+        saved = groups["rng"].get(key)
+        if saved is None or saved.dtype != current.dtype or saved.shape != current.shape:
+            raise CheckpointError(f"{path / 'rng.safetensors'}: {key} is not a "
+                                  f"{tuple(current.shape)} {_dtype(current)} RNG state")

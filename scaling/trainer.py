@@ -39,7 +39,7 @@ from nashlab.scaling import distributed
 from nashlab.scaling.checkpoint import (
     MANIFEST,
     STATE,
-    check_module,
+    check_resumable,
     checkpoint_name,
     flatten_optimizer_state,
     latest_checkpoint,
@@ -47,7 +47,7 @@ from nashlab.scaling.checkpoint import (
     save_checkpoint,
     unflatten_optimizer_state,
 )
-from nashlab.scaling.config import PLANS, RESUMABLE, TrainConfig, check_contexts, check_setup
+from nashlab.scaling.config import PLANS, TrainConfig, check_contexts, check_setup
 from nashlab.scaling.errors import CheckpointError, TrainingError
 from nashlab.scaling.evaluation import evaluate
 from nashlab.scaling.oracles import PreferenceOracle
@@ -55,9 +55,6 @@ from nashlab.scaling.sampling import Sampler
 from nashlab.scaling.subproblems import Subproblems, make_optimizer
 
 __all__ = ["PLANS", "CheckpointError", "Trainer", "TrainingError"]
-
-#: Groups every checkpoint of a trainer holds (plus "half" for the two-step methods).
-_GROUPS = ("policy", "anchor", "reference", "optimizer", "rng")
 
 
 def _frozen_copy(module):
@@ -270,40 +267,11 @@ class Trainer:
                 raise ValueError(f"no checkpoint found in {path}")
             path = found
         groups, state = load_checkpoint(path)
-        state_file = path / STATE
-        differences = self.config.differences(state["config"])
-        if differences:
-            raise CheckpointError(f"{state_file}: saved with a different config than this "
-                                  f"run's: {'; '.join(differences)}")
-        saved_run, run = state.get("run"), self.run_options
-        if saved_run is not None and not isinstance(saved_run, dict):
-            raise CheckpointError(f"{state_file}: run must be a JSON object or null")
-        if saved_run is not None and run is not None:
-            ignore = RESUMABLE | {"output"}
-            changed = sorted(k for k in set(saved_run) | set(run)
-                             if k not in ignore and saved_run.get(k) != run.get(k))
-            if changed:
-                raise CheckpointError(f"{state_file}: saved with different run options: "
-                                      + "; ".join(f"{k}: {saved_run.get(k)!r} (saved) != "
-                                                  f"{run.get(k)!r}" for k in changed))
         modules = self._modules()
-        required = set(_GROUPS) | set(modules)
-        missing = sorted(required - set(groups))
-        if missing:
-            raise CheckpointError(f"{path}: no {', '.join(g + '.safetensors' for g in missing)}")
-        unexpected = sorted(set(groups) - required)
-        if unexpected:
-            raise CheckpointError(f"{path}: unexpected {', '.join(g + '.safetensors' for g in unexpected)}"
-                                  f" for {self.config.algorithm}")
-        for name, module in modules.items():
-            check_module(module, groups[name], path / f"{name}.safetensors")
+        rng_states = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
+        check_resumable(path, groups, state, config=self.config, run_options=self.run_options,
+                        modules=modules, rng_states=rng_states)
         rng = groups["rng"]
-        rng_file = path / "rng.safetensors"
-        for key, current in (("generator", self.generator.get_state()), ("torch", torch.get_rng_state())):
-            saved = rng.get(key)
-            if saved is None or saved.dtype != current.dtype or saved.shape != current.shape:
-                raise CheckpointError(f"{rng_file}: {key} is not a {tuple(current.shape)} "
-                                      f"{str(current.dtype).removeprefix('torch.')} RNG state")
         opt_file = path / "optimizer.safetensors"
         try:
             optimizer_state = unflatten_optimizer_state(groups["optimizer"], state["optimizer"])
