@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from nashlab._xp import normalize_logits, safe_log, softmax
+from nashlab.games import metrics
 from nashlab.games._validation import as_float_array, check_distribution, check_int, check_scalar
 from nashlab.games.markov_game import ZeroSumMarkovGame, entropy
 from nashlab.games.matrix import MatrixGame
@@ -134,21 +135,24 @@ def _nash_conv(game, mu, nu, tau):
     return float(np.max(upper - lower))
 
 
+@metrics.nash_conv.register(ZeroSumMarkovGame)
 def markov_nash_conv(game, policy, *, tau=0.0, logits=None) -> float:
     """NashConv = max_s [max_μ' V^{μ',ν}_τ(s) − min_ν' V^{μ,ν'}_τ(s)] ≥ 0, the sum of the two
     players' best-response gains (0 iff (μ, ν) is the (regularized) equilibrium).
 
     ``policy``: shape (S, A + B), μ then ν (the layout of ``Solution.policy``); two exact
-    MDP solves. ``logits`` is accepted for the common signature and not needed here."""
+    MDP solves. ``logits`` is accepted for the common signature and not needed here.
+    Registered as ``nashlab.games.metrics.nash_conv`` for ``ZeroSumMarkovGame``."""
     tau = _check_game(game, tau)
     mu, nu = split_policy(game, policy)
     _check_logits(policy, logits)
     return _nash_conv(game, mu, nu, tau)
 
 
+@metrics.exploitability.register(ZeroSumMarkovGame)
 def markov_exploitability(game, policy, *, tau=0.0, logits=None) -> float:
     """½·NashConv: the mean of the two players' best-response gains (as for matrix and
-    preference games)."""
+    preference games). Registered as ``nashlab.games.metrics.exploitability``."""
     return 0.5 * markov_nash_conv(game, policy, tau=tau, logits=logits)
 
 
@@ -157,10 +161,26 @@ def markov_duality_gap(game, policy, *, tau=0.0, logits=None) -> float:
     return markov_nash_conv(game, policy, tau=tau, logits=logits)
 
 
+@metrics.unregularized_exploitability.register(ZeroSumMarkovGame)
 def markov_unregularized_exploitability(game, policy, *, tau=0.0, logits=None) -> float:
     """½·NashConv of the unregularized game (τ = 0), whatever ``tau``."""
     _check_game(game, tau)
     return markov_exploitability(game, policy, tau=0.0, logits=logits)
+
+
+@metrics.best_response_logits.register(ZeroSumMarkovGame)
+def markov_best_response_logits(game, policy, *, tau=0.0, logits=None) -> np.ndarray:
+    """(log BR_μ(ν), log BR_ν(μ)), shape (S, A + B): each player's optimal policy of the
+    entropy-regularized MDP against the other (∝ exp(q/τ), q its optimal Q-values); τ > 0
+    (for τ = 0 a best response is a set)."""
+    tau = _check_game(game, tau)
+    if tau <= 0:
+        raise ValueError("best responses are unique only for tau > 0")
+    mu, nu = split_policy(game, policy)
+    _check_logits(policy, logits)
+    q_x = solve_mdp(game.mdp_for_max(nu, tau), regularizer=Entropy(tau)).q
+    q_y = solve_mdp(game.mdp_for_min(mu, tau), regularizer=Entropy(tau)).q
+    return np.concatenate([normalize_logits(q_x / tau), normalize_logits(q_y / tau)], axis=1)
 
 
 def _check_logits(policy, logits):
@@ -169,10 +189,9 @@ def _check_logits(policy, logits):
                          f"got {np.shape(logits)}")
 
 
-#: the Markov-game functions of the metric vocabulary (``nashlab.games.metrics``)
-exploitability = markov_exploitability
-nash_conv = markov_nash_conv
-duality_gap = markov_duality_gap
+#: the metric vocabulary, dispatched on the game type (``nashlab.games.metrics``; the
+#: Markov-game versions above are registered for ``ZeroSumMarkovGame``)
+exploitability, nash_conv, duality_gap = metrics.exploitability, metrics.nash_conv, metrics.duality_gap
 
 
 # -- the certified solution -------------------------------------------------------------

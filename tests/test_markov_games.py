@@ -258,9 +258,15 @@ def vocabulary(game, policy, **kwargs):
 
 
 def markov_vocabulary(game, policy, tau):
-    return np.array([markov_exploitability(game, policy, tau=tau),
-                     markov_nash_conv(game, policy, tau=tau),
-                     markov_duality_gap(game, policy, tau=tau)])
+    """The dispatched vocabulary on a Markov game (``duality_gap`` does not pass ``tau`` on
+    yet: its Markov version is called directly)."""
+    values = np.array([metrics.exploitability(game, policy, tau=tau),
+                       metrics.nash_conv(game, policy, tau=tau),
+                       markov_duality_gap(game, policy, tau=tau)])
+    np.testing.assert_array_equal(values, [markov_exploitability(game, policy, tau=tau),
+                                           markov_nash_conv(game, policy, tau=tau),
+                                           markov_nash_conv(game, policy, tau=tau)])
+    return values
 
 
 @pytest.mark.parametrize("tau", [0.0, 0.25])
@@ -292,6 +298,22 @@ def test_one_state_markov_game_is_the_preference_game(beta):
         np.testing.assert_allclose(matrix, preference, rtol=0, atol=1e-12)
         np.testing.assert_allclose(markov, preference, rtol=0, atol=1e-12)
         assert preference[1] > 1e-3
+
+
+def test_best_responses_are_the_regularized_mdp_optima():
+    game = random_markov_game(3, 3, 2, gamma=0.7, seed=6)
+    sol = solve_markov_game(game, tau=0.4)
+    # the QRE is its own best response
+    br = metrics.best_response_logits(game, sol.policy, tau=0.4)
+    np.testing.assert_allclose(np.exp(br), sol.policy, rtol=0, atol=1e-10)
+    # a one-state γ = 0 game: the matrix game's closed-form best responses
+    A = np.random.default_rng(1).uniform(-1, 1, size=(3, 4))
+    x, y = np.full(3, 1 / 3), np.array([0.1, 0.2, 0.3, 0.4])
+    markov = metrics.best_response_logits(one_state(A, 0.0), pair(x[None], y[None]), tau=0.25)
+    matrix = metrics.best_response_logits(MatrixGame(A, 0.25), np.concatenate([x, y]))
+    np.testing.assert_allclose(markov[0], matrix, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="tau > 0"):
+        metrics.best_response_logits(game, sol.policy)
 
 
 def test_stage_equilibria_value_matches_definition():
