@@ -73,3 +73,22 @@ def check_distribution(p, name, n=None, *, strictly_positive=False):
     if err > SUM_TOL * max(1, p.shape[-1]):
         raise ValueError(f"{name} must sum to 1 along its last axis (off by {err:.3g})")
     return p
+
+
+def rng_from_seed(seed, name="seed"):
+    """A ``numpy.random.Generator`` from ``seed``: None, an int ≥ 0 or a Generator (used as is).
+
+    bool, float and negative seeds are rejected (TypeError / ValueError naming ``name``).
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None:
+        check_int(seed, name, 0)
+    return np.random.default_rng(seed)
+
+
+def check_batch_shape(batch_shape, name="batch_shape") -> tuple:
+    """A batch shape: a tuple (or list) of integers ≥ 0."""
+    if not isinstance(batch_shape, tuple | list):
+        raise TypeError(f"{name} must be a tuple of integers, got {type(batch_shape).__name__}")
+    return tuple(check_int(k, f"{name}[{i}]", 0) for i, k in enumerate(batch_shape))

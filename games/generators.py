@@ -6,12 +6,8 @@ and ``batch_shape`` for a batch of independent games with one call.
 
 import numpy as np
 
-from nashlab.games._validation import as_float_array, check_scalar
+from nashlab.games._validation import as_float_array, check_batch_shape, check_scalar, rng_from_seed
 from nashlab.games.preference import PreferenceGame
-
-
-def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def _check_n(n, low=1):
@@ -35,8 +31,8 @@ def random_preference(n, *, beta=0.1, reference=None, seed=None, batch_shape=())
     """The EGPO generator (Zhou et al., arXiv 2503.08942, official code): P_ij ~ U(0, 1)
     for i > j, P_ji = 1 − P_ij, diagonal ½."""
     n = _check_n(n)
-    rng = _rng(seed)
-    lower = rng.uniform(size=tuple(batch_shape) + (n * (n - 1) // 2,))
+    rng, batch_shape = rng_from_seed(seed), check_batch_shape(batch_shape)
+    lower = rng.uniform(size=batch_shape + (n * (n - 1) // 2,))
     return PreferenceGame(_from_lower(lower, batch_shape, n), reference, beta)
 
 
@@ -44,7 +40,7 @@ def random_reference(n, *, scale=1.0, seed=None, batch_shape=()):
     """A reference policy with logits ~ N(0, scale²) (the EGPO experiments use scale 1)."""
     n = _check_n(n)
     scale = check_scalar(scale, "scale", low=0.0)
-    z = scale * _rng(seed).standard_normal(tuple(batch_shape) + (n,))
+    z = scale * rng_from_seed(seed).standard_normal(check_batch_shape(batch_shape) + (n,))
     z -= z.max(axis=-1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=-1, keepdims=True)
@@ -65,8 +61,8 @@ def tournament(n, *, beta=0.1, reference=None, tie_probability=0.0, seed=None, b
     probability ``tie_probability``."""
     n = _check_n(n)
     tie_probability = check_scalar(tie_probability, "tie_probability", low=0.0, high=1.0)
-    rng = _rng(seed)
-    size = tuple(batch_shape) + (n * (n - 1) // 2,)
+    rng, batch_shape = rng_from_seed(seed), check_batch_shape(batch_shape)
+    size = batch_shape + (n * (n - 1) // 2,)
     lower = rng.integers(0, 2, size=size).astype(float)
     lower = np.where(rng.uniform(size=size) < tie_probability, 0.5, lower)
     return PreferenceGame(_from_lower(lower, batch_shape, n), reference, beta)
@@ -103,8 +99,8 @@ def annotator_mixture(n, annotators=3, *, beta=0.1, reference=None, scale=2.0, w
     if isinstance(annotators, bool) or not isinstance(annotators, int | np.integer) or annotators < 1:
         raise ValueError(f"annotators must be a positive integer, got {annotators!r}")
     scale = check_scalar(scale, "scale", low=0.0)
-    rng = _rng(seed)
-    scores = scale * rng.standard_normal(tuple(batch_shape) + (annotators, n))
+    rng, batch_shape = rng_from_seed(seed), check_batch_shape(batch_shape)
+    scores = scale * rng.standard_normal(batch_shape + (annotators, n))
     if weights is None:
         w = rng.dirichlet(np.ones(annotators), size=tuple(batch_shape) or None)
     else:

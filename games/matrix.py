@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nashlab.games._validation import as_float_array, check_scalar
+from nashlab.games._validation import as_float_array, check_batch_shape, check_scalar, rng_from_seed
 from nashlab.games.generators import _check_n
 
 
@@ -80,5 +80,5 @@ class MatrixGame:
 def random_matrix_game(m, n, *, tau=0.1, seed=None, batch_shape=()):
     """A ~ U(−1, 1) entrywise (seeded)."""
     m, n = _check_n(m), _check_n(n)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    return MatrixGame(rng.uniform(-1.0, 1.0, size=tuple(batch_shape) + (m, n)), tau)
+    rng = rng_from_seed(seed)
+    return MatrixGame(rng.uniform(-1.0, 1.0, size=check_batch_shape(batch_shape) + (m, n)), tau)

@@ -12,7 +12,8 @@ A·S is similar to the antisymmetric S^½AS^½ on range S), so J is invariably n
 If a Newton step cannot reduce ‖G‖ (far from π* at small β), the solver continues in β:
 it solves the game at 2β first and uses that solution as the start (homotopy).
 
-Certificate: ``residual`` = ‖G(z)‖∞ ≤ 1e-12 and ``duality_gap`` = 2·Expl_β(π) ≤ 1e-13.
+Certificate: ``residual`` = ‖G(z)‖∞ ≤ 1e-12 (G is dimensionless: A/β) and ``gap`` =
+2·Expl_β(π) ≤ 1e-13·``payoff_scale`` (max(2·max|A|, β): relative to the game's scale).
 Reached (measured by ``tests/test_equilibrium.py`` and the README): both hold for
 n ≤ 1000, β ∈ [1e-3, 10]. For β ∈ [1e-4, 1e-3) the rounding floor of A·π/β is about
 ε_mach·n^½/β, so the residual reached is ≲ 1e-11 (the duality gap stays ≤ 1e-13): pass
@@ -28,14 +29,16 @@ and is then reported uncertified.
 β = 0 — ``method="lp"``: a von Neumann winner, max t s.t. Aᵀπ ≥ t·1, π ∈ Δ (the value is
 t = 0), by HiGHS dual simplex. When the winner is not unique the solver returns the
 optimal vertex HiGHS finds (an extreme point of the set of winners, deterministic for a
-given P). Certificate: Expl_0(π) = max(Pπ) − ½ ≤ 1e-9.
+given P). The LP is solved on A/max|A| (its winners are A's), so that HiGHS' absolute
+tolerances do not decide the answer for a game with tiny payoffs. Certificate:
+Expl_0(π) = max(Pπ) − ½ ≤ 1e-9·``payoff_scale``.
 """
 
 import numpy as np
 import scipy.optimize
 
 from nashlab._xp import normalize_logits
-from nashlab.games._validation import check_scalar
+from nashlab.games._validation import as_float_array, check_int, check_scalar
 from nashlab.games.metrics import duality_gap, exploitability
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
@@ -50,6 +53,9 @@ _METHODS = ("auto", "newton", "cvxpy", "lp")
 #: used there: interior-point solutions carry absolute errors ~1e-12 in π, which are large in
 #: log π where π* is tiny.
 CVXPY_GAP_TOL = 1e-10
+#: the LP winner's certificate: Expl_0 ≤ LP_TOL·``payoff_scale`` (HiGHS solves the LP scaled
+#: to max|A| = 1, where its feasibility tolerance is 1e-7 and the dual simplex vertex exact)
+LP_TOL = 1e-9
 
 
 def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20,
@@ -68,6 +74,8 @@ def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_
     choose_backend(backend, compiled=False, reason=NO_KERNEL_EXACT)
     residual_tol = check_scalar(residual_tol, "residual_tol", low=0.0)
     gap_tol = check_scalar(gap_tol, "gap_tol", low=0.0)
+    warm_start = check_int(warm_start, "warm_start", 0)
+    max_newton = check_int(max_newton, "max_newton", 0)
     if method == "auto":
         method = "lp" if game.beta == 0 else "newton"
     if (method == "lp") != (game.beta == 0):
@@ -91,13 +99,19 @@ def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_
         if method == "lp":
             logits = np.log(policy)
     residual = float(np.max(_residual(game, logits)))
-    gap = float(np.max(duality_gap(game, policy)))
+    gap = float(np.max(duality_gap(game, policy, logits=logits)))
+    scale = payoff_scale(game)
     if method == "lp":
-        certified = solved and residual <= 1e-9
+        checks = [("Expl_0", residual, LP_TOL * scale)]
     elif method == "cvxpy":
-        certified = solved and gap <= CVXPY_GAP_TOL
+        checks = [("duality gap", gap, CVXPY_GAP_TOL * scale)]
     else:
-        certified = solved and residual <= residual_tol and gap <= gap_tol
+        checks = [("residual", residual, residual_tol), ("duality gap", gap, gap_tol * scale)]
+    failed = [f"{name} {value:.3g} > {tol:.3g}" for name, value, tol in checks
+              if not value <= tol]  # NaN fails
+    certified = solved and not failed
+    if failed:
+        messages.add("not certified: " + ", ".join(failed))
     params = {"family": "preference", "method": method, "backend": "numpy", "n_actions": game.n,
               "n_states": None, "batch_shape": list(game.batch_shape), "beta": game.beta,
               "iterations": iterations}
@@ -105,9 +119,23 @@ def equilibrium(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_
                     logits=logits)
 
 
+def payoff_scale(game) -> float:
+    """The scale certificates are relative to: max(2·max|A|, β), the range of P − ½ doubled
+    (1 for a preference game with a 0/1 entry) or β, whichever is larger. Gaps and Expl are
+    in payoff units and scale with (A, β) jointly; an all-½ game at β = 0 has scale 0 (every
+    policy is a winner, Expl_0 = 0 exactly)."""
+    return max(2.0 * float(np.max(np.abs(game.A))), game.beta)
+
+
 def fixed_point_residual(game, logits) -> np.ndarray:
     """G(z) = Π(z − log μ − A·softmax(z)/β) of the logit fixed-point map (β > 0)."""
-    z = np.asarray(logits, dtype=float)
+    if not isinstance(game, PreferenceGame):
+        raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
+    if game.beta <= 0:
+        raise ValueError("fixed_point_residual needs beta > 0 (the β = 0 winner is an LP solution)")
+    z = as_float_array(logits, "logits", ndim_min=1)
+    if z.shape[-1] != game.n:
+        raise ValueError(f"logits must have length {game.n} on the last axis, got shape {z.shape}")
     pi = np.exp(normalize_logits(z))
     g = z - game.log_reference - np.matmul(game.A, pi[..., None])[..., 0] / game.beta
     return g - g.mean(axis=-1, keepdims=True)
@@ -150,7 +178,12 @@ def _newton(A, log_mu, beta, z, max_steps):
                          floor=_rounding_floor(A, log_mu, beta), max_steps=max_steps)
 
 
-def _solve_newton(game, *, warm_start, max_newton):
+#: continuation doublings of β at most (2⁴⁰ ≈ 10¹²): below β ≈ 10⁻¹²·scale the double-precision
+#: logits A·π/β cannot be resolved, and the solve ends uncertified instead of recursing on
+CONTINUATION_DEPTH = 40
+
+
+def _solve_newton(game, *, warm_start, max_newton, depth=0):
     A, log_mu, beta = game.A, game.log_reference, game.beta
     z = _nash_mp(A, log_mu, beta, normalize_logits(log_mu.copy()), warm_start)
     z, steps, ok = _newton(A, log_mu, beta, z, max_newton)
@@ -162,9 +195,11 @@ def _solve_newton(game, *, warm_start, max_newton):
         z, steps, ok = _newton(A, log_mu, beta, z, max_newton)
         msg = "newton converged" if ok else "newton did not converge"
         return z, iterations + 10 * warm_start + steps, msg, ok
+    if depth >= CONTINUATION_DEPTH:
+        return z, iterations, "newton did not converge (continuation depth reached)", False
     # continuation: solve the game at 2β, restart Newton from that solution
     z2, it2, _, _ = _solve_newton(game.with_beta(2.0 * beta), warm_start=warm_start,
-                               max_newton=max_newton)
+                                  max_newton=max_newton, depth=depth + 1)
     z, steps, ok = _newton(A, log_mu, beta, z2, max_newton)
     msg = "newton converged (continuation in beta)" if ok else "newton did not converge"
     return z, iterations + it2 + steps, msg, ok
@@ -207,7 +242,8 @@ def _solve_cvxpy(game):
 # ---- β = 0: von Neumann winner by LP ------------------------------------------------------
 
 def _solve_lp(game):
-    n, A = game.n, game.A
+    n, scale = game.n, float(np.max(np.abs(game.A)))
+    A = game.A / scale if scale > 0 else game.A  # the winners of cA are those of A (c > 0)
     # variables (π, t): minimise −t  s.t.  t − (Aᵀπ)_j ≤ 0,  Σπ = 1,  π ≥ 0
     c = np.zeros(n + 1)
     c[-1] = -1.0

@@ -29,9 +29,11 @@ G(z) = (Π_m(u − Ay/τ), Π_n(v + Aᵀx/τ)) = 0 (Π removes the mean of each 
 J = [[I, −A·S_y/τ], [Aᵀ·S_x/τ, I]] with S = diag p − ppᵀ. J = I + K·D with K antisymmetric
 and D ⪰ 0, so its eigenvalues are 1 + iλ: never singular (the argument of
 ``solvers/equilibrium.py`` for preference games). PU warm start; continuation in τ when
-Newton stalls. Certificate: ‖G‖∞ ≤ residual_tol·(1 + ‖A‖_max/τ) and
-DG_τ ≤ gap_tol·max(1, ‖A‖_max). τ = 0: the two LPs of the matrix game (HiGHS), certified
-when DG_0 ≤ 1e-9·max(1, ‖A‖_max). method="cvxpy": the independent concave program
+Newton stalls. Certificates are relative to the payoff scale s = max(‖A‖_max, τ) (DG_τ is in
+payoff units; scaling (A, τ) by c scales it by c): ‖G‖∞ ≤ residual_tol·(1 + ‖A‖_max/τ) and
+DG_τ ≤ gap_tol·s. τ = 0: the two LPs of A/‖A‖_max (same saddle points; HiGHS' absolute
+tolerances then do not decide the answer for tiny payoffs), certified when DG_0 ≤ 1e-9·s.
+method="cvxpy": the independent concave program
 max_x −τ·logΣexp(−Aᵀx/τ) + τH(x), y = softmax(−Aᵀx/τ).
 
 Policies are returned concatenated: ``policy[..., :m]`` is x and ``policy[..., m:]`` is y.
@@ -49,6 +51,7 @@ from nashlab.games.matrix import MatrixGame
 from nashlab.games.metrics import kl_from_logs, nash_conv
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
 from nashlab.solvers.compositions import COMPOSITIONS, make_step
+from nashlab.solvers.equilibrium import CONTINUATION_DEPTH
 from nashlab.solvers.methods import check_options, get_method, methods
 from nashlab.solvers.newton import damped_newton
 from nashlab.solvers.prox import step_coefficients
@@ -97,7 +100,7 @@ def _pu(game, z, eta, iterations):
     return np.concatenate([state.u, state.v])
 
 
-def _newton_one(game, warm_start, max_newton):
+def _newton_one(game, warm_start, max_newton, depth=0):
     A, tau, m = game.A, game.tau, game.m
     scale = max(game.scale, 1e-300)
     floor = 64 * np.finfo(float).eps * (1.0 + scale / tau) * np.sqrt(m + game.n)
@@ -108,9 +111,9 @@ def _newton_one(game, warm_start, max_newton):
                                  lambda w: _qre_jacobian(A, tau, w),
                                  lambda w: _joint_normalize(w, m), z,
                                  floor=floor, max_steps=max_newton)
-    if ok or tau >= scale:
+    if ok or tau >= scale or depth >= CONTINUATION_DEPTH:
         return z, warm_start + steps, ok
-    z2, it2, _ = _newton_one(game.with_tau(2.0 * tau), warm_start, max_newton)
+    z2, it2, _ = _newton_one(game.with_tau(2.0 * tau), warm_start, max_newton, depth + 1)
     z, steps, ok = damped_newton(lambda w: qre_residual(game, w),
                                  lambda w: _qre_jacobian(A, tau, w),
                                  lambda w: _joint_normalize(w, m), z2,
@@ -136,7 +139,8 @@ def _cvxpy_one(game):
 
 
 def _lp_one(game):
-    A, (m, n) = game.A, game.A.shape
+    (m, n), scale = game.A.shape, game.scale
+    A = game.A / scale if scale > 0 else game.A  # the saddle points of cA are A's (c > 0)
     # x: max t s.t. (Aᵀx)_j ≥ t; y: min s s.t. (Ay)_i ≤ s; both over the simplex
     rx = scipy.optimize.linprog(np.r_[np.zeros(m), -1.0], A_ub=np.hstack([-A.T, np.ones((n, 1))]),
                                 b_ub=np.zeros(n), A_eq=np.r_[np.ones(m), 0.0][None],
@@ -169,6 +173,8 @@ def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20
     choose_backend(backend, compiled=False, reason=NO_KERNEL_EXACT)
     residual_tol = check_scalar(residual_tol, "residual_tol", low=0.0)
     gap_tol = check_scalar(gap_tol, "gap_tol", low=0.0)
+    warm_start = check_int(warm_start, "warm_start", 0)
+    max_newton = check_int(max_newton, "max_newton", 0)
     if method == "auto":
         method = "lp" if game.tau == 0 else "newton"
     if (method == "lp") != (game.tau == 0):
@@ -189,17 +195,19 @@ def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20
         iterations, solved = max(iterations, it), solved and ok
     policy = np.exp(logits)
     gap = float(np.max(nash_conv(game, policy, logits=logits)))
-    scale = max(1.0, game.scale)
+    scale = max(game.scale, game.tau)  # payoff units: the certificates are relative to it
     if method == "lp":
-        residual, certified = gap, solved and gap <= 1e-9 * scale
+        residual = gap
+        checks = [("duality gap", gap, 1e-9 * scale)]
     else:
         residual = float(np.max(np.abs(qre_residual(game, logits))))
-        if method == "newton":
-            certified = (solved and residual <= residual_tol * (1.0 + game.scale / game.tau)
-                         and gap <= gap_tol * scale)
-        else:
-            certified = solved and gap <= 1e-10 * scale
-    message = f"{method} {'certified' if certified else 'not certified'}"
+        checks = ([("residual", residual, residual_tol * (1.0 + game.scale / game.tau)),
+                   ("duality gap", gap, gap_tol * scale)] if method == "newton"
+                  else [("duality gap", gap, 1e-10 * scale)])
+    failed = [f"{name} {value:.3g} > {tol:.3g}" for name, value, tol in checks if not value <= tol]
+    certified = solved and not failed
+    message = f"{method} certified" if certified else (
+        f"{method} not certified: " + (", ".join(failed) or "the solver did not converge"))
     params = {"family": "matrix", "method": method, "backend": "numpy",
               "n_actions": [game.m, game.n], "n_states": None,
               "batch_shape": list(game.batch_shape), "tau": game.tau, "iterations": iterations}

@@ -27,7 +27,7 @@ With m = 2 they are MMD and Nash-MP of the two-player game.
 import numpy as np
 
 from nashlab._xp import matvec, normalize_logits
-from nashlab.games._validation import check_distribution, check_int, check_scalar
+from nashlab.games._validation import check_distribution, check_int, check_scalar, rng_from_seed
 from nashlab.games.metrics import kl_from_logs, nash_conv, opponents_average
 from nashlab.games.population import Population
 from nashlab.games.preference import PreferenceGame
@@ -87,7 +87,7 @@ def run_multiplayer(game, *, players, eta, iterations, seed=None, method="mirror
                          "('nikaido_isoda', 'exploitability', 'kl')")
     shape = (players,) + game.batch_shape + (game.n,)
     if init is None:
-        rng = np.random.default_rng(seed)
+        rng = rng_from_seed(seed)
         z = game.log_reference + rng.standard_normal(shape)
     else:
         init = check_distribution(init, "init", game.n, strictly_positive=True)

@@ -1,11 +1,32 @@
 """Damped Newton with backtracking, shared by the certified equilibrium solvers
 (preference games in ``equilibrium.py``, matrix-game QRE in ``matrix_games.py``)."""
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
 
+def _newton_direction(J, g):
+    """−J⁻¹g, or None where J is singular to working precision or the data are not finite."""
+    if not (np.all(np.isfinite(J)) and np.all(np.isfinite(g))):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        try:
+            return scipy.linalg.solve(J, -g, check_finite=False)
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
+            return None
+
+
 def damped_newton(residual, jacobian, normalize, z, *, floor, max_steps):
+    """``_damped_newton`` with floating-point warnings off: far from the solution (β or τ
+    near the float range) overflow is expected, and the certificate says what was reached."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return _damped_newton(residual, jacobian, normalize, z, floor=floor, max_steps=max_steps)
+
+
+def _damped_newton(residual, jacobian, normalize, z, *, floor, max_steps):
     """Newton on residual(z) = 0 with backtracking on ‖residual‖₂.
 
     ``normalize`` maps z to its canonical representative (the residual is invariant under
@@ -17,7 +38,9 @@ def damped_newton(residual, jacobian, normalize, z, *, floor, max_steps):
     g = residual(z)
     norm = np.linalg.norm(g)
     for step in range(1, max_steps + 1):
-        delta = scipy.linalg.solve(jacobian(z), -g, check_finite=False)
+        delta = _newton_direction(jacobian(z), g)
+        if delta is None:  # numerically singular: stop here, not converged unless at the floor
+            return z, step - 1, bool(np.max(np.abs(g)) <= floor)
         at_floor = np.max(np.abs(g)) <= floor
         t = 1.0
         while t > (0.75 if at_floor else 1e-10):

@@ -64,7 +64,7 @@ from functools import partial
 import numpy as np
 
 from nashlab._xp import array_namespace, normalize_logits
-from nashlab.games._validation import check_distribution, check_int, check_scalar
+from nashlab.games._validation import check_distribution, check_int, check_scalar, rng_from_seed
 from nashlab.games.metrics import (
     duality_gap,
     exploitability,
@@ -249,8 +249,7 @@ def _validate(game, method, eta, iterations, seed, track, oracle, options, backe
     check_options(entry, options)
     schedule = options.get("schedule")
     iterations = check_int(iterations, "iterations", 0)
-    if seed is not None and not isinstance(seed, np.random.Generator):
-        check_int(seed, "seed", 0)
+    rng_from_seed(seed)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if entry.needs_regularization and game.beta <= 0:
@@ -340,7 +339,7 @@ def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=N
         if init.ndim > 1 and init.shape[:-1] != game.batch_shape:
             raise ValueError(f"init must have shape ({game.n},) or "
                              f"{game.batch_shape + (game.n,)}, got {init.shape}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     the_oracle = make_oracle(game, oracle, samples=samples, seed=rng)
 
     names = set(track) | {"queries"}

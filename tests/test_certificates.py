@@ -1,0 +1,99 @@
+"""Certificates relative to the problem's scale, and solvers that end with certified=False
+(never a traceback, a NaN or a warning) where the floating-point range runs out (issue 11)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from nashlab import games
+from nashlab.solvers import ExactOracle, SampledOracle, equilibrium, fixed_point_residual, qre
+
+RPS_WINNER = np.array([1.0, 3.0, 3.0]) / 7  # the von Neumann winner of perturbed RPS
+PAYOFF = games.perturbed_rps(beta=0.0).A
+
+
+@pytest.mark.parametrize("scale", [1e-9 / 6, 1e-6, 1e-3, 1.0])
+def test_preference_winner_is_scale_invariant(scale):
+    """P = ½ + c·A has the winners of A for every c > 0 (as far as ½ + c·A is not rounded
+    away: below c ≈ 1e-11 the stored game itself differs); c = 1e-9/6 used to return
+    [1, 0, 0] certified (HiGHS' absolute tolerances against payoffs of 1e-10)."""
+    eq = equilibrium(games.PreferenceGame.from_payoff(scale * PAYOFF, beta=0.0))
+    assert eq.certified
+    np.testing.assert_allclose(eq.policy, RPS_WINNER, rtol=1e-9)
+    assert eq.residual <= 1e-9 * 2 * scale * np.max(np.abs(PAYOFF))
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-10, 1.0, 1e10])
+def test_matrix_saddle_point_is_scale_invariant(scale):
+    sol = qre(games.MatrixGame(scale * PAYOFF, 0.0))
+    assert sol.certified
+    x, y = sol.split()
+    np.testing.assert_allclose(x, RPS_WINNER, rtol=1e-9)
+    np.testing.assert_allclose(y, RPS_WINNER, rtol=1e-9)
+
+
+def test_regularized_certificates_scale_with_the_game():
+    """(A, τ) → (cA, cτ) has the same QRE; the certificate's verdict does not change."""
+    base = games.random_matrix_game(4, 5, tau=0.2, seed=0)
+    ref = qre(base)
+    for c in (1e-12, 1e-6, 1e6):
+        sol = qre(games.MatrixGame(c * base.A, c * base.tau))
+        assert sol.certified, sol.message
+        np.testing.assert_allclose(sol.policy, ref.policy, rtol=1e-9)
+        assert sol.gap <= 1e-13 * c * max(base.scale, base.tau)
+
+
+@pytest.mark.parametrize("beta", [1e-9, 1e-11, 1e-13, 1e-300])
+def test_tiny_beta_ends_uncertified_with_a_message_and_no_warning(beta):
+    game = games.random_preference(6, beta=beta, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eq = equilibrium(game)
+    assert not eq.certified and "not certified" in eq.message
+    assert np.all(np.isfinite(eq.policy)) and abs(eq.policy.sum() - 1) <= 1e-12
+
+
+@pytest.mark.parametrize("tau", [1e-10, 1e-13, 1e-300])
+def test_tiny_tau_never_raises_or_warns(tau):
+    """τ = 1e-13 used to end in LinAlgError; now a Solution whose certificate says what it is."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sol = qre(games.random_matrix_game(4, 5, tau=tau, seed=0))
+    assert np.all(np.isfinite(sol.policy)) and np.isfinite(sol.gap)
+    assert sol.certified == ("not certified" not in sol.message)
+
+
+def test_oracles_refuse_what_is_not_a_policy():
+    game = games.rps(beta=0.1)
+    with pytest.raises(TypeError, match="game must be a PreferenceGame"):
+        ExactOracle(3)
+    with pytest.raises(TypeError, match="game must be a PreferenceGame"):
+        SampledOracle(games.random_matrix_game(3, 3), 4, 0)
+    for oracle in (ExactOracle(game), SampledOracle(game, 4, 0)):
+        with pytest.raises(ValueError, match="finite and non-negative"):
+            oracle(np.array([-0.5, 1.0, 0.5]))
+        with pytest.raises(ValueError, match="sum to 1"):
+            oracle(np.array([0.5, 0.5, 0.5]))
+        with pytest.raises(ValueError, match="length 3"):
+            oracle(np.array([0.5, 0.5]))
+        with pytest.raises(TypeError, match="real array"):
+            oracle(np.array([0.5, 0.5, 0j]))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: fixed_point_residual(3, [0.0, 0.0]), TypeError, "game must be a PreferenceGame"),
+    (lambda: fixed_point_residual(games.rps(beta=0.1), [0.0, 0.0]), ValueError, "length 3"),
+    (lambda: games.random_preference(3, seed=True), TypeError, "seed must be an integer"),
+    (lambda: games.random_preference(3, seed=-1), ValueError, "seed must be ≥ 0"),
+    (lambda: games.random_preference(3, seed=1.5), TypeError, "seed must be an integer"),
+    (lambda: games.random_preference(3, batch_shape=(-1,)), ValueError, r"batch_shape\[0\] must be ≥ 0"),
+    (lambda: games.random_preference(3, batch_shape=2), TypeError, "batch_shape must be a tuple"),
+    (lambda: games.random_matrix_game(2, 2, seed=True), TypeError, "seed must be an integer"),
+    (lambda: equilibrium(games.rps(), warm_start=-1), ValueError, "warm_start must be ≥ 0"),
+    (lambda: equilibrium(games.rps(), max_newton=0.5), TypeError, "max_newton must be an integer"),
+    (lambda: qre(games.random_matrix_game(2, 2), warm_start=1.5), TypeError, "warm_start must be an integer"),
+])
+def test_bad_arguments_are_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
