@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nashlab.games import generators
-from nashlab.solvers.nlhf import run
+from nashlab.solvers import run
 from nashlab.theory import nlhf_theorems  # registers the theorems
 from nashlab.theory.registry import all_theorems, get
 from nashlab.theory.strategies import distributions, preference_games

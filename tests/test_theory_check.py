@@ -212,3 +212,11 @@ def test_n_of_a_two_player_game_is_an_error_naming_n_actions():
         evaluate(sympy.log(SYMBOLS["n"]), traj, values)
     with pytest.raises(ValueError, match="cannot evaluate symbol 'S'"):
         evaluate(SYMBOLS["S"], traj, values)
+
+
+def test_the_old_n_and_S_keys_are_not_read():
+    values = geometric(1.0, 0.5, 4)
+    traj = trajectory(values, n=5, S=3)
+    for name in ("n", "S"):
+        with pytest.raises(ValueError, match=f"cannot evaluate symbol '{name}'"):
+            evaluate(SYMBOLS[name], traj, values)

@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 
 from nashlab.games import generators
-from nashlab.solvers.nlhf import run
+from nashlab.solvers import run
 from nashlab.theory.common import MMD, MMD_VERIFIED
 from nashlab.theory.common import iterations_for as _iterations
 from nashlab.theory.common import method_is as _method

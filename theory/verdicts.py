@@ -98,13 +98,14 @@ def _metric(trajectory, name) -> np.ndarray:
 def _param(params, name):
     """The value of the bound symbol ``name`` in ``params``: ``n`` is params["n_actions"] and
     ``S`` is params["n_states"] (each must then be an int: a two-player game's [m, n] has no
-    single n); any other symbol is the key of its own name. None when absent."""
+    single n; the keys "n" and "S" themselves are not read); any other symbol is the key of
+    its own name. None when absent."""
     key = PARAM_KEYS.get(name)
     if key is None:
         return params.get(name)
     value = params.get(key)
     if value is None:
-        return params.get(name)  # transition: trajectories written before the one schema
+        return None
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ValueError(f"symbol {name!r} is params[{key!r}], which must be an int here, "
                          f"got {value!r}")

@@ -167,7 +167,7 @@ HEADERS = ("theorem", "source", "status", "games", "worst measured/bound",
 def _comparison_runs(quick):
     """Every NLHF algorithm on one peaked random game, KL vs queries (same query budget)."""
     from nashlab.games import generators
-    from nashlab.solvers.nlhf import run
+    from nashlab.solvers import run
 
     beta = 0.1
     reference = generators.random_reference(12, scale=4.0, seed=12)
