@@ -226,3 +226,14 @@ def test_step_coefficients_of_the_two_forms():
         step_coefficients("mirror-descent", 4.0, 0.5)
     with pytest.raises(ValueError, match="form must be one of"):
         step_coefficients("adam", 1.0, 0.5)
+
+
+def test_runs_from_a_subnormal_start_record_finite_metrics():
+    """π₀ with an entry 1e-310 is a valid start; its metrics were inf before log-space KL."""
+    init = np.array([0.5, 0.5, 1e-310])
+    for method in ("mmd", "hedge", "nash-mp"):
+        tr = nashlab.run(games.rps(beta=0.1), method, eta=0.5, iterations=20, init=init,
+                         track=("kl", "exploitability", "duality_gap"))
+        for name in ("kl", "exploitability", "duality_gap"):
+            assert np.all(np.isfinite(tr[name])), (method, name)
+        np.testing.assert_allclose(tr["exploitability"][0], metrics.exploitability(games.rps(beta=0.1), init))
