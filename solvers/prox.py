@@ -38,6 +38,9 @@ def step_coefficients(form, eta, beta):
     (0, 1, 1/β) at η = ∞ (the regularized best response). "mirror-descent" (Nash-MD arXiv
     2312.00886 eq. 5, EGPO arXiv 2503.08942, PU/OMWU arXiv 2105.15186): (1 − η'β, η'β, η').
     """
+    if not (isinstance(eta, float) and math.isinf(eta) and eta > 0):
+        eta = check_scalar(eta, "eta", low=0.0, low_open=True)
+    beta = check_scalar(beta, "beta", low=0.0)
     if form == "mirror-descent":
         if eta * beta > 1:
             raise ValueError(f"the mirror-descent step needs eta·beta ≤ 1, got {eta * beta:g}")
@@ -58,12 +61,16 @@ def affine_step(log_anchor, g, coefficients, log_reference):
     ``g`` None is the zero payoff; ``log_reference`` is not read when b = 0.
     """
     a, b, c = coefficients
-    z = log_anchor if a == 1 else a * log_anchor
+    xp = array_namespace(log_anchor)
+    if a == 0:  # the best response: the anchor does not enter (also where it is −inf)
+        z = xp.zeros_like(log_anchor)
+    else:
+        z = log_anchor if a == 1 else a * log_anchor
     if b != 0:
         z = z + b * log_reference
     if g is not None:
         z = z + c * g
-    return normalize_logits(z, array_namespace(z))
+    return normalize_logits(z, xp)
 
 
 def prox_step(log_anchor, g, *, eta, beta, log_reference):
@@ -81,12 +88,10 @@ def prox_step(log_anchor, g, *, eta, beta, log_reference):
     xp = array_namespace(log_anchor, g)
     if xp.__name__ == "numpy":
         log_anchor, g = _check_step_inputs(log_anchor, g)
-    if not (isinstance(eta, float) and math.isinf(eta) and eta > 0):
-        eta = check_scalar(eta, "eta", low=0.0, low_open=True)
-    beta = check_scalar(beta, "beta", low=0.0)
-    if beta > 0 and log_reference is None:
+    coefficients = step_coefficients("prox", eta, beta)
+    if coefficients[1] != 0 and log_reference is None:
         raise ValueError("log_reference is required when beta > 0")
-    return affine_step(log_anchor, g, step_coefficients("prox", eta, beta), log_reference)
+    return affine_step(log_anchor, g, coefficients, log_reference)
 
 
 def _check_step_inputs(log_anchor, g):
