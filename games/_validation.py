@@ -92,3 +92,17 @@ def check_batch_shape(batch_shape, name="batch_shape") -> tuple:
     if not isinstance(batch_shape, tuple | list):
         raise TypeError(f"{name} must be a tuple of integers, got {type(batch_shape).__name__}")
     return tuple(check_int(k, f"{name}[{i}]", 0) for i, k in enumerate(batch_shape))
+
+
+def check_logits(x, name):
+    """Log-probabilities or log-weights as a float array: real, no NaN, no +inf (−inf, a zero
+    probability, is allowed)."""
+    arr = np.asarray(x)
+    if arr.dtype == object or np.iscomplexobj(arr) or arr.dtype == bool:
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least 1 dimension")
+    if np.any(np.isnan(arr)) or np.any(arr == np.inf):
+        raise ValueError(f"{name} must be log-probabilities (NaN or +inf found)")
+    return arr

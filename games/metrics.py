@@ -109,14 +109,15 @@ exploitability = _dispatch("exploitability")
 unregularized_exploitability = _dispatch("unregularized_exploitability")
 
 
-def best_response(game, policy, *, logits=None):
-    """The (regularized) best response to ``policy``, in the policy's layout."""
-    return np.exp(best_response_logits(game, policy, logits=logits))
+def best_response(game, policy, **options):
+    """The (regularized) best response to ``policy``, in the policy's layout (``options``:
+    ``logits=``, and the family's own, e.g. ``tau=`` for a Markov game)."""
+    return np.exp(best_response_logits(game, policy, **options))
 
 
-def duality_gap(game, policy, *, logits=None):
+def duality_gap(game, policy, **options):
     """DG = NashConv for two-player games (preference, matrix, Markov)."""
-    return nash_conv(game, policy, logits=logits)
+    return nash_conv(game, policy, **options)
 
 
 def _logits(policy, logits, name="logits"):

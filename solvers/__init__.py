@@ -6,7 +6,6 @@ from nashlab.solvers.batched import fused_prox_step, run_batched
 from nashlab.solvers.dp import run_mdp, solve_mdp
 from nashlab.solvers.equilibrium import equilibrium, fixed_point_residual
 from nashlab.solvers.front import run, solve
-from nashlab.solvers.markov_games import exploitability as markov_exploitability
 from nashlab.solvers.markov_games import run_markov_game, solve_markov_game
 from nashlab.solvers.matrix_games import qre, run_matrix_game
 from nashlab.solvers.methods import METHODS, Method, get_method
@@ -25,7 +24,6 @@ __all__ = [
     "run_batched",
     "step_coefficients",
     "RobustBellman",
-    "markov_exploitability",
     "run_markov_game",
     "run_mdp",
     "run_robust",

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.optimize
 
 from nashlab._xp import normalize_logits
-from nashlab.games._validation import as_float_array, check_int, check_scalar
+from nashlab.games._validation import check_int, check_logits, check_scalar
 from nashlab.games.metrics import duality_gap, exploitability
 from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.backends import NO_KERNEL_EXACT, choose_backend
@@ -133,7 +133,7 @@ def fixed_point_residual(game, logits) -> np.ndarray:
         raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
     if game.beta <= 0:
         raise ValueError("fixed_point_residual needs beta > 0 (the β = 0 winner is an LP solution)")
-    z = as_float_array(logits, "logits", ndim_min=1)
+    z = check_logits(logits, "logits")
     if z.shape[-1] != game.n:
         raise ValueError(f"logits must have length {game.n} on the last axis, got shape {z.shape}")
     pi = np.exp(normalize_logits(z))

@@ -25,7 +25,7 @@ over leading batch axes.
 import math
 
 from nashlab._xp import array_namespace, normalize_logits
-from nashlab.games._validation import as_float_array, check_scalar
+from nashlab.games._validation import as_float_array, check_logits, check_scalar
 
 #: the two parametrisations of the step size
 STEP_FORMS = ("prox", "mirror-descent")
@@ -95,17 +95,9 @@ def prox_step(log_anchor, g, *, eta, beta, log_reference):
 
 
 def _check_step_inputs(log_anchor, g):
-    """NumPy inputs as float arrays of one shape (−inf allowed in the anchor, not NaN)."""
-    import numpy as np
-
-    for name, x in (("log_anchor", log_anchor), ("g", g)):
-        if np.iscomplexobj(x) or np.asarray(x).dtype == bool:
-            raise TypeError(f"{name} must be an array of real numbers")
-    anchor = np.asarray(log_anchor, dtype=float)
-    if np.any(np.isnan(anchor)) or np.any(anchor == np.inf):
-        raise ValueError("log_anchor must be log-probabilities (NaN or +inf found)")
-    g = as_float_array(g, "g")
-    if anchor.shape[-1:] != g.shape[-1:] or anchor.ndim == 0:
+    """NumPy inputs as float arrays with one last axis (−inf allowed in the anchor, not NaN)."""
+    anchor, g = check_logits(log_anchor, "log_anchor"), as_float_array(g, "g")
+    if anchor.shape[-1:] != g.shape[-1:]:
         raise ValueError(f"log_anchor and g must have the same last axis, got shapes "
                          f"{anchor.shape} and {g.shape}")
     return anchor, g
