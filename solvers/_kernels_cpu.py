@@ -37,12 +37,15 @@ matrix-vector product.
 
 import math
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange
 from numba.core import types
 from numba.extending import intrinsic
+
+from nashlab.solvers import threads
+
+threads.configure()
 
 RULE_EXTRAGRADIENT = 0
 RULE_SINGLE = 1
@@ -271,12 +274,36 @@ def run_games(A, log_mu, logits, predictor, rule, a, b, c, iterations):
         _run_block(A[k], log_mu[k], logits[k], predictor[k], rule, a, b, c, iterations)
 
 
+@njit(cache=True)
+def run_games_serial(A, log_mu, logits, predictor, rule, a, b, c, iterations):
+    """``run_games`` block after block on one thread (bitwise the same result)."""
+    for k in range(logits.shape[0]):
+        _run_block(A[k], log_mu[k], logits[k], predictor[k], rule, a, b, c, iterations)
+
+
 @njit(cache=True, parallel=True)
-def affine_steps(logits, log_mu, g, a, b, c, out_logits):
-    """The fused prox step on a batch: out = normalise(a·logits + b·log_mu + c·g), rows (B, n)."""
+def _affine_steps_parallel(logits, log_mu, g, a, b, c, out_logits):
     for k in prange(logits.shape[0]):
         policy = np.empty(logits.shape[1])
         _affine_step(a, b, c, logits[k], log_mu[k], g[k], out_logits[k], policy)
+
+
+@njit(cache=True)
+def _affine_steps_serial(logits, log_mu, g, a, b, c, out_logits):
+    policy = np.empty(logits.shape[1])
+    for k in range(logits.shape[0]):
+        _affine_step(a, b, c, logits[k], log_mu[k], g[k], out_logits[k], policy)
+
+
+#: multiply-adds one entry of the affine step counts as (an exp, a compare, a division)
+AFFINE_STEP_WORK = 16
+
+
+def affine_steps(logits, log_mu, g, a, b, c, out_logits):
+    """The fused prox step on a batch: out = normalise(a·logits + b·log_mu + c·g), rows (B, n);
+    rows in parallel where ``nashlab.solvers.threads`` says so."""
+    threads.call(_affine_steps_parallel, _affine_steps_serial, AFFINE_STEP_WORK * logits.size,
+                 logits, log_mu, g, a, b, c, out_logits)
 
 
 # ---- packed antisymmetric matrices ----------------------------------------------------
@@ -345,7 +372,7 @@ def _chunk_products(tiles, tile_rows, tile_cols, lo, hi, x, w):
 
 
 @njit(cache=True, parallel=True)
-def packed_matvec(tiles, tile_rows, tile_cols, bounds, work, x, out):
+def _packed_matvec_parallel(tiles, tile_rows, tile_cols, bounds, work, x, out):
     """out = A·x for A packed in tiles (``nashlab.solvers.packed``), in parallel over chunks.
 
     tiles : (K, T, T) float64 or float32, tile k = A[IT:(I+1)T, JT:(J+1)T] with
@@ -358,29 +385,67 @@ def packed_matvec(tiles, tile_rows, tile_cols, bounds, work, x, out):
     chunks = work.shape[0]
     for ch in prange(chunks):
         _chunk_products(tiles, tile_rows, tile_cols, bounds[ch], bounds[ch + 1], x, work[ch])
+    _sum_chunks(work, out)
+
+
+@njit(cache=True)
+def _packed_matvec_serial(tiles, tile_rows, tile_cols, bounds, work, x, out):
+    """``packed_matvec`` chunk after chunk on one thread (bitwise the same result)."""
+    for ch in range(work.shape[0]):
+        _chunk_products(tiles, tile_rows, tile_cols, bounds[ch], bounds[ch + 1], x, work[ch])
+    _sum_chunks(work, out)
+
+
+@njit(cache=True)
+def _sum_chunks(work, out):
     for i in range(out.shape[0]):  # O(C·N): serial, one parallel region per product
         acc = 0.0
-        for ch in range(chunks):
+        for ch in range(work.shape[0]):
             acc += work[ch, i]
         out[i] = acc
 
 
+def packed_matvec(tiles, tile_rows, tile_cols, bounds, work, x, out):
+    """out = A·x (``_packed_matvec_parallel``; serial below ``threads.PARALLEL_MIN_WORK``, one
+    multiply-add per stored number)."""
+    threads.call(_packed_matvec_parallel, _packed_matvec_serial, tiles.size, tiles, tile_rows,
+                 tile_cols, bounds, work, x, out)
+
+
 @njit(cache=True)
 def _packed_step(tiles, tile_rows, tile_cols, bounds, work, policy, g, n,
-                 a, b, c, logits, log_mu, out_logits, out_policy):
+                 a, b, c, logits, log_mu, out_logits, out_policy, serial):
     """g = A·policy (packed); then the affine step on the first n entries."""
-    packed_matvec(tiles, tile_rows, tile_cols, bounds, work, policy, g)
+    if serial:
+        _packed_matvec_serial(tiles, tile_rows, tile_cols, bounds, work, policy, g)
+    else:
+        _packed_matvec_parallel(tiles, tile_rows, tile_cols, bounds, work, policy, g)
     _affine_step(a, b, c, logits, log_mu, g[:n], out_logits, out_policy[:n])
 
 
-@njit(cache=True)
 def nash_mp_packed(tiles, tile_rows, tile_cols, bounds, work, logits, log_mu,
                    a, b, c, iterations):
     """``iterations`` Nash-MP (extragradient) steps on one packed game: two products each.
 
     logits, log_mu : (n,) float64, ``logits`` (normalised) updated in place; the policies are
-    zero-padded to the packed size N ≥ n.
+    zero-padded to the packed size N ≥ n. The products run in parallel where
+    ``nashlab.solvers.threads`` says so (serial when one product is below the threshold).
     """
+    args = (tiles, tile_rows, tile_cols, bounds, work, logits, log_mu, a, b, c, iterations)
+    threads.call(_nash_mp_packed_parallel, _nash_mp_packed_serial, tiles.size, *args)
+
+
+def _nash_mp_packed_parallel(*args):
+    _nash_mp_packed(*args, False)
+
+
+def _nash_mp_packed_serial(*args):
+    _nash_mp_packed(*args, True)
+
+
+@njit(cache=True)
+def _nash_mp_packed(tiles, tile_rows, tile_cols, bounds, work, logits, log_mu,
+                    a, b, c, iterations, serial):
     N = work.shape[1]
     n = logits.shape[0]
     policy = np.zeros(N)
@@ -391,11 +456,11 @@ def nash_mp_packed(tiles, tile_rows, tile_cols, bounds, work, logits, log_mu,
         policy[i] = math.exp(logits[i])
     for _ in range(iterations):
         _packed_step(tiles, tile_rows, tile_cols, bounds, work, policy, g, n,
-                     a, b, c, logits, log_mu, half, half_policy)
+                     a, b, c, logits, log_mu, half, half_policy, serial)
         _packed_step(tiles, tile_rows, tile_cols, bounds, work, half_policy, g, n,
-                     a, b, c, logits, log_mu, logits, policy)
+                     a, b, c, logits, log_mu, logits, policy, serial)
 
 
 def num_threads() -> int:
-    """Threads numba's parallel kernels use."""
-    return numba.get_num_threads()
+    """Threads a large parallel kernel call uses (``nashlab.solvers.threads.num_threads``)."""
+    return threads.num_threads()

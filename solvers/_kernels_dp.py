@@ -17,35 +17,57 @@ import math
 import numba
 import numpy as np
 
+from nashlab.solvers import threads
+
+threads.configure()  # numba's threading layer, before its first parallel region
+
+
+@numba.njit(cache=True, fastmath=False, inline="always")
+def _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_reference,
+                  out):
+    """out[s] = (T v)(s)."""
+    z = np.empty(n_actions)
+    best = -np.inf
+    for a in range(n_actions):
+        row = s * n_actions + a
+        acc = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            acc += data[k] * v[indices[k]]
+        q = r_flat[row] + gamma * acc
+        if tau > 0.0:
+            q = log_reference[s, a] + q / tau
+        z[a] = q
+        if q > best:
+            best = q
+    if tau == 0.0:
+        out[s] = best
+    else:
+        total = 0.0
+        for a in range(n_actions):
+            total += math.exp(z[a] - best)
+        out[s] = tau * (best + math.log(total))
+
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
 def csr_bellman(indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_reference):
     """T v for the CSR model; tau = 0: max; tau > 0: τ·logsumexp(log μ + q/τ) per state.
 
     log_reference : (S, A) float64 log μ(a|s) (zeros for the entropy regularizer; unused at
-    tau = 0). Index arrays may be unsigned (no negative-index wraparound branch).
+    tau = 0). Index arrays may be unsigned (no negative-index wraparound branch). States in
+    parallel; ``csr_bellman_serial`` is the same map state by state (bitwise equal).
     """
-    n_states = v.shape[0]
-    out = np.empty(n_states)
-    for s in numba.prange(n_states):
-        z = np.empty(n_actions)
-        best = -np.inf
-        for a in range(n_actions):
-            row = s * n_actions + a
-            acc = 0.0
-            for k in range(indptr[row], indptr[row + 1]):
-                acc += data[k] * v[indices[k]]
-            q = r_flat[row] + gamma * acc
-            if tau > 0.0:
-                q = log_reference[s, a] + q / tau
-            z[a] = q
-            if q > best:
-                best = q
-        if tau == 0.0:
-            out[s] = best
-        else:
-            total = 0.0
-            for a in range(n_actions):
-                total += math.exp(z[a] - best)
-            out[s] = tau * (best + math.log(total))
+    out = np.empty(v.shape[0])
+    for s in numba.prange(v.shape[0]):
+        _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau,
+                      log_reference, out)
+    return out
+
+
+@numba.njit(cache=True, fastmath=False)
+def csr_bellman_serial(indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_reference):
+    """``csr_bellman`` on one thread (``nashlab.solvers.threads``: below the work threshold)."""
+    out = np.empty(v.shape[0])
+    for s in range(v.shape[0]):
+        _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau,
+                      log_reference, out)
     return out

@@ -77,3 +77,10 @@ def run_matrix_games(A, u, v, gx, gy, mid_x, mid_y, rule, a, b, c, iterations):
     """
     for k in prange(A.shape[0]):
         _run_game(A[k], u[k], v[k], gx[k], gy[k], mid_x[k], mid_y[k], rule, a, b, c, iterations)
+
+
+@njit(cache=True)
+def run_matrix_games_serial(A, u, v, gx, gy, mid_x, mid_y, rule, a, b, c, iterations):
+    """``run_matrix_games`` game after game on one thread (bitwise the same result)."""
+    for k in range(A.shape[0]):
+        _run_game(A[k], u[k], v[k], gx[k], gy[k], mid_x[k], mid_y[k], rule, a, b, c, iterations)

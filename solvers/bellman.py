@@ -6,7 +6,8 @@ backend dispatch (theory notes dp_robust.md §1; Geist, Scherrer, Pietquin, arXi
 * ``bellman_residual(mdp, v, Ω)`` ‖T_{*,Ω} v − v‖∞;
 * ``greedy_policy(q, Ω)``         G_Ω(q) = ∇Ω*(q); one-hot argmax with incumbent ties kept.
 
-The compiled kernel (``_kernels_dp.csr_bellman``) is imported on the first call that uses it.
+The compiled kernel (``_kernels_dp.csr_bellman``) is imported on the first call that uses it;
+``nashlab.solvers.threads`` decides its thread count (serial below a work threshold).
 """
 
 import numpy as np
@@ -42,7 +43,8 @@ def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
                              reason=BELLMAN_KERNEL)
     if backend == "numpy":
         return backup(mdp.q_values(v), regularizer)
-    from nashlab.solvers._kernels_dp import csr_bellman
+    from nashlab.solvers import threads
+    from nashlab.solvers._kernels_dp import csr_bellman, csr_bellman_serial
 
     P, S, A = mdp.P_flat, mdp.n_states, mdp.n_actions
     tau, log_reference = 0.0, np.zeros((1, 1))
@@ -54,8 +56,10 @@ def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
     def unsigned(index):  # same bits; numba then skips its negative-index wraparound branch
         return index.view(np.dtype(f"u{index.dtype.itemsize}"))
 
-    return csr_bellman(unsigned(P.indptr), unsigned(P.indices), P.data, mdp.r.ravel(), mdp.gamma,
-                       mdp._values(v), A, tau, log_reference)
+    # work: one multiply-add per nonzero; serial below threads.PARALLEL_MIN_WORK
+    return threads.call(csr_bellman, csr_bellman_serial, P.nnz + S * A, unsigned(P.indptr),
+                        unsigned(P.indices), P.data, mdp.r.ravel(), mdp.gamma, mdp._values(v), A,
+                        tau, log_reference)
 
 
 def greedy_policy(q, regularizer=None, incumbent=None):

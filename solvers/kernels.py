@@ -12,10 +12,11 @@ import math
 
 import numpy as np
 
-#: multiply-adds (iterations·B·n²) from which a kernel call runs its blocks in parallel:
-#: below about a millisecond of work, waking the threads costs more than it saves (and on a
-#: loaded machine a descheduled thread stalls the whole region)
-PARALLEL_MIN_WORK = 2**22
+from nashlab.solvers import threads
+
+#: multiply-adds (iterations·B·n²) from which a kernel call runs its blocks in parallel (the
+#: one threshold of ``nashlab.solvers.threads``, which also picks the thread count)
+PARALLEL_MIN_WORK = threads.PARALLEL_MIN_WORK
 
 #: composition -> the kernels' rule constant (the same numbers in every kernel module)
 RULES = {"extragradient": 0, "single": 1, "mixture": 2, "optimistic": 3}
@@ -73,12 +74,9 @@ def kernel_iterates(game, composition, logits, steps, backend):
     log_mu_blocks, state_blocks = blocks(log_mu, uniform), blocks(state, uniform)
     predictor = blocks(np.matmul(A, np.exp(state)[..., None])[..., 0], 0.0)  # ĝ = Aπ_0
     for k, (a, b, c) in steps:
-        if k * G * L * n * n >= PARALLEL_MIN_WORK:
-            cpu.run_games(A_blocks, log_mu_blocks, state_blocks, predictor, rule, a, b, c, k)
-        else:  # block by block: a parallel region's start-up would dominate a small call
-            for j in range(G):
-                cpu._run_block(A_blocks[j], log_mu_blocks[j], state_blocks[j], predictor[j],
-                               rule, a, b, c, k)
+        # blocks in parallel, or one after another below threads.PARALLEL_MIN_WORK
+        threads.call(cpu.run_games, cpu.run_games_serial, k * A_blocks.size, A_blocks,
+                     log_mu_blocks, state_blocks, predictor, rule, a, b, c, k)
         # a copy: for one block the reshape would be a view of the kernel's state
         yield np.moveaxis(state_blocks, -1, 1).reshape(G * L, n)[:B].reshape(logits.shape).copy()
 
@@ -109,13 +107,8 @@ def matrix_iterates(game, composition, coefficients, u, v, iterations):
     gx = np.ascontiguousarray(matvec(A, np.exp(V)))  # F(ζ_0): OMWU's first predictor
     gy = np.ascontiguousarray(-matvec(np.swapaxes(A, -1, -2), np.exp(U)))
     mid_x, mid_y = np.zeros_like(U), np.zeros_like(V)
-    serial = len(A) * m * n < PARALLEL_MIN_WORK
-    for _ in range(iterations):
-        if serial:  # a parallel region's start-up would dominate a small call
-            for k in range(len(A)):
-                kernels._run_game(A[k], U[k], V[k], gx[k], gy[k], mid_x[k], mid_y[k], rule,
-                                  a, b, c, 1)
-        else:
-            kernels.run_matrix_games(A, U, V, gx, gy, mid_x, mid_y, rule, a, b, c, 1)
+    for _ in range(iterations):  # games in parallel, or serial below threads.PARALLEL_MIN_WORK
+        threads.call(kernels.run_matrix_games, kernels.run_matrix_games_serial, A.size, A, U, V,
+                     gx, gy, mid_x, mid_y, rule, a, b, c, 1)
         yield U.reshape(u.shape).copy(), V.reshape(v.shape).copy(), \
             (mid_x.reshape(u.shape).copy(), mid_y.reshape(v.shape).copy())
