@@ -15,7 +15,7 @@ gains, duality gap = NashConv, exploitability = ½·NashConv) for a joint policy
 
 import numpy as np
 
-from nashlab.games._validation import as_float_array, check_scalar
+from nashlab.games._validation import as_float_array, check_int, check_scalar, rng_from_seed
 from nashlab.games.mdp import MDP, ROW_TOL
 
 
@@ -95,9 +95,10 @@ class ZeroSumMarkovGame:
 def random_markov_game(S, A, B, gamma=0.9, seed=None, branching=None) -> ZeroSumMarkovGame:
     """Random game: r ~ U(0, 1); each P(·|s, a, b) spreads over ``branching`` (default S)
     uniformly chosen next states with Dirichlet(1) weights."""
-    rng = np.random.default_rng(seed)
-    b = S if branching is None else int(branching)
-    if not 1 <= b <= S:
+    S, A, B = (check_int(k, name, 1) for k, name in ((S, "S"), (A, "A"), (B, "B")))
+    rng = rng_from_seed(seed)
+    b = S if branching is None else check_int(branching, "branching", 1)
+    if b > S:
         raise ValueError(f"branching must lie in [1, S = {S}], got {b}")
     P = np.zeros((S, A, B, S))
     for idx in np.ndindex(S, A, B):

@@ -97,3 +97,15 @@ def test_oracles_refuse_what_is_not_a_policy():
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"branching": 1.7}, TypeError, "branching must be an integer"),
+    ({"branching": 0}, ValueError, "branching must be ≥ 1"),
+    ({"branching": 4}, ValueError, r"branching must lie in \[1, S = 3\]"),
+    ({"seed": True}, TypeError, "seed must be an integer"),
+])
+def test_random_markov_game_refuses_what_it_would_coerce(kwargs, error, match):
+    """branching=1.7 used to become 1 silently; seed=True was a seed."""
+    with pytest.raises(error, match=match):
+        games.random_markov_game(3, 2, 2, **kwargs)
