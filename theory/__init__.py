@@ -1,7 +1,8 @@
 """Theorems as objects, checks of trajectories against them, hypothesis strategies."""
 
+from nashlab.theory.local_rate import LocalRate, local_rate
 from nashlab.theory.registry import Assumption, Source, Theorem, all_theorems, get, register
 from nashlab.theory.verdicts import Claim, Verdict, check, check_claim
 
-__all__ = ["Assumption", "Claim", "Source", "Theorem", "Verdict", "all_theorems", "check", "check_claim", "get",
-           "register"]
+__all__ = ["Assumption", "Claim", "LocalRate", "Source", "Theorem", "Verdict", "all_theorems", "check",
+           "check_claim", "get", "local_rate", "register"]
