@@ -24,9 +24,8 @@ threads.configure()  # numba's threading layer, before its first parallel region
 
 @numba.njit(cache=True, fastmath=False, inline="always")
 def _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_reference,
-                  out):
-    """out[s] = (T v)(s)."""
-    z = np.empty(n_actions)
+                  z, out):
+    """out[s] = (T v)(s); z: (n_actions,) scratch."""
     best = -np.inf
     for a in range(n_actions):
         row = s * n_actions + a
@@ -58,8 +57,9 @@ def csr_bellman(indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_ref
     """
     out = np.empty(v.shape[0])
     for s in numba.prange(v.shape[0]):
+        z = np.empty(n_actions)
         _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau,
-                      log_reference, out)
+                      log_reference, z, out)
     return out
 
 
@@ -67,7 +67,8 @@ def csr_bellman(indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_ref
 def csr_bellman_serial(indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_reference):
     """``csr_bellman`` on one thread (``nashlab.solvers.threads``: below the work threshold)."""
     out = np.empty(v.shape[0])
+    z = np.empty(n_actions)  # one scratch row for all states
     for s in range(v.shape[0]):
         _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau,
-                      log_reference, out)
+                      log_reference, z, out)
     return out
