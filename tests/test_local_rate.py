@@ -339,3 +339,54 @@ def test_metric_order_and_errors():
         local_rate(np.eye(3), "nash-mp", eta=1.0)
     with pytest.raises(ValueError, match="vi"):
         local_rate(garnet(4, 2, 2, seed=0), "pi")
+
+
+# ---- the local-rate verdict ------------------------------------------------------------------
+
+def test_local_rate_verdict_passes_right_step_and_fails_wrong_step():
+    from nashlab.theory.local_rate import local_rate_verdict
+
+    game = _preference()
+    good = run(game, "nash-mp", eta=2.0, iterations=400, track=("kl", "span"))
+    v = local_rate_verdict(good, game)
+    assert v.passed and v.theorem_id == "local-rate" and v.worst_ratio <= 1
+    # η recorded as 2 but the iterates made with 1.8: the fitted factors are not ρ^k
+    wrong = run(game, "nash-mp", eta=1.8, iterations=400, track=("kl", "span"))
+    wrong = type(wrong)(wrong.method, {**wrong.params, "eta": 2.0}, wrong.metrics, wrong.policy)
+    v = local_rate_verdict(wrong, game)
+    assert not v.passed and "fitted" in v.reason and v.worst_ratio > 1
+    # no evidence: not passed
+    empty = run(game, "nash-mp", eta=2.0, iterations=1, track=("kl",))
+    assert not local_rate_verdict(empty, game).passed
+    assert "inconclusive" in local_rate_verdict(empty, game).reason
+    nan = type(good)(good.method, good.params, {"kl": np.full(50, np.nan)}, good.policy)
+    assert not local_rate_verdict(nan, game).passed
+    md = run(game, "nash-md", eta=1.0, iterations=20, track=("kl",))
+    assert "inconclusive" in local_rate_verdict(md, game).reason
+
+
+def test_local_rate_verdict_on_batches_and_other_families():
+    from nashlab.theory.local_rate import local_rate_verdict
+
+    batch = random_preference(5, beta=0.1, seed=7, batch_shape=(2,))
+    assert local_rate_verdict(run(batch, "mmd", eta=1.0, iterations=500, track=("kl",)),
+                              batch).passed
+    game = _matrix()
+    assert local_rate_verdict(run(game, "pu", eta=0.5, iterations=600), game).passed
+    mdp = garnet(8, 3, 3, seed=4, gamma=0.85)
+    assert local_rate_verdict(run(mdp, "vi", iterations=200), mdp).passed
+
+
+def test_local_rate_verdict_population_and_markov():
+    from nashlab.theory.local_rate import local_rate_verdict
+
+    population = _population()
+    trajectory = run(population, "mirror-prox", eta=1.0, iterations=400,
+                     track=("nikaido_isoda", "kl"))
+    assert local_rate_verdict(trajectory, population).passed
+    game = _markov(gamma=0.0)
+    trajectory = run(game, "mmd", eta=0.5, iterations=400, tau=0.2, track=("policy_kl",))
+    assert local_rate_verdict(trajectory, game).passed
+    game = _markov(gamma=0.8)
+    trajectory = run(game, "mmd", eta=0.5, iterations=5, tau=0.2, track=("policy_kl",))
+    assert "inconclusive" in local_rate_verdict(trajectory, game).reason

@@ -577,3 +577,109 @@ def vi_jacobian(mdp, v, regularizer=None):
     from nashlab.solvers.bellman import greedy_policy
 
     return mdp.gamma * _dense(mdp.P_pi(greedy_policy(mdp.q_values(v), regularizer)))
+
+
+# ---- the "local-rate" verdict -----------------------------------------------------------------
+
+#: the fitted factor f of a metric of order k must satisfy |f/ρᵏ − 1| ≤ FACTOR_RTOL ...
+FACTOR_RTOL = 1e-2
+#: ... and |log f / log ρᵏ − 1| ≤ EXPONENT_RTOL. The exponent tolerance is what tells η from
+#: 0.9η when 1 − ρ² is small (a 10 % step error moves the exponent by 3–10 % on the test
+#: suites but the factor only by that times 1 − ρ²); subdominant moduli within 0.4 % of ρ
+#: leave up to ~1e-2 of exponent error in the later-half window before the 1e-11 floor
+#: (tests/test_local_rate.py measures both).
+EXPONENT_RTOL = 2e-2
+LOCAL_RATE_ID = "local-rate"
+#: the floor of the fit for a linear metric: the float floor of a distance
+LINEAR_FLOOR = 1e-11
+#: the floor for a quadratic metric: the same floor on the distance, squared. Used for the
+#: metrics computed without cancellation (kl_from_logs, and the log-space exploitability,
+#: duality gap and Nikaido–Isoda gap of preference, matrix and population games, which reach
+#: ~1e-31 at convergence); a 1e-11 floor there stops fast runs (ρ² ≈ 0.85) after ~100
+#: iterations, while the subdominant modes still weigh (5.7e-3 of factor error measured)
+QUADRATIC_FLOOR = LINEAR_FLOOR ** 2
+_EXACT_QUADRATIC = ("preference", "matrix", "population")
+
+
+def verdict_floor(metric, family) -> float:
+    """The floor below which ``local_rate_verdict`` does not fit ``metric`` of ``family``."""
+    if METRIC_ORDER.get(metric) == 2 and (metric in ("kl", "policy_kl")
+                                          or family in _EXACT_QUADRATIC):
+        return QUADRATIC_FLOOR
+    return LINEAR_FLOOR
+
+
+def _games_of(problem):
+    """(index, single game) over the batch of ``problem`` (one entry for a single game)."""
+    shape = getattr(problem, "batch_shape", ())
+    if not shape:
+        return [((), problem)]
+    return [(idx, problem[idx]) for idx in np.ndindex(shape)]
+
+
+def local_rate_verdict(trajectory, problem, *, solution=None):
+    """The "local-rate" verdict of ``trajectory`` (a run of ``problem``): for every tracked
+    metric of ``METRIC_ORDER`` and every game of the batch, the fitted factor
+    (``fitted_factor`` above ``verdict_floor``) equals ρ^order to ``FACTOR_RTOL`` on the factor and ``EXPONENT_RTOL``
+    on the exponent. Not passed, with the reason, when no metric has the ≥ 3 points above the
+    floor a fit needs (no evidence), for Nash-MD (its metrics are measured against π*_β, not
+    its own fixed point), for Markov games with γ > 0 (the run's value update is slower than
+    the per-state map) and for methods without a local rate. Returns a ``Verdict``
+    (``worst_ratio`` = the largest exponent error over the tolerance, ``fitted_rate`` and
+    ``theory_rate`` those of the worst metric)."""
+    from nashlab.theory.verdicts import Verdict
+
+    params = trajectory.params
+    method, family = params.get("method"), params.get("family")
+
+    def verdict(passed, reason, worst=None, fit=None, theory=None):
+        return Verdict(theorem_id=LOCAL_RATE_ID, passed=bool(passed), worst_ratio=worst,
+                       first_violation=None, fitted_rate=fit, theory_rate=theory,
+                       tightness=worst, assumptions_hold=True, reason=reason)
+
+    if (family, method) in NO_LOCAL_RATE:
+        return verdict(False, f"inconclusive: {NO_LOCAL_RATE[(family, method)]}")
+    if family == "preference" and get_method(family, method).composition == "mixture":
+        return verdict(False, "inconclusive: Nash-MD's metrics are measured against π*_β, "
+                              "not its own fixed point (local_rate(...).fixed_point)")
+    if family == "markov-game" and params.get("gamma", 0) > 0:
+        return verdict(False, "inconclusive: the local rate is the per-state map's with the "
+                              "value update frozen; with γ > 0 the run's value update is slower")
+    if params.get("schedule") is not None:
+        return verdict(False, "inconclusive: a step schedule has no constant local rate")
+    options = {}
+    if family == "markov-game":
+        options["tau"] = params.get("tau", 0.0)
+    if family == "mdp" and params.get("regularizer") is not None:
+        return verdict(False, "inconclusive: the trajectory records its regularizer by name only; "
+                              "call local_rate(mdp, 'vi', regularizer=...) directly")
+    eta = params.get("eta") if family != "mdp" else None
+    metrics = [m for m in METRIC_ORDER if m in trajectory.metrics]
+    worst, worst_fit, worst_theory, counted, failures = -math.inf, None, None, 0, []
+    for idx, game in _games_of(problem):
+        rate = local_rate(game, method, eta=eta, **options,
+                          **({} if solution is None else {"solution": solution}))
+        for name in metrics:
+            values = np.asarray(trajectory.metrics[name], dtype=float)
+            fit = fitted_factor(values[(slice(None),) + tuple(idx)],
+                                floor=verdict_floor(name, family))
+            if not math.isfinite(fit):
+                continue
+            counted += 1
+            expected = rate.factor(name)
+            factor_err = abs(fit / expected - 1)
+            exponent_err = abs(math.log(fit) / math.log(expected) - 1) if expected < 1 else math.inf
+            score = max(factor_err / FACTOR_RTOL, exponent_err / EXPONENT_RTOL)
+            if score > worst:
+                worst, worst_fit, worst_theory = score, fit, expected
+            if score > 1:
+                failures.append(f"{name}{list(idx) if idx else ''}: fitted {fit:.6g} vs "
+                                f"ρ^{rate.order(name)} = {expected:.6g}")
+    if counted == 0:
+        return verdict(False, "inconclusive: no tracked metric of METRIC_ORDER has the 3 points "
+                              "above the floor that a fit needs")
+    if failures:
+        return verdict(False, "; ".join(failures), worst, worst_fit, worst_theory)
+    return verdict(True, f"{counted} fitted factor(s) equal ρ or ρ² (factor within "
+                         f"{FACTOR_RTOL:g}, exponent within {EXPONENT_RTOL:g})",
+                   worst, worst_fit, worst_theory)
