@@ -13,7 +13,10 @@ Rows (each reports the ratio of medians, the problem size, the backend and the m
    iterations when ``open_spiel`` imports (the ``bench`` extra; otherwise the row says why it
    is skipped), after checking that both give the same policies; and against the NumPy
    reference.
-4. The log-log plot ``benchmarks/scaling.png`` (full run; ``--quick`` writes it to the temp
+4. Busy machine (issue 11): the batched kernel of row 2 against the NumPy batched reference,
+   on the quiet machine and while a second process keeps one core busy
+   (``bench_dp.busy_core``); each row says the load average before it was measured.
+5. The log-log plot ``benchmarks/scaling.png`` (full run; ``--quick`` writes it to the temp
    directory) of the time per Nash-MP iteration against n: NumPy dense reference steps vs
    the packed numba kernel.
 
@@ -187,6 +190,41 @@ def bench_batched(quick):
     ]
 
 
+def bench_batched_busy(quick):
+    """Row 2's numba kernel vs the NumPy batched reference, quiet and with one core busy."""
+    from nashlab.benchmarks.bench_dp import _spread, numba_threads, quiet_and_busy
+
+    B, n, eta = 10_000, 10, 2.0
+    iterations, repeats = (50, 5) if quick else (200, 9)
+    game = random_preference(n, beta=0.1, seed=0, batch_shape=(B,))
+    run_batched(game[:2], "nash-mp", eta=eta, iterations=2, backend="numba")  # compile
+
+    def numba_run():
+        run_batched(game, "nash-mp", eta=eta, iterations=iterations, backend="numba")
+
+    def numpy_run():
+        run_batched(game, "nash-mp", eta=eta, iterations=iterations, backend="numpy")
+
+    def measure(steps):
+        times = [[] for _ in steps]
+        for _ in range(repeats):
+            for fn, bucket in zip(steps, times, strict=True):
+                t0 = time.perf_counter()
+                fn()
+                bucket.append(time.perf_counter() - t0)
+        return [float(np.median(t)) for t in times], times
+
+    rows = []
+    for condition, load, (cand, base), samples in quiet_and_busy([numba_run, numpy_run],
+                                                                  measure):
+        rows.append(_row(f"Nash-MP, batched games, {condition}",
+                         f"B={B}, n={n}, {iterations} iterations",
+                         f"numba kernel vs NumPy batched reference ({numba_threads()})",
+                         cand, base, "≥ 10x", base / cand >= 10, load=load,
+                         spread=_spread(samples)))
+    return rows
+
+
 # ---- 3. MMD on a 100-action game ---------------------------------------------------------
 
 def _openspiel_mmd(A, beta, eta):
@@ -270,7 +308,7 @@ def bench_mmd(quick):
     return rows
 
 
-# ---- 4. scaling plot -----------------------------------------------------------------------
+# ---- 5. scaling plot -----------------------------------------------------------------------
 
 def scaling_plot(quick, path=None):
     """The plot of the full run is ``benchmarks/scaling.png``; --quick writes to the temp dir."""
@@ -325,7 +363,8 @@ def scaling_plot(quick, path=None):
 
 
 def main(quick: bool = False) -> list[dict]:
-    rows = bench_large_game(quick) + bench_batched(quick) + bench_mmd(quick)
+    rows = (bench_large_game(quick) + bench_batched(quick) + bench_mmd(quick)
+            + bench_batched_busy(quick))
     for row in rows:
         print(format_row(row))
     scaling_plot(quick)
@@ -337,7 +376,8 @@ def format_row(row) -> str:
         return f"{row['benchmark']} [{row['size']}] {row['backend']}: skipped ({row['skipped']})"
     return (f"{row['benchmark']} [{row['size']}] {row['backend']}: candidate "
             f"{row['candidate_s'] * 1e3:.4g} ms, baseline {row['baseline_s'] * 1e3:.4g} ms, "
-            f"ratio {row['ratio']:.3g}x (goal {row['goal']}{_verdict(row['met'])})")
+            f"ratio {row['ratio']:.3g}x (goal {row['goal']}{_verdict(row['met'])})"
+            + (f"; spread {row['spread']}; load before: {row['load']}" if "load" in row else ""))
 
 
 def _verdict(met):
