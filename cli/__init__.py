@@ -22,6 +22,7 @@ DELEGATES = {
     "verify": ("nashlab.cli.verify", "check every registered theorem; write a report"),
     "bench": ("nashlab.cli.bench", "side-by-side benchmarks (ratios in one run)"),
     "train": ("nashlab.cli.train", "train neural policies with the same updates"),
+    "sweep": ("nashlab.cli.sweep", "a parameter sweep on dask.distributed (Parquet results)"),
 }
 
 

@@ -1,0 +1,88 @@
+"""``nashlab sweep SPEC.toml [--scheduler ADDRESS] [--out DIR] [--resume]``: a parameter sweep
+on dask.distributed (``nashlab.experiments.sweep``).
+
+Without ``--scheduler`` the sweep runs on an embedded LocalCluster (``--workers N``
+single-threaded worker processes, default one per core); with ``--scheduler
+tcp://HOST:PORT`` on an existing cluster (``dask scheduler`` / ``dask worker``). Finished
+cells are kept under DIR/cells; a rerun (or ``--resume``, which also accepts a DIR that
+holds another spec, and reads DIR/spec.toml when SPEC is omitted) computes only the cells
+that are missing. Ctrl-C stops the sweep and keeps every finished cell. Needs the
+``experiments`` extra.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from nashlab.cli._errors import UsageError
+
+EXTRA = "install the experiments extra: pip install 'nashlab[experiments]'"
+
+
+def require_extra():
+    """UsageError naming the missing package of the experiments extra."""
+    for name in ("distributed", "pandas", "pyarrow"):
+        try:
+            __import__(name)
+        except ImportError:
+            raise UsageError(f"this command needs {name}: {EXTRA}") from None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="nashlab sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("spec", nargs="?", metavar="SPEC.toml", help="the sweep specification")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler (tcp://HOST:PORT)")
+    parser.add_argument("--out", metavar="DIR", help="result folder (default: sweep-<SPEC name>)")
+    parser.add_argument("--resume", action="store_true", help="add to DIR; finished cells are skipped")
+    parser.add_argument("--workers", type=int, metavar="N", help="LocalCluster worker processes")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    require_extra()
+    from nashlab.experiments import load_spec, sweep
+    from nashlab.experiments.sweep import default_client
+
+    if args.spec is None:
+        if not (args.resume and args.out):
+            raise UsageError("give SPEC.toml (or --resume --out DIR to continue the sweep in DIR)")
+        spec_path = Path(args.out) / "spec.toml"
+        if not spec_path.exists():
+            raise UsageError(f"--out {args.out} holds no spec.toml to resume")
+    else:
+        spec_path = Path(args.spec)
+        if not spec_path.is_file():
+            raise UsageError(f"spec file not found: {spec_path}")
+    spec = load_spec(spec_path)
+    out = Path(args.out) if args.out else Path(f"sweep-{spec_path.stem}")
+    if args.workers is not None and (args.workers < 1 or args.scheduler):
+        raise UsageError("--workers must be >= 1 and is for the LocalCluster (not with --scheduler)")
+    client = None
+    try:
+        if args.scheduler:
+            from distributed import Client
+
+            try:
+                client = Client(args.scheduler, timeout=30)
+            except OSError as exc:
+                raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
+        else:
+            client = default_client(args.workers)
+        results = sweep(spec, client=client, out=out, resume=args.resume,
+                        progress=not args.no_progress)
+    except KeyboardInterrupt:
+        done = len(list((out / "cells").glob("*.parquet"))) if (out / "cells").exists() else 0
+        print(f"nashlab sweep: interrupted; {done} of {len(spec.cells)} cells are kept in "
+              f"{out / 'cells'} (rerun with --resume)", file=sys.stderr)
+        return 130
+    finally:
+        if client is not None:
+            cluster = client.cluster if not args.scheduler else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    print(f"{len(spec.cells)} cells, {len(results)} rows: {out / 'results.parquet'}, "
+          f"{out / 'summary.parquet'}, {out / 'spec.toml'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
