@@ -390,3 +390,55 @@ def test_local_rate_verdict_population_and_markov():
     game = _markov(gamma=0.8)
     trajectory = run(game, "mmd", eta=0.5, iterations=5, tau=0.2, track=("policy_kl",))
     assert "inconclusive" in local_rate_verdict(trajectory, game).reason
+
+
+def _verdict_pair(problem, method, eta, track):
+    """(verdict of the right run, verdict of a 0.9η run recorded as η)."""
+    from nashlab.solvers.results import Trajectory
+    from nashlab.theory.local_rate import local_rate_verdict
+
+    rate = local_rate(problem, method, eta=eta)
+    iterations = int(min(20000, 60 / -math.log(rate.rho)))
+    out = []
+    for step in (eta, 0.9 * eta):
+        t = run(problem, method, eta=step, iterations=iterations, track=track)
+        t = Trajectory(t.method, {**t.params, "eta": eta}, t.metrics, t.policy)
+        out.append(local_rate_verdict(t, problem))
+    return out
+
+
+@pytest.mark.parametrize("n, beta, seed", [(3, 0.05, 0), (4, 1.0, 1), (6, 0.2, 2), (10, 0.05, 0)])
+def test_local_rate_verdict_power_preference(n, beta, seed):
+    """Every correct run passes, every 0.9η run (recorded as η) fails (216/216 of each on
+    the wider sweep of the report: n = 3, 4, 6, 10, β = .05, .2, 1, three seeds)."""
+    game = random_preference(n, beta=beta, seed=seed)
+    for method, eta in [("nash-mp", 1.0), ("nash-mp", 2.0), ("egpo", 0.5), ("mmd", 1.0),
+                        ("omd", 0.5), ("omwu", 0.5)]:
+        if eta * beta > 1 and get_method("preference", method).step_form == "mirror-descent":
+            continue
+        right, wrong = _verdict_pair(game, method, eta, ("kl", "exploitability", "span"))
+        assert right.passed, (method, eta, right.reason)
+        assert not wrong.passed and not wrong.reason.startswith("inconclusive"), (method, eta)
+
+
+@pytest.mark.parametrize("shape, tau", [((3, 4), 0.2), ((5, 5), 1.0)])
+def test_local_rate_verdict_power_matrix(shape, tau):
+    game = random_matrix_game(*shape, tau=tau, seed=0)
+    for method in MATRIX_METHODS_ALL:
+        right, wrong = _verdict_pair(game, method, 0.5 / (1 + tau), ("kl", "duality_gap"))
+        assert right.passed, (method, right.reason)
+        assert not wrong.passed, method
+
+
+MATRIX_METHODS_ALL = ("pu", "omwu", "mirror-prox", "mmd")
+
+
+def test_local_rate_verdict_unstable_fixed_point_is_inconclusive():
+    """Matrix MMD with η above its condition: ρ > 1, the run does not converge to the QRE."""
+    from nashlab.theory.local_rate import local_rate_verdict
+
+    game = random_matrix_game(2, 3, tau=0.05, seed=0)
+    assert local_rate(game, "mmd", eta=0.5 / 1.05).rho > 1
+    trajectory = run(game, "mmd", eta=0.5 / 1.05, iterations=300)
+    verdict = local_rate_verdict(trajectory, game)
+    assert not verdict.passed and verdict.reason.startswith("inconclusive")

@@ -7,6 +7,9 @@ decays asymptotically by ρ = max |λ(J)| per iteration: a metric that is linear
 distance (span, value error) by ρ, one that is quadratic (KL, exploitability, duality gap)
 by ρ² (``METRIC_ORDER``). This is the exact asymptotic factor, not a bound: a run whose
 fitted factor differs from ρ (or ρ²) runs another map (e.g. step 0.9η).
+``fitted_factor(values, floor=1e-11)`` is that fit (least squares on log values over the
+later half above the floor), and ``local_rate_verdict(trajectory, problem)`` the
+"local-rate" verdict built on it (the band of ``rate_band``: see the constants at the end).
 
 Coordinates
 -----------
@@ -154,18 +157,24 @@ def fitted_factor(values, *, floor=1e-11) -> float:
     half of the iterations at which the metric is above ``floor`` (the float floor) and
     finite: indices k with values[k] > floor and k ≥ (last such index)/2. NaN when fewer
     than 3 points qualify (no evidence). ``values``: a 1-D sequence (index = iteration)."""
+    return _fit(values, floor)[0]
+
+
+def _fit(values, floor):
+    """(fitted factor, first index of the fitted window); (NaN, None) without evidence."""
     values = np.asarray(values, dtype=float)
     if values.ndim != 1:
         raise ValueError(f"values must be 1-D (one value per iteration), got shape {values.shape}")
-    if not (isinstance(floor, int | float) and math.isfinite(floor) and floor >= 0):
+    if isinstance(floor, bool) or not (isinstance(floor, int | float) and math.isfinite(floor)
+                                       and floor >= 0):
         raise ValueError(f"floor must be a finite number ≥ 0, got {floor!r}")
     above = np.flatnonzero(np.isfinite(values) & (values > floor))
     if above.size < 3:
-        return math.nan
+        return math.nan, None
     k = above[above >= above[-1] / 2]
     if k.size < 3:
         k = above[-3:]
-    return float(np.exp(np.polyfit(k.astype(float), np.log(values[k]), 1)[0]))
+    return float(np.exp(np.polyfit(k.astype(float), np.log(values[k]), 1)[0])), int(k[0])
 
 
 # ---- linear algebra ---------------------------------------------------------------------
@@ -581,14 +590,6 @@ def vi_jacobian(mdp, v, regularizer=None):
 
 # ---- the "local-rate" verdict -----------------------------------------------------------------
 
-#: the fitted factor f of a metric of order k must satisfy |f/ρᵏ − 1| ≤ FACTOR_RTOL ...
-FACTOR_RTOL = 1e-2
-#: ... and |log f / log ρᵏ − 1| ≤ EXPONENT_RTOL. The exponent tolerance is what tells η from
-#: 0.9η when 1 − ρ² is small (a 10 % step error moves the exponent by 3–10 % on the test
-#: suites but the factor only by that times 1 − ρ²); subdominant moduli within 0.4 % of ρ
-#: leave up to ~1e-2 of exponent error in the later-half window before the 1e-11 floor
-#: (tests/test_local_rate.py measures both).
-EXPONENT_RTOL = 2e-2
 LOCAL_RATE_ID = "local-rate"
 #: the floor of the fit for a linear metric: the float floor of a distance
 LINEAR_FLOOR = 1e-11
@@ -600,6 +601,22 @@ LINEAR_FLOOR = 1e-11
 QUADRATIC_FLOOR = LINEAR_FLOOR ** 2
 _EXACT_QUADRATIC = ("preference", "matrix", "population")
 
+#: Which moduli can still shape the fitted window: mode j carries a relative amplitude
+#: (ρ_j/ρ)^{k₀} at the window's first index k₀; those with ≥ ADMISSIBLE_WEIGHT are in the band.
+ADMISSIBLE_WEIGHT = 1e-3
+#: The band. Near x* a quadratic metric is a positive combination of decaying modes
+#: |λ_iλ_j|^k, so a finite window fits a factor between the slowest admissible mode ρ_min²
+#: and ρ²; the verdict passes iff
+#:     (ρ_min/ρ)^o·(1 − LOWER_RTOL[o]) ≤ fitted/ρ^o ≤ 1 + UPPER_RTOL[o]     (o the order).
+#: A correct run is never slower than ρ² but through rounding; a smaller step is: on 216
+#: preference runs (n = 3..10, β = .05..1, six methods) every correct run had fitted/ρ² ≤
+#: 1.00000 on KL and exploitability, every 0.9η run ≥ 1.0023. The span is a seminorm of a
+#: mixture of modes, span(v₁ + v₂(ρ₂/ρ)^k), which can approach span(v₁) from above or below
+#: at a speed not bounded by ρ₂/ρ: measured 0.981·(ρ_min/ρ) to 1.014 on correct runs, hence
+#: its wider tolerances (the KL of the same run catches the wrong step).
+LOWER_RTOL = {2: 1e-3, 1: 3e-2}
+UPPER_RTOL = {2: 1e-3, 1: 3e-2}
+
 
 def verdict_floor(metric, family) -> float:
     """The floor below which ``local_rate_verdict`` does not fit ``metric`` of ``family``."""
@@ -607,6 +624,19 @@ def verdict_floor(metric, family) -> float:
                                           or family in _EXACT_QUADRATIC):
         return QUADRATIC_FLOOR
     return LINEAR_FLOOR
+
+
+def rate_band(rate, metric, start) -> tuple:
+    """(low, high) of fitted/ρ^order that a correct run's window starting at ``start`` can
+    show (``UPPER_RTOL``, ``LOWER_RTOL``, ``ADMISSIBLE_WEIGHT``)."""
+    order = rate.order(metric)
+    moduli = np.asarray(rate.moduli)
+    if rate.rho <= 0:
+        return 0.0, 1.0 + UPPER_RTOL[order]
+    with np.errstate(divide="ignore"):
+        weight = (moduli / rate.rho) ** max(start, 1)
+    slowest = float(np.min(moduli[weight >= ADMISSIBLE_WEIGHT]))
+    return (slowest / rate.rho) ** order * (1 - LOWER_RTOL[order]), 1.0 + UPPER_RTOL[order]
 
 
 def _games_of(problem):
@@ -619,14 +649,16 @@ def _games_of(problem):
 
 def local_rate_verdict(trajectory, problem, *, solution=None):
     """The "local-rate" verdict of ``trajectory`` (a run of ``problem``): for every tracked
-    metric of ``METRIC_ORDER`` and every game of the batch, the fitted factor
-    (``fitted_factor`` above ``verdict_floor``) equals ρ^order to ``FACTOR_RTOL`` on the factor and ``EXPONENT_RTOL``
-    on the exponent. Not passed, with the reason, when no metric has the ≥ 3 points above the
-    floor a fit needs (no evidence), for Nash-MD (its metrics are measured against π*_β, not
-    its own fixed point), for Markov games with γ > 0 (the run's value update is slower than
-    the per-state map) and for methods without a local rate. Returns a ``Verdict``
-    (``worst_ratio`` = the largest exponent error over the tolerance, ``fitted_rate`` and
-    ``theory_rate`` those of the worst metric)."""
+    metric of ``METRIC_ORDER`` and every game of the batch, the fitted factor (the fit of
+    ``fitted_factor`` above ``verdict_floor``) divided by ρ^order lies in ``rate_band``.
+    Not passed, the reason starting with "inconclusive", when no metric has the ≥ 3 points
+    above the floor a fit needs (no evidence: NaN, inf, too short), for Nash-MD (its metrics
+    are measured against π*_β, not its own fixed point), for Markov games with γ > 0 (the
+    run's value update is slower than the per-state map), for step schedules, for
+    regularized MDP runs (the trajectory does not carry the regularizer) and for methods
+    without a local rate. Returns a ``Verdict``: ``worst_ratio`` = max over metrics of
+    max(r/high, low/r), r = fitted/ρ^order (≤ 1 inside the band); ``fitted_rate`` and
+    ``theory_rate`` the fitted factor and ρ^order of that metric."""
     from nashlab.theory.verdicts import Verdict
 
     params = trajectory.params
@@ -639,47 +671,47 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
 
     if (family, method) in NO_LOCAL_RATE:
         return verdict(False, f"inconclusive: {NO_LOCAL_RATE[(family, method)]}")
+    if params.get("schedule") is not None:
+        return verdict(False, "inconclusive: a step schedule has no constant local rate")
     if family == "preference" and get_method(family, method).composition == "mixture":
         return verdict(False, "inconclusive: Nash-MD's metrics are measured against π*_β, "
                               "not its own fixed point (local_rate(...).fixed_point)")
     if family == "markov-game" and params.get("gamma", 0) > 0:
         return verdict(False, "inconclusive: the local rate is the per-state map's with the "
                               "value update frozen; with γ > 0 the run's value update is slower")
-    if params.get("schedule") is not None:
-        return verdict(False, "inconclusive: a step schedule has no constant local rate")
-    options = {}
-    if family == "markov-game":
-        options["tau"] = params.get("tau", 0.0)
     if family == "mdp" and params.get("regularizer") is not None:
-        return verdict(False, "inconclusive: the trajectory records its regularizer by name only; "
-                              "call local_rate(mdp, 'vi', regularizer=...) directly")
+        return verdict(False, "inconclusive: the trajectory records its regularizer by name "
+                              "only; call local_rate(mdp, 'vi', regularizer=...) directly")
+    options = {"tau": params.get("tau", 0.0)} if family == "markov-game" else {}
+    if solution is not None:
+        options["solution"] = solution
     eta = params.get("eta") if family != "mdp" else None
     metrics = [m for m in METRIC_ORDER if m in trajectory.metrics]
     worst, worst_fit, worst_theory, counted, failures = -math.inf, None, None, 0, []
     for idx, game in _games_of(problem):
-        rate = local_rate(game, method, eta=eta, **options,
-                          **({} if solution is None else {"solution": solution}))
+        rate = local_rate(game, method, eta=eta, **options)
+        if rate.rho >= 1:
+            return verdict(False, f"inconclusive: ρ = {rate.rho:.6g} ≥ 1 (the fixed point does "
+                                  f"not attract{f' for game {list(idx)}' if idx else ''})")
         for name in metrics:
             values = np.asarray(trajectory.metrics[name], dtype=float)
-            fit = fitted_factor(values[(slice(None),) + tuple(idx)],
-                                floor=verdict_floor(name, family))
+            fit, start = _fit(values[(slice(None),) + tuple(idx)], verdict_floor(name, family))
             if not math.isfinite(fit):
                 continue
             counted += 1
             expected = rate.factor(name)
-            factor_err = abs(fit / expected - 1)
-            exponent_err = abs(math.log(fit) / math.log(expected) - 1) if expected < 1 else math.inf
-            score = max(factor_err / FACTOR_RTOL, exponent_err / EXPONENT_RTOL)
+            low, high = rate_band(rate, name, start)
+            ratio = fit / expected
+            score = max(ratio / high, low / ratio)
             if score > worst:
                 worst, worst_fit, worst_theory = score, fit, expected
             if score > 1:
-                failures.append(f"{name}{list(idx) if idx else ''}: fitted {fit:.6g} vs "
-                                f"ρ^{rate.order(name)} = {expected:.6g}")
+                failures.append(f"{name}{list(idx) if idx else ''}: fitted {fit:.6g} = "
+                                f"{ratio:.6g}·ρ^{rate.order(name)}, outside [{low:.6g}, {high:.6g}]")
     if counted == 0:
         return verdict(False, "inconclusive: no tracked metric of METRIC_ORDER has the 3 points "
                               "above the floor that a fit needs")
     if failures:
         return verdict(False, "; ".join(failures), worst, worst_fit, worst_theory)
-    return verdict(True, f"{counted} fitted factor(s) equal ρ or ρ² (factor within "
-                         f"{FACTOR_RTOL:g}, exponent within {EXPONENT_RTOL:g})",
-                   worst, worst_fit, worst_theory)
+    return verdict(True, f"{counted} fitted factor(s) within the band of ρ^order "
+                         f"(worst {worst:.6g} of the band)", worst, worst_fit, worst_theory)
