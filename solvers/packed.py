@@ -212,6 +212,9 @@ def iterate_nash_mp(packed, logits, log_mu, beta, eta, iterations, backend):
 
     if backend == "numpy":
         return _nash_mp_numpy(packed, logits, log_mu, beta, eta, iterations)
+    # a writable copy: the games' arrays are read-only, and a read-only array reaching the
+    # cached numba kernel crashed it (segmentation fault, numba 0.6x, measured here)
+    log_mu = np.array(log_mu, dtype=np.float64)
     a, b, c = step_coefficients("prox", eta, beta)
     if backend == "cuda":
         import cupy
