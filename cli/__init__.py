@@ -23,6 +23,7 @@ DELEGATES = {
     "bench": ("nashlab.cli.bench", "side-by-side benchmarks (ratios in one run)"),
     "train": ("nashlab.cli.train", "train neural policies with the same updates"),
     "sweep": ("nashlab.cli.sweep", "a parameter sweep on dask.distributed (Parquet results)"),
+    "plot": ("nashlab.cli.plot", "the standard figures of a sweep folder"),
 }
 
 

@@ -244,3 +244,18 @@ def test_cli_sweep_user_errors_are_one_line(tmp_path, capsys):
     assert "beta" in capsys.readouterr().err
     assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
     assert main(["sweep", "--resume"]) == 2
+
+
+def test_plot_draws_the_standard_figures(tmp_path, inproc_client):
+    from nashlab.cli import main
+
+    spec = {**SMALL, "n": [4, 6], "beta": [0.1, 1.0], "eta": [0.2, 0.5], "method": ["nash-mp", "omd"],
+            "seed": [0, 1], "iterations": 20}
+    sweep(spec, client=inproc_client, out=tmp_path, progress=False)
+    assert main(["plot", str(tmp_path)]) == 0
+    names = {p.name for p in (tmp_path / "figures").iterdir()}
+    for stem in ("kl_vs_iterations", "kl_vs_queries", "duality_gap_vs_queries", "queries_to_eps_vs_beta",
+                 "queries_to_eps_vs_n", "heatmap_beta_eta"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= names, stem
+    assert (tmp_path / "figures" / "kl_vs_queries.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", str(tmp_path / "nothing")]) == 2
