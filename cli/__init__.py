@@ -24,6 +24,7 @@ DELEGATES = {
     "train": ("nashlab.cli.train", "train neural policies with the same updates"),
     "sweep": ("nashlab.cli.sweep", "a parameter sweep on dask.distributed (Parquet results)"),
     "plot": ("nashlab.cli.plot", "the standard figures of a sweep folder"),
+    "reproduce": ("nashlab.cli.reproduce", "reproduce a published tabular experiment"),
 }
 
 

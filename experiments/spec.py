@@ -23,6 +23,8 @@ value is a ValueError/TypeError naming the key):
   ``n_actions``, ``branching``, ``gamma``, ``tau``; "riverswim": ``n_states``, ``gamma``,
   ``tau``; with ``uncertainty`` such as "l1:0.1" a robust MDP); the keys of other families
   are refused;
+* family "npz" replays games from a file: ``games`` (an NPZ with "P" (G, n, n) and
+  "reference_logits" (G, n); its sha256 enters the cell hash) and ``game`` (indices);
 * ``seed`` seeds the game (and the random reference, and the sampled oracle): cells that
   differ only in the method play the same game;
 * ``eta = "default"`` is each method's theorem step (:data:`DEFAULT_STEPS`): the largest
@@ -52,7 +54,7 @@ except ImportError:  # Python 3.10
 EPSILONS = (1e-2, 1e-4, 1e-6)
 
 PREFERENCE_FAMILIES = ("random", "bradley-terry", "tournament", "cyclic", "rps", "perturbed-rps",
-                       "annotator-mixture")
+                       "annotator-mixture", "npz")
 MATRIX_FAMILIES = ("random-matrix",)
 MDP_FAMILIES = ("garnet", "riverswim")
 FAMILIES = PREFERENCE_FAMILIES + MATRIX_FAMILIES + MDP_FAMILIES
@@ -72,7 +74,7 @@ _KEYS = {
                    "samples": ("int", None), "annotators": ("int", 3),
                    "tie_probability": ("float", 0.0), "schedule": ("str", None),
                    "refresh_every": ("int", None), "inner_steps": ("int", None),
-                   "mixture_weight": ("float", None)},
+                   "mixture_weight": ("float", None), "games": ("str", None), "game": ("int", None)},
     "matrix": {**_COMMON, "m": ("int", None), "n": ("int", None), "tau": ("float", 0.1)},
     "mdp": {**_COMMON, "n_states": ("int", None), "n_actions": ("int", 2), "branching": ("int", 2),
             "gamma": ("float", 0.9), "tau": ("float", 0.0), "uncertainty": ("str", None)},
@@ -109,7 +111,7 @@ def _pref_default(method, beta, n, iterations):
         return 2.0, None                                  # Nash-MP: 0 < η ≤ 2
     if method == "egpo":
         return 2.0 / (1.0 + 2.0 * beta), None             # egpo/kl-envelope: η ≤ 2/(1+2β)
-    if method in ("omd", "online-ipo-2"):
+    if method == "omd":
         return 4.0 * beta / (1.0 + 4.0 * beta ** 2), None  # omd/kl-contraction
     if method in ("omwu", "onpo"):
         return min(1.0 / (2.0 * beta + 1.0), 0.5), None   # omwu/kl-slope
@@ -119,8 +121,6 @@ def _pref_default(method, beta, n, iterations):
         return math.sqrt(8.0 * math.log(n) / max(iterations, 1)), None  # ln n/(ηT) + η/8
     if method == "nash-md":
         return None, "munos"                              # η_t = 2/(β(t+2))
-    if method == "nash-md-pg":
-        return 1.0 / (1.0 + beta), None
     raise ValueError(f"eta = 'default': no theorem step for method {method!r}; give eta")
 
 
@@ -337,7 +337,37 @@ def _resolve(cell, kind):
     return full
 
 
+def _npz_games(path):
+    """(n, games, sha256) of an NPZ of games ("P" (G, n, n), "reference_logits" (G, n))."""
+    import numpy as np
+
+    try:
+        raw = Path(path).read_bytes()
+        with np.load(path, allow_pickle=False) as data:
+            P, logits = data["P"], data["reference_logits"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"spec key 'games': cannot read the games of {path} ({exc})") from None
+    if P.ndim != 3 or P.shape[1] != P.shape[2] or logits.shape != P.shape[:2]:
+        raise ValueError(f"spec key 'games': P must be (G, n, n) and reference_logits (G, n), "
+                         f"got {P.shape} and {logits.shape}")
+    return P.shape[1], P.shape[0], hashlib.sha256(raw).hexdigest()
+
+
 def _resolve_preference(full, entry, family):
+    if family == "npz":
+        if full["games"] is None or full["game"] is None:
+            raise ValueError("spec keys 'games' (an NPZ file) and 'game' (indices) are needed "
+                             "with family = 'npz'")
+        n, count, digest = _npz_games(full["games"])
+        if not 0 <= full["game"] < count:
+            raise ValueError(f"spec key 'game' must be in [0, {count}), got {full['game']}")
+        if full["n"] not in (None, n):
+            raise ValueError(f"spec key 'n': the games have {n} actions, got {full['n']}")
+        full["n"], full["games_sha256"] = n, digest
+        if full["reference"] != "uniform":
+            raise ValueError("spec key 'reference': family 'npz' reads the reference from the file")
+    elif full["games"] is not None or full["game"] is not None:
+        raise ValueError("spec keys 'games' and 'game' are for family = 'npz' only")
     if family in _FIXED_SIZE:
         if full["n"] not in (None, _FIXED_SIZE[family]):
             raise ValueError(f"spec key 'n': family {family!r} has {_FIXED_SIZE[family]} actions, "

@@ -61,6 +61,14 @@ def build_problem(cell):
         reference = None
         if cell["reference"] == "random":
             reference = games.random_reference(n, seed=rng)
+        if family == "npz":
+            from nashlab.games.preference import PreferenceGame
+
+            with np.load(cell["games"], allow_pickle=False) as data:
+                P = np.asarray(data["P"][cell["game"]], dtype=float)
+                logits = np.asarray(data["reference_logits"][cell["game"]], dtype=float)
+            z = np.exp(logits - logits.max())
+            return PreferenceGame(P, z / z.sum(), beta)
         if family == "random":
             return games.random_preference(n, beta=beta, reference=reference, seed=rng)
         if family == "bradley-terry":

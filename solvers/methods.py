@@ -7,6 +7,8 @@ trainer and the CLI list it. ``Method`` fields:
 * ``composition``: the composition of ``nashlab.solvers.compositions`` it runs (None for
   the dynamic-programming methods, whose steps are Bellman maps);
 * ``step_form``: "prox" (η) or "mirror-descent" (η', needs η'β ≤ 1) — how ``eta`` is read;
+  "policy-gradient" (η: the softmax policy-gradient step θ ← θ + η·∇J(θ) of EGPO's
+  Online IPO 2 and Nash-MD-PG, ``nashlab.solvers.nlhf``);
 * ``needs_regularization``: the method is defined only for β > 0 (τ > 0);
 * ``queries_per_step``: oracle calls g(π) per iteration (preference games, populations);
 * ``kernels``: the compiled backends that cover it ("numba", "cuda");
@@ -44,7 +46,8 @@ _TABLE = (
            _ORACLE + ("inner_steps",),
            summary="Nash-MP with each prox step solved by stochastic policy gradient"),
     Method("nash-md", "preference", "mixture", "mirror-descent", True, 1, _BOTH,
-           _ORACLE + ("schedule",), summary="Nash-MD, Munos et al. arXiv 2312.00886 eq. 5"),
+           _ORACLE + ("schedule", "mixture_weight"),
+           summary="Nash-MD, Munos et al. arXiv 2312.00886 eq. 5 (mixture_weight: EGPO's convention)"),
     Method("egpo", "preference", "extragradient", "mirror-descent", False, 2, _BOTH, _ORACLE,
            summary="extragradient preference optimisation, Zhou, Fazel, Du arXiv 2503.08942"),
     Method("omd", "preference", "single", "mirror-descent", False, 1, _BOTH, _ORACLE,
@@ -62,6 +65,12 @@ _TABLE = (
     Method("magnet-refresh", "preference", "extragradient", "prox", True, 2, (),
            _ORACLE + ("refresh_every",),
            summary="Nash-MP with the magnet refreshed every K steps (MPO / COMAL)"),
+    Method("online-ipo-2", "preference", "single", "policy-gradient", False, 1, (), _ORACLE,
+           summary="Online IPO 2 of EGPO (arXiv 2503.08942): a softmax policy-gradient step"),
+    Method("nash-md-pg", "preference", "mixture", "policy-gradient", True, 1, (),
+           _ORACLE + ("mixture_weight",),
+           summary="Nash-MD-PG (Munos et al. 2312.00886 §7; EGPO's tabular form): a softmax "
+                   "policy-gradient step against the geometric mixture"),
     # two-player zero-sum matrix games (nashlab.solvers.matrix_games)
     Method("pu", "matrix", "extragradient", "mirror-descent", False, None, ("numba",),
            summary="predictive update, Cen, Wei, Chi arXiv 2105.15186 Alg. 1"),

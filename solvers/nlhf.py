@@ -27,7 +27,18 @@ method                  update (log-space, normalised)                          
                         SPPO, Wu et al. arXiv 2405.00675 (tabular form)
 "magnet-refresh"        Nash-MP steps with the magnet lμ := ℓ_t every K steps           2
                         MPO (2410.16714) / COMAL (2410.23223) style
+"online-ipo-2"          ℓ_{t+1} = ℓ_t + η·π_t⊙(c − ⟨π_t, c⟩), c = g(π_t) − β(ℓ_t − lμ)     1
+                        EGPO's Online IPO 2 (arXiv 2503.08942, code simulations/)
+"nash-md-pg"            ℓ^μ = (1−w)ℓ_t + w·lμ;  ℓ_{t+1} = ℓ_t + η·π_t⊙(c − ⟨π_t, c⟩),   1
+                        c = g(π^μ) − β(ℓ_t − lμ); w = ``mixture_weight`` (default ηβ)
 ======================  ==========================================================  =====
+
+"nash-md" with ``mixture_weight`` = w: ℓ^μ = (1−w)ℓ_t + w·lμ and ℓ_{t+1} = (1−ηβ)ℓ_t +
+ηβ·lμ + η·g(π^μ) (EGPO's code mixes with w = 2·lr/N while its update step is 4·lr/(Nβ):
+``nashlab.experiments.reproductions``); without it w = ηβ, Munos et al.'s eq. 5.
+The two policy-gradient methods ("policy-gradient" step form) are one step of softmax policy
+gradient θ ← θ + η·∇_θ J(θ), J(θ) = ⟨π_θ, g⟩ − β·KL(π_θ‖μ) with g frozen (∇J = π⊙(c − ⟨π, c⟩)),
+in the compositions "single" and "mixture" (``pg_step``); they have no compiled kernel.
 
 Remarks (all [D], checked by ``tests/test_nlhf.py``):
 
@@ -160,6 +171,53 @@ def step_hedge(state, game, oracle, eta):
     return replace(composed_step("hedge", state, game, oracle, eta), policy_sum=total)
 
 
+def pg_step(eta, beta, log_magnet):
+    """S(ℓ, g) = normalise(ℓ + η·π⊙(c − ⟨π, c⟩)), c = g − β(ℓ − lμ): one softmax
+    policy-gradient ascent step on J = ⟨π, g⟩ − β·KL(π‖μ) (g None: the zero payoff)."""
+    def step(logits, g):
+        pi = _exp(logits)
+        c = -beta * (logits - log_magnet) if g is None else g - beta * (logits - log_magnet)
+        advantage = c - (pi * c).sum(axis=-1, keepdims=True)
+        return normalize_logits(logits + eta * pi * advantage, array_namespace(logits))
+    return step
+
+
+def _mixture_then(update, weight, log_magnet):
+    """The "mixture" composition's step: S(ℓ, None) = (1−w)ℓ + w·lμ normalised, else ``update``."""
+    mix = make_step((1.0 - weight, weight, 0.0), log_magnet)
+    return lambda logits, g: mix(logits, None) if g is None else update(logits, g)
+
+
+def _pg_composed(method, state, game, oracle, eta, mixture_weight=None):
+    entry = get_method("preference", method)
+    step = pg_step(eta, game.beta, state.log_magnet)
+    if entry.composition == "mixture":
+        step = _mixture_then(step, eta * game.beta if mixture_weight is None else mixture_weight,
+                             state.log_magnet)
+    logits, _, _ = COMPOSITIONS[entry.composition](state.logits, lambda z: oracle(_exp(z)), step)
+    return replace(state, logits=logits, t=state.t + 1)
+
+
+def step_online_ipo_2(state, game, oracle, eta):
+    """EGPO's Online IPO 2: one policy-gradient step against g(π_t) (composition "single")."""
+    return _pg_composed("online-ipo-2", state, game, oracle, eta)
+
+
+def step_nash_md_pg(state, game, oracle, eta, *, mixture_weight=None):
+    """Nash-MD-PG: one policy-gradient step against g(π^μ), π^μ the mixture of weight w."""
+    return _pg_composed("nash-md-pg", state, game, oracle, eta, mixture_weight)
+
+
+def step_nash_md_weighted(state, game, oracle, eta, *, mixture_weight=None):
+    """Nash-MD; with ``mixture_weight`` w the mixture (1−w)ℓ + w·lμ replaces S(ℓ, 0)."""
+    if mixture_weight is None:
+        return step_nash_md(state, game, oracle, eta)
+    update = make_step(step_coefficients("mirror-descent", eta, game.beta), state.log_magnet)
+    step = _mixture_then(update, mixture_weight, state.log_magnet)
+    logits, _, _ = COMPOSITIONS["mixture"](state.logits, lambda z: oracle(_exp(z)), step)
+    return replace(state, logits=logits, t=state.t + 1)
+
+
 def step_magnet_refresh(state, game, oracle, eta, *, refresh_every):
     """Nash-MP steps whose magnet becomes the current policy every ``refresh_every`` steps."""
     if state.t > 0 and state.t % refresh_every == 0:
@@ -201,7 +259,7 @@ def step_nash_mp_inexact(state, game, oracle, eta, *, inner_steps, rng):
 STEPS = {
     "nash-mp": step_nash_mp,
     "nash-mp-inexact": step_nash_mp_inexact,
-    "nash-md": step_nash_md,
+    "nash-md": step_nash_md_weighted,
     "egpo": step_egpo,
     "omd": step_omd,
     "omwu": step_omwu,
@@ -210,6 +268,8 @@ STEPS = {
     "hedge": step_hedge,
     "sppo": step_hedge,
     "magnet-refresh": step_magnet_refresh,
+    "online-ipo-2": step_online_ipo_2,
+    "nash-md-pg": step_nash_md_pg,
 }
 SCHEDULES = (None, "munos")
 
@@ -268,16 +328,19 @@ def _validate(game, method, eta, iterations, seed, track, oracle, options, backe
             if options.get(name) is None:
                 raise ValueError(f"method {owner!r} needs {name} (a positive integer)")
             check_int(options[name], name, 1)
+    if options.get("mixture_weight") is not None:
+        check_scalar(options["mixture_weight"], "mixture_weight", low=0.0, high=1.0)
     if isinstance(track, str):
         raise TypeError("track must be a collection of metric names, not a string")
     track = tuple(track)
     unknown = [m for m in track if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metrics {unknown} in track; known: {METRICS}")
-    compiled = bool(entry.kernels) and oracle == "exact"
+    compiled = bool(entry.kernels) and oracle == "exact" and options.get("mixture_weight") is None
     backend = choose_backend(backend, game.P, compiled=compiled, cuda=compiled, reason=(
         f"the compiled kernels run the methods {[m for m in METHODS if get_method('preference', m).kernels]}"
-        f" with the exact oracle; got method {method!r} with oracle {oracle!r}"))
+        f" with the exact oracle (nash-md without mixture_weight); got method {method!r} with "
+        f"oracle {oracle!r}"))
     return entry, eta, iterations, track, backend
 
 
@@ -320,7 +383,9 @@ def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=N
         the call, NumPy otherwise). The metrics are evaluated in NumPy whatever the backend.
     oracle, samples : "exact", or "sampled" with ``samples`` = K comparisons per response.
     method_options : ``schedule`` (nash-md: None or "munos"), ``refresh_every`` = K
-        (magnet-refresh), ``inner_steps`` = M (nash-mp-inexact); any other name is a TypeError.
+        (magnet-refresh), ``inner_steps`` = M (nash-mp-inexact), ``mixture_weight`` = w ∈ [0, 1]
+        (nash-md, nash-md-pg: the weight of μ in the mixture; nash-md runs on NumPy with it);
+        any other name is a TypeError.
 
     Returns a ``Trajectory``: metrics of shape (iterations + 1, *batch_shape), index 0 the
     initial point: "kl" = KL(π*_β‖π_k), "exploitability" = Expl_β(π_k), "duality_gap" =
@@ -360,7 +425,9 @@ def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=N
     step = STEPS[method]
     options = {"magnet-refresh": {"refresh_every": method_options.get("refresh_every")},
                "nash-mp-inexact": {"inner_steps": method_options.get("inner_steps"),
-                                   "rng": rng}}.get(method, {})
+                                   "rng": rng},
+               "nash-md": {"mixture_weight": method_options.get("mixture_weight")},
+               "nash-md-pg": {"mixture_weight": method_options.get("mixture_weight")}}.get(method, {})
     steps = [munos_schedule(t, game.beta) if schedule else eta for t in range(iterations + 1)]
 
     state = init_state(game, init)
@@ -405,6 +472,7 @@ def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=N
         "oracle": oracle, "samples": samples, "schedule": schedule,
         "refresh_every": method_options.get("refresh_every"),
         "inner_steps": method_options.get("inner_steps"),
+        "mixture_weight": method_options.get("mixture_weight"),
     }
     if "kl" in metrics:
         params["kl0"] = metrics["kl"][0].tolist()
