@@ -93,6 +93,9 @@ def configure():
 
     if not os.environ.get("NUMBA_THREADING_LAYER") and numba.config.THREADING_LAYER == "default":
         numba.config.THREADING_LAYER = "workqueue"
+    # start the pool now: a cached serial kernel that calls a parallel one (the packed Nash-MP
+    # loop) segfaults when it is loaded from numba's cache before the pool exists (measured)
+    numba.get_num_threads()
     _state["configured"] = True
 
 
