@@ -18,7 +18,14 @@ from numba import njit
 @njit(cache=True)
 def _l1_knots(z, i0, idx, w, r, gamma, xi_out, q_out):
     """Knots of q(ξ) = r + γ min_{‖p − p̄‖₁ ≤ ξ} p·z: convex, piecewise linear, decreasing
-    down to r + γ min z. Returns the index of the last knot."""
+    down to r + γ min z. Returns the index of the last knot.
+
+    Knots are strictly increasing in ξ and strictly decreasing in q: a mass w so small
+    against the budget moved so far that ξ or q does not change in floating point (p̄ with
+    entries ~1e-18 next to entries ~1) adds no knot — it is merged into the next one (the
+    chord differs from the exact q by that rounding only), the last such mass lowering the
+    last knot to the exact floor — so that no segment has a zero width or height (the
+    slopes and KKT weights divide by them)."""
     base = 0.0
     for t in range(idx.size):
         base += w[t] * z[idx[t]]
@@ -34,9 +41,14 @@ def _l1_knots(z, i0, idx, w, r, gamma, xi_out, q_out):
             continue
         eps += w[t]
         sigma += w[t] * (z[i0] - z[j])
-        m += 1
-        xi_out[m] = 2.0 * eps
-        q_out[m] = r + gamma * sigma
+        x_new = 2.0 * eps
+        q_new = r + gamma * sigma
+        if x_new > xi_out[m] and q_new < q_out[m]:
+            m += 1
+            xi_out[m] = x_new
+            q_out[m] = q_new
+        elif m > 0 and q_new < q_out[m]:  # same ξ (rounding): the lower q of the two
+            q_out[m] = q_new
     return m
 
 
@@ -152,7 +164,12 @@ def _s_l1_state(z, i0, indptr, indices, data, first_row, A, r, gamma, kappa_s, p
             if qk[a, k + 1] <= u:
                 policy[a] = (xi[a, k + 1] - xi[a, k]) / (qk[a, k] - qk[a, k + 1])
                 break
-    policy /= policy.sum()
+    total = policy.sum()
+    if not total > 0.0:  # every KKT weight underflowed: the action whose q(0) is highest
+        policy[:] = 0.0
+        policy[a_hi] = 1.0
+        return u, policy, alloc
+    policy /= total
     return u, policy, alloc
 
 

@@ -82,18 +82,29 @@ def l1_rows(indptr, indices, data, z, radii, want_p, P_out):
 
 @njit(cache=True)
 def _tilted(zs, w, lam):
-    """q_λ ∝ w e^{−zs/λ} (min zs = 0): returns log Z, E_q zs, Var_q zs, KL(q_λ‖w)."""
+    """q_λ ∝ w e^{−zs/λ} (min zs = 0): returns log Z, E_q zs, Var_q zs, KL(q_λ‖w̄) with
+    w̄ = w/Σw and Z = E_w̄ e^{−zs/λ}.
+
+    log Z is log1p(E_w̄ expm1(−zs/λ)): log of a sum near 1 has an absolute error ε, which
+    for a small radius ρ (λ large, KL ~ ρ) is all of KL = −E_q zs/λ − log Z (the worst case
+    was then off by ~ε·σ/√ρ, 1e-8 at ρ = 1e-16); computed from expm1 both terms keep their
+    relative precision and the difference is exact to ~ε·E_q zs."""
+    total = 0.0
+    zm1 = 0.0
     Z = 0.0
     m1 = 0.0
     m2 = 0.0
     for t in range(zs.size):
-        e = w[t] * math.exp(-zs[t] / lam)
+        x = -zs[t] / lam
+        e = w[t] * math.exp(x)
+        total += w[t]
+        zm1 += w[t] * math.expm1(x)
         Z += e
         m1 += e * zs[t]
         m2 += e * zs[t] * zs[t]
     mean = m1 / Z
     var = max(m2 / Z - mean * mean, 0.0)
-    log_z = math.log(Z)
+    log_z = math.log1p(zm1 / total)
     return log_z, mean, var, -mean / lam - log_z
 
 
@@ -105,10 +116,13 @@ def _kl_row(z, idx, w, rho, p_out, want_p):
     zs = zv - zmin
     base = 0.0
     p_min = 0.0
+    total = 0.0
     for t in range(k):
         base += w[t] * zv[t]
+        total += w[t]
         if zs[t] <= 0.0:
             p_min += w[t]
+    p_min /= total
     if rho <= 0.0 or p_min >= 1.0:
         if want_p:
             for t in range(k):
@@ -117,14 +131,18 @@ def _kl_row(z, idx, w, rho, p_out, want_p):
     if -math.log(p_min) <= rho:  # all mass on the minimisers is feasible
         if want_p:
             for t in range(k):
-                p_out[idx[t]] = w[t] / p_min if zs[t] <= 0.0 else 0.0
+                p_out[idx[t]] = w[t] / (p_min * total) if zs[t] <= 0.0 else 0.0
         return zmin
     span = zs.max()
     lo = span
     hi = span
-    while _tilted(zs, w, hi)[3] > rho:
+    for _ in range(2100):  # KL(q_λ‖w̄) ↓ 0 as λ → ∞ and ↑ −log p_min > ρ as λ → 0
+        if _tilted(zs, w, hi)[3] <= rho or hi > 1e300:
+            break
         hi *= 2.0
-    while _tilted(zs, w, lo)[3] < rho:
+    for _ in range(2100):
+        if _tilted(zs, w, lo)[3] >= rho or lo < 1e-300:
+            break
         lo *= 0.5
     lam = math.sqrt(lo * hi)
     for _ in range(200):
@@ -147,7 +165,7 @@ def _kl_row(z, idx, w, rho, p_out, want_p):
     log_z, mean, var, kl = _tilted(zs, w, lam)
     if want_p:
         for t in range(k):
-            p_out[idx[t]] = w[t] * math.exp(-zs[t] / lam - log_z)
+            p_out[idx[t]] = w[t] / total * math.exp(-zs[t] / lam - log_z)
     return zmin - lam * log_z - lam * rho
 
 
@@ -175,12 +193,17 @@ def _chi2_row(z, idx, w, rho, p_out, want_p):
     S2 = 0.0
     eta = zv[order[0]]
     value = eta
+    centre = eta  # η* = centre + offset: η* − z is taken as (centre − z) + offset, so that
+    offset = 0.0  # the small d = η* − μ (mass ~1e-18 below μ) keeps its digits in p*
     for t in range(k):
         j = order[t]
         P_new = P + w[j]
         delta = zv[j] - mu
         mu = mu + (w[j] / P_new) * delta if P_new > 0.0 else mu
-        S2 += w[j] * delta * (zv[j] - mu)
+        # S2 = Σ p̄ (z − μ)² by S2 += (P·w/P_new)·δ², not Welford's w·δ·(z − μ_new): where
+        # w ≫ P (a mass 1e-18 before a mass ~1) μ_new rounds to z and w·δ·(z − μ_new) to 0,
+        # losing S2 and with it η* (the worst case then put all mass on the tiny entry)
+        S2 += (P * w[j] / P_new) * delta * delta if P_new > 0.0 else 0.0
         P = P_new
         end = zv[order[t + 1]] if t + 1 < k else math.inf
         if end < math.inf:
@@ -190,22 +213,32 @@ def _chi2_row(z, idx, w, rho, p_out, want_p):
             if 1.0 - c * ratio > 0.0:
                 continue
         if c2 * P - 1.0 <= 0.0:
+            if end == math.inf:  # (1 + ρ)·1 − 1 = ρ lost to rounding (ρ = 0 or tiny): nominal
+                if want_p:
+                    for t in range(k):
+                        p_out[idx[t]] = w[t] / P
+                return mu
             eta = end
             m2 = P * (eta - mu) ** 2 + S2
             value = eta - c * math.sqrt(m2)
         else:
             d = math.sqrt(max(S2, 0.0) / (P * (c2 * P - 1.0)))
             eta = min(max(mu + d, zv[j]), end)
-            value = mu - d * (c2 * P - 1.0) if mu + d == eta else eta - c * math.sqrt(
-                P * (eta - mu) ** 2 + S2)
+            if mu + d == eta:
+                value = mu - d * (c2 * P - 1.0)
+                centre, offset = mu, d
+            else:
+                value = eta - c * math.sqrt(P * (eta - mu) ** 2 + S2)
         break
+    if offset == 0.0:
+        centre = eta
     if want_p:
         m1 = 0.0
         for t in range(k):
-            m1 += w[t] * max(eta - zv[t], 0.0)
+            m1 += w[t] * max((centre - zv[t]) + offset, 0.0)
         if m1 > 0.0:
             for t in range(k):
-                p_out[idx[t]] = w[t] * max(eta - zv[t], 0.0) / m1
+                p_out[idx[t]] = w[t] * max((centre - zv[t]) + offset, 0.0) / m1
         else:  # η* at the minimum: all mass on the minimisers
             pm = 0.0
             for t in range(k):

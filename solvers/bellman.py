@@ -15,7 +15,8 @@ import numpy as np
 from nashlab.games.regularizers import KL, Entropy
 from nashlab.solvers.backends import choose_backend
 
-#: Relative tie tolerance of Howard PI (keep the incumbent action on |ΔQ| ≤ TIE_TOL·scale).
+#: Relative tie tolerance of Howard PI (keep the incumbent action on |ΔQ| ≤ TIE_TOL·‖Q‖∞;
+#: no absolute floor, so that rewards ×1e-11 are not all ties of the incumbent).
 TIE_TOL = 1e-13
 
 #: why backend="numba" is refused where the compiled Bellman kernel does not apply
@@ -70,7 +71,7 @@ def greedy_policy(q, regularizer=None, incumbent=None):
     S, A = q.shape
     best = np.argmax(q, axis=1)
     if incumbent is not None:
-        tol = TIE_TOL * max(1.0, float(np.max(np.abs(q))))
+        tol = TIE_TOL * float(np.max(np.abs(q)))
         keep = q[np.arange(S), incumbent] >= q[np.arange(S), best] - tol
         best = np.where(keep, incumbent, best)
     policy = np.zeros((S, A))

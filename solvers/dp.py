@@ -5,8 +5,9 @@ backend="auto") -> Solution`` is the ground truth of every MDP run (theory notes
 dp_robust.md §7):
 
 * nominal: Howard policy iteration with exact linear solves, keeping the incumbent action
-  on ties (|ΔQ| ≤ 1e-13·max(1, ‖Q‖∞)) so that it cannot cycle; certified by the Bellman
-  residual ‖max_a q_v − v‖∞ (method "howard-pi");
+  on ties (|ΔQ| ≤ 1e-13·‖Q‖∞) so that it cannot cycle; certified by the Bellman residual
+  ‖max_a q_v − v‖∞ ≤ 1e-10·max(‖r‖∞/(1 − γ), ‖v‖∞) (relative to the values' scale:
+  ``nashlab.solvers.mdp_results``) (method "howard-pi");
 * regularized (Ω = ``regularizer``): regularized VI v ← Ω*(q_v) as a warm start, then
   regularized policy iteration π ← ∇Ω*(q_v), v ← v^π_Ω (soft policy iteration, exact
   evaluation) until the residual ‖Ω*(q_v) − v‖∞ stops decreasing ("regularized-pi");
@@ -128,7 +129,9 @@ def _regularized(mdp, regularizer, max_iterations, backend):
 
 
 def _backward_induction(mdp, regularizer):
-    """v_H = 0, q_t = r + γ P v_{t+1}, v_t = Ω*(q_t), π_t = ∇Ω*(q_t); exact by construction."""
+    """v_H = 0, q_t = r + γ P v_{t+1}, v_t = Ω*(q_t), π_t = ∇Ω*(q_t). The residual is
+    ‖v_0 − v^π_0‖∞, v^π_0 the value of the returned non-stationary policy evaluated by its own
+    backward recursion v^π_t = r_{π_t} − Ω(π_t) + γ P_{π_t} v^π_{t+1} (0 up to rounding)."""
     v = np.zeros(mdp.n_states)
     policies, q = [], None
     for _ in range(mdp.horizon):
@@ -136,7 +139,12 @@ def _backward_induction(mdp, regularizer):
         v = backup(q, regularizer)
         policies.append(greedy_policy(q, regularizer))
     policy = np.stack(policies[::-1])
-    return mdp_solution(mdp, regularizer, v, q, policy, 0.0, "backward-induction", mdp.horizon,
+    w = np.zeros(mdp.n_states)
+    for pi_t in policies:  # t = H − 1, ..., 0
+        w = (np.sum(pi_t * mdp.q_values(w), axis=1)
+             - (0.0 if regularizer is None else regularizer.value(pi_t)))
+    res = float(np.max(np.abs(w - v)))
+    return mdp_solution(mdp, regularizer, v, q, policy, res, "backward-induction", mdp.horizon,
                         "finite horizon", "numpy")
 
 

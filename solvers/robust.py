@@ -89,6 +89,7 @@ def solve_robust(mdp, *, uncertainty, regularizer=None, max_iterations=200,
     return mdp_solution(mdp, op.regularizer, v, q, policy, res, "robust-pi", it,
                         "policy stable or residual stalled" if it < max_iterations
                         else "iteration limit", op.backend, family=FAMILY,
+                        weight=op.weight,
                         **op.describe())
 
 

@@ -34,6 +34,7 @@ from nashlab.games.uncertainty import (
 )
 from nashlab.solvers.backends import BACKENDS
 from nashlab.solvers.bellman import check_regularizer, greedy_policy
+from nashlab.solvers.mdp_results import value_scale
 from nashlab.solvers.robust_closed_forms import (
     kappa,
     lp_action_weights,
@@ -97,6 +98,18 @@ class RobustBellman:
             self.reward_radii = self.uncertainty.reward_radii(S, A)
             min_p = float(mdp.P_flat.min()) if mdp.P_flat.shape[1] > 0 else 0.0
             self.kernels_in_simplex = bool(min_p >= float(np.max(self.radii)))
+        #: the reward-like weight of the set (``mdp_results.value_scale``): λ of a penalty
+        #: set, α of an L_p set (0 otherwise); ``scale_weight`` adds the regularizer's τ
+        self.weight = 0.0
+        if isinstance(self.uncertainty, KLPenalty | TVPenalty | Chi2Penalty):
+            self.weight += float(np.max(self.radii))
+        if isinstance(self.uncertainty, LpBall):
+            self.weight += float(np.max(self.reward_radii))
+
+    @property
+    def scale_weight(self):
+        """τ + λ + α: the weight ``mdp_results.value_scale`` adds to ‖r‖∞."""
+        return self.weight + (0.0 if self.regularizer is None else float(self.regularizer.tau))
 
     # -- building blocks ---------------------------------------------------------------------
     @property
@@ -174,7 +187,8 @@ class RobustBellman:
     def evaluate(self, policy, *, tol=1e-13, max_iterations=500):
         """v^π_U: nature's policy iteration P_k = worst(v_k), v_{k+1} = v^π_{P_k} (exact linear
         solves; Iyengar 2005), or fixed-point iteration of T^π_U for L_p sets (their worst
-        kernels may be signed)."""
+        kernels may be signed). ``tol`` is relative to ``mdp_results.value_scale`` (no
+        absolute floor: the evaluation is as accurate for rewards ×1e-11 as for ×1e4)."""
         mdp = self.mdp
         policy = mdp.as_policy(policy)
         S, A = mdp.n_states, mdp.n_actions
@@ -189,7 +203,7 @@ class RobustBellman:
                 v, step = v_new, min(step, new_step)
                 if new_step == 0.0 or stalls >= 5:
                     break
-            if step > 1e-9 * max(1.0, float(np.max(np.abs(v)))):
+            if step > 1e-9 * value_scale(mdp, v, self.scale_weight):
                 raise RuntimeError(f"robust evaluation did not converge (last step {step:.3g}): "
                                    "T^π_U need not be a contraction when the L_p set leaves the "
                                    "simplex (kernels_in_simplex is False)")
@@ -203,7 +217,7 @@ class RobustBellman:
                 best_v, best_res, stalls = v, res, 0
             else:
                 stalls += 1
-            if res <= tol * max(1.0, float(np.max(np.abs(v)))) or stalls >= 3:
+            if res <= tol * value_scale(mdp, v, self.scale_weight) or stalls >= 3:
                 break
             P_pi = np.einsum("sa,sat->st", policy, kernel.reshape(S, A, S))
             c_pi = np.sum(policy * penalty, axis=1)

@@ -1,0 +1,186 @@
+"""Regression tests of the issue-11 audit of the MDP and robust-MDP families: certificates
+relative to the problem's scale, clear errors where the contract promises them, no silent
+coercions, no NaN/inf from valid input (hypothesis over small random MDPs)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nashlab.games.mdp import MDP
+from nashlab.games.uncertainty import (
+    Chi2Ball,
+    KLBall,
+    L1Ball,
+    LpBall,
+    WassersteinBall,
+)
+from nashlab.solvers.bellman import bellman_residual
+from nashlab.solvers.dp import solve_mdp
+from nashlab.solvers.robust import solve_robust
+from nashlab.solvers.robust_oracles import batch_worst_case
+
+
+def _worst_case(kind, p_bar, z, radius):
+    """σ and p* of one nominal row (the batch oracle on a 1-row kernel)."""
+    values, kernel = batch_worst_case(kind, np.asarray([p_bar], dtype=float), np.asarray(z, float),
+                                      np.array([radius], dtype=float), want_kernel=True)
+    return float(values[0]), kernel[0]
+
+
+def chi2_worst_case(p_bar, z, rho):
+    return _worst_case("chi2", p_bar, z, rho)
+
+
+def kl_worst_case(p_bar, z, rho):
+    return _worst_case("kl", p_bar, z, rho)
+
+def _random_mdp(seed, S=4, A=3, gamma=0.99, scale=1.0, tiny=0.0, horizon=None):
+    """A random MDP; with ``tiny`` > 0, a random third of the entries of P are ``tiny`` and
+    the rest of each row sums to 1 − (its tiny mass)."""
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.full(S, 0.5), size=(S, A))
+    if tiny:
+        mask = rng.random((S, A, S)) < 1 / 3
+        mask[..., 0] &= ~mask.all(axis=-1)  # keep one ordinary entry per row
+        big = np.where(mask, 0.0, P)
+        big /= big.sum(axis=-1, keepdims=True)
+        n_tiny = mask.sum(axis=-1, keepdims=True)
+        P = np.where(mask, tiny, big * (1.0 - n_tiny * tiny))
+    return MDP(P, scale * rng.normal(size=(S, A)), gamma, horizon=horizon)
+
+
+# -- 1. certificates relative to the problem's scale ------------------------------------------
+OBJECTIVES = ["nominal", "entropy", "horizon", "l1", "kl", "chi2", "l1-s", "lp2-s"]
+
+
+def _solve(kind, mdp, c):
+    from nashlab.games.regularizers import Entropy
+
+    if kind == "nominal" or kind == "horizon":
+        return solve_mdp(mdp)
+    if kind == "entropy":
+        return solve_mdp(mdp, regularizer=Entropy(0.3 * c))
+    sets = {"l1": L1Ball(0.2), "kl": KLBall(0.1), "chi2": Chi2Ball(0.1), "l1-s": L1Ball(0.3, "s"),
+            "lp2-s": LpBall(2, 0.01, "s", reward_radius=0.05 * c)}
+    return solve_robust(mdp, uncertainty=sets[kind])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), kind=st.sampled_from(OBJECTIVES),
+       c=st.sampled_from([1e-11, 1e-8, 1e4, 1e8]), gamma=st.sampled_from([0.9, 0.99]))
+def test_certificate_is_scale_invariant(seed, kind, c, gamma):
+    """Scaling r (and τ, α) by c scales the values by c and keeps the verdict: certified at
+    every scale, the same policy (r ×1e-11 used to be all ties of Howard's incumbent, a
+    wrong policy certified; r ×1e4 at γ = 0.99 an exact solution uncertified)."""
+    horizon = 30 if kind == "horizon" else None
+    base = _solve(kind, _random_mdp(seed, gamma=gamma, horizon=horizon), 1.0)
+    scaled = _solve(kind, _random_mdp(seed, gamma=gamma, scale=c, horizon=horizon), c)
+    assert base.certified and scaled.certified, (base.residual, scaled.residual)
+    np.testing.assert_allclose(scaled.policy, base.policy, atol=1e-7)
+    np.testing.assert_allclose(scaled.values / c, base.values, rtol=1e-7,
+                               atol=1e-9 * np.max(np.abs(base.values)))
+    assert scaled.params["residual_tol"] == pytest.approx(c * base.params["residual_tol"],
+                                                         rel=1e-6)
+
+
+def test_large_rewards_at_gamma_099_certify():
+    sol = solve_mdp(_random_mdp(0, S=5, gamma=0.99, scale=1e4))
+    assert sol.certified and sol.residual > 1e-10  # the old absolute tolerance failed here
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tiny_rewards_do_not_certify_a_wrong_policy(seed):
+    """At r ×1e-11 every policy had a residual below the absolute 1e-10: the certificate
+    must tell the optimal policy from a suboptimal one at any scale."""
+    from nashlab.solvers.mdp_results import residual_tolerance
+
+    mdp = _random_mdp(seed, S=5, gamma=0.9, scale=1e-11)
+    sol = solve_mdp(mdp)
+    assert sol.certified
+    optimal = np.argmax(sol.policy, axis=1)
+    for s in range(mdp.n_states):
+        for a in range(mdp.n_actions):
+            if sol.q[s, a] < sol.values[s] - 1e-6 * np.max(np.abs(sol.values)):
+                wrong = optimal.copy()
+                wrong[s] = a
+                v = mdp.evaluate(wrong)
+                assert bellman_residual(mdp, v) > residual_tolerance(mdp, v)
+
+
+def test_finite_horizon_residual_is_a_policy_evaluation():
+    mdp = _random_mdp(3, gamma=1.0, horizon=7)
+    sol = solve_mdp(mdp)
+    assert sol.certified and 0.0 <= sol.residual <= sol.params["residual_tol"]
+
+
+# -- 2. tracebacks where the contract promises an answer or a clear error --------------------
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), S=st.integers(2, 5), A=st.integers(1, 3),
+       kappa=st.floats(0.0, 2.0), gamma=st.sampled_from([0.5, 0.9, 0.99]))
+def test_s_rectangular_l1_with_entries_1e_18(seed, S, A, kappa, gamma):
+    """Rows with an entry 1e-18 and the rest summing to 1 − 1e-18 raised a numba
+    ZeroDivisionError (knots of zero width); the L1 set reaches every state, so the answer
+    equals that of the kernel with the 1e-18 entries moved onto the others."""
+    mdp = _random_mdp(seed, S, A, gamma, tiny=1e-18)
+    sol = solve_robust(mdp, uncertainty=L1Ball(kappa, "s"))
+    assert sol.certified and np.all(np.isfinite(sol.values)) and np.all(np.isfinite(sol.policy))
+    clean = MDP(np.where(mdp.P == 1e-18, 0.0, mdp.P) / np.where(mdp.P == 1e-18, 0.0, mdp.P).sum(
+        axis=-1, keepdims=True), mdp.r, gamma)
+    ref = solve_robust(clean, uncertainty=L1Ball(kappa, "s"))
+    np.testing.assert_allclose(sol.values, ref.values, atol=1e-12 * np.max(np.abs(mdp.r)) / (1 - gamma))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), S=st.integers(2, 5), rho=st.floats(1e-3, 1.0))
+def test_chi2_worst_case_with_entries_1e_18(seed, S, rho):
+    """A mass 1e-18 sorted before a mass ~1 lost Σp̄(z − μ)² to rounding and the worst case
+    put all its mass on the 1e-18 entry (χ² ~ 1e17 > ρ)."""
+    rng = np.random.default_rng(seed)
+    p_bar = rng.dirichlet(np.ones(S))
+    tiny = rng.random(S) < 0.5
+    tiny[np.argmax(p_bar)] = False
+    p_bar = np.where(tiny, 1e-18, p_bar)
+    p_bar[~tiny] *= (1 - tiny.sum() * 1e-18) / p_bar[~tiny].sum()
+    z = rng.normal(size=S)
+    value, p = chi2_worst_case(p_bar, z, rho)
+    assert np.sum((p - p_bar) ** 2 / p_bar) <= rho * (1 + 1e-6)
+    assert abs(p @ z - value) <= 1e-12 and value <= p_bar @ z + 1e-15
+
+
+@pytest.mark.parametrize("rho", [1e-300, 1e-40, 1e-20, 1e-16, 1e-12])
+def test_kl_worst_case_small_radius(rho):
+    """σ = E z − √(2ρ Var z) + ρκ₃/(3 Var z) + O(ρ^{3/2}); log of a sum near 1 made σ wrong
+    by ~1e-8 (above the nominal value) for ρ ≤ 1e-16, and robust PI uncertified."""
+    p_bar, z = np.array([0.5, 0.3, 0.2]), np.array([1.0, 0.0, 2.0])
+    mu = p_bar @ z
+    var, k3 = p_bar @ (z - mu) ** 2, p_bar @ (z - mu) ** 3
+    value, p = kl_worst_case(p_bar, z, rho)
+    assert value == pytest.approx(mu - math.sqrt(2 * rho * var) + rho * k3 / (3 * var), abs=1e-15)
+    assert abs(p @ z - value) <= 1e-15
+    sol = solve_robust(_random_mdp(1, gamma=0.9), uncertainty=KLBall(rho))
+    assert sol.certified
+
+
+@pytest.mark.parametrize("unc", [Chi2Ball(0.0), Chi2Ball(1e-300), KLBall(1e-300), L1Ball(1e-300),
+                                 WassersteinBall(0.0), LpBall(2, 0.0, "sa"),
+                                 LpBall(math.inf, 0.0, "sa")],
+                         ids=["chi2-0", "chi2-tiny", "kl-tiny", "l1-tiny", "wass-0", "lp2-sa-0",
+                              "lpinf-sa-0"])
+def test_zero_and_tiny_radius_is_nominal(unc):
+    """Radius 0 is the nominal model (Chi2Ball(0) gave NaN, then 'v must have shape')."""
+    mdp = _random_mdp(4, S=5, gamma=0.8)
+    sol = solve_robust(mdp, uncertainty=unc)
+    assert sol.certified
+    np.testing.assert_allclose(sol.values, solve_mdp(mdp).values, atol=1e-12)
+
+
+def test_chi2_radius_zero_per_state_action():
+    mdp = _random_mdp(5, gamma=0.9)
+    radii = np.zeros((4, 3))
+    radii[0] = 0.2
+    sol = solve_robust(mdp, uncertainty=Chi2Ball(radii))
+    assert sol.certified and np.all(np.isfinite(sol.values))
+    assert np.all(sol.values <= solve_mdp(mdp).values + 1e-12)
