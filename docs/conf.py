@@ -84,9 +84,11 @@ sphinx_gallery_conf = {
 # --- offline: no intersphinx inventory is fetched, MathJax is served from the build -----------
 intersphinx_mapping = {}
 mathjax_path = generate.local_mathjax(DOCS / "_mathjax")
-html_static_path = [str(DOCS / "_mathjax")] if mathjax_path.startswith("mathjax/") else []
+html_static_path = ["_static"] + ([str(DOCS / "_mathjax")] if mathjax_path.startswith("mathjax/") else [])
+html_css_files = ["nashlab.css"]
+templates_path = ["_templates"]  # autosummary/class.rst: no separate __init__ entry
 
-exclude_patterns = ["_build", "_ext", "_mathjax", "Thumbs.db", ".DS_Store",
+exclude_patterns = ["_build", "_ext", "_mathjax", "_templates", "Thumbs.db", ".DS_Store",
                     "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
                     "auto_examples/*.json", "auto_examples/*.codeobj.json"]
 
@@ -97,7 +99,7 @@ html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
     "navigation_with_keys": False,
-    "secondary_sidebar_items": ["page-toc"],
+    "secondary_sidebar_items": {"**": ["page-toc"], "guides/backends": [], "api/methods": []},
     "footer_start": ["copyright"],
     "footer_end": [],
 }

@@ -214,8 +214,19 @@ def _fmt(x) -> str:
     return "–" if x is None else f"{x:.4g}"
 
 
-def _math(expr) -> list[str]:
-    return ["", ".. math::", "", "   " + sympy.latex(expr), ""]
+#: How the registry's bookkeeping symbols read in a formula (m_k is the bounded metric).
+_SYMBOL_NAMES = {"prev": "m_{k-1}", "err0": "m_0", "vartheta": r"\vartheta", "C1": "C_1", "C2": "C_2"}
+
+
+def _latex(expr) -> str:
+    from nashlab.theory.registry import SYMBOLS
+
+    names = {SYMBOLS[k]: v for k, v in _SYMBOL_NAMES.items() if k in SYMBOLS}
+    return sympy.latex(expr, symbol_names=names)
+
+
+def _math(expr, lhs="") -> list[str]:
+    return ["", ".. math::", "", "   " + lhs + _latex(expr), ""]
 
 
 def _source(source) -> str:
@@ -261,11 +272,12 @@ def _theorem_page(th, result) -> str:
             f"   * - status\n     - {th.status}",
             f"   * - source\n     - {_source(th.source)}", "",
             _title("Bound", "-"),
-            "The metric at iteration :math:`k` is at most" if th.form == "envelope"
-            else "The metric at iteration :math:`k` is at most, with :math:`\\mathrm{prev}` the metric at :math:`k-1`,"]
-    page += _math(th.bound)
+            f"With :math:`m_k` the metric ``{th.metric}`` at iteration :math:`k` "
+            + ("(:math:`m_0` at the start), for every :math:`k \\ge 0`:" if th.form == "envelope"
+               else "and :math:`m_{k-1}` at the one before, for every :math:`k \\ge 1`:")]
+    page += _math(th.bound, lhs=r"m_k \le ")
     if th.rate is not None:
-        page += ["Per-iteration rate:"] + _math(th.rate)
+        page += ["Per-iteration rate:"] + _math(th.rate, lhs=r"\rho = ")
     page += [_title("Assumptions", "-"), ""]
     page += [f"* {_rst_escape(a.description)}" for a in th.assumptions] or ["None beyond the problem class."]
     page.append("")
