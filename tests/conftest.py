@@ -1,11 +1,23 @@
-"""Test-session settings: one BLAS/OpenMP thread per xdist worker.
+"""Test-session settings, set before numpy or numba is imported by any test module.
 
-pytest-xdist already runs one worker per core; letting each worker's BLAS spawn threads as
-well over-subscribes the cores (measured: an n = 200 Newton solve took 18 s instead of
-0.7 s under load). Set before numpy is imported by any test module.
+* One BLAS/OpenMP thread per xdist worker. pytest-xdist already runs one worker per core;
+  letting each worker's BLAS spawn threads as well over-subscribes the cores (measured: an
+  n = 200 Newton solve took 18 s instead of 0.7 s under load).
+* One numba cache folder per xdist worker. numba's on-disk cache (``cache=True``) is not
+  safe for two processes compiling new signatures of one function at once: both can number
+  their object file alike, and the second overwrites the first's, so the index then maps a
+  signature to another signature's machine code. Measured here: a segmentation fault in the
+  packed Nash-MP kernel after two workers compiled it concurrently, gone once the cache was
+  cleared. Per-worker folders keep the cache and remove the race.
 """
 
 import os
+import tempfile
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+if "NUMBA_CACHE_DIR" not in os.environ:
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(),
+                                                 f"nashlab-numba-cache-{os.getuid()}-{_worker}")
