@@ -21,3 +21,23 @@ if "NUMBA_CACHE_DIR" not in os.environ:
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(),
                                                  f"nashlab-numba-cache-{os.getuid()}-{_worker}")
+
+
+def _available_backends():
+    """The concrete backends this machine runs: NumPy, numba, and CUDA where CuPy finds a GPU."""
+    from nashlab.solvers.backends import cuda_unavailable_reason
+
+    return ["numpy", "numba"] + ([] if cuda_unavailable_reason() else ["cuda"])
+
+
+import pytest  # noqa: E402  (after the environment above)
+
+
+@pytest.fixture(params=_available_backends())
+def backend(request):
+    """Every available backend, POT-style: a solver test taking ``backend`` runs on each.
+
+    A backend that no kernel covers for the call is a ``ValueError`` of the solver (tested in
+    test_backends.py); tests here only take this fixture for calls a kernel covers.
+    """
+    return request.param

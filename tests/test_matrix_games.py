@@ -204,9 +204,12 @@ def test_mirror_prox_ergodic_gap_decays_like_one_over_t():
 
 @pytest.mark.parametrize("method, eta", [("pu", 0.3), ("omwu", 0.3), ("mirror-prox", 0.5),
                                          ("mmd", 0.3)])
-def test_each_solver_reaches_the_qre(method, eta):
+def test_each_solver_reaches_the_qre(method, eta, backend):
+    if backend == "cuda":
+        pytest.skip("matrix games have no CUDA kernel (test_backends checks the ValueError)")
     game = random_matrix_game(5, 4, tau=0.5, seed=11)
-    tr = run_matrix_game(game, method, eta=eta, iterations=400)
+    tr = run_matrix_game(game, method, eta=eta, iterations=400, backend=backend)
+    assert tr.params["backend"] == backend
     assert tr["kl"][-1] <= 1e-10 and tr["duality_gap"][-1] <= 1e-10
     np.testing.assert_allclose(tr["exploitability"], tr["duality_gap"] / 2)
     np.testing.assert_allclose(tr.policy, qre(game).policy, atol=1e-6)

@@ -179,8 +179,9 @@ CONVERGENT = [("nash-mp", 2.0), ("egpo", 2 / 1.4), ("omd", 0.5), ("omwu", 0.5), 
     games.perturbed_rps(beta=0.2),
     games.random_preference(8, beta=0.2, seed=3, reference=games.random_reference(8, seed=4)),
 ], ids=["perturbed-rps", "random-8"])
-def test_convergent_methods_reach_the_equilibrium(method, eta, game):
-    tr = run(game, method, eta=eta, iterations=150)
+def test_convergent_methods_reach_the_equilibrium(method, eta, game, backend):
+    tr = run(game, method, eta=eta, iterations=150, backend=backend)
+    assert tr.params["backend"] == backend
     assert tr["kl"][-1] <= 1e-8 and tr["exploitability"][-1] <= 1e-8
     assert tr["span"][-1] <= 1e-3
     np.testing.assert_allclose(tr["duality_gap"], 2 * tr["exploitability"])
