@@ -93,8 +93,10 @@ def configure():
 
     if not os.environ.get("NUMBA_THREADING_LAYER") and numba.config.THREADING_LAYER == "default":
         numba.config.THREADING_LAYER = "workqueue"
-    # start the pool now: a cached serial kernel that calls a parallel one (the packed Nash-MP
-    # loop) segfaults when it is loaded from numba's cache before the pool exists (measured)
+    # start the pool now: numba registers the symbols of its parallel regions
+    # (numba_parallel_for, do_scheduling_*) when it starts the pool, and a cached serial kernel
+    # that calls a parallel one (the packed Nash-MP loop) links them when it is loaded; loaded
+    # before the pool existed it segfaulted (test_front's packed test, once)
     numba.get_num_threads()
     _state["configured"] = True
 

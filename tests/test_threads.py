@@ -104,19 +104,19 @@ def test_a_chosen_threading_layer_is_kept():
 
 def test_cached_serial_packed_kernel_loads_before_any_parallel_call():
     """The packed Nash-MP loop (serial, calling the parallel product) loaded from numba's
-    cache in a fresh process whose first kernel call is serial: segfaulted while numba's
-    pool was started lazily. Twice: the second process loads what the first cached."""
+    cache in a fresh process whose first kernel call is serial (it links the parallel-region
+    symbols numba registers when it starts its pool: a segfault was seen once). Twice: the
+    second process loads what the first cached."""
     code = """
         import json
         import numpy as np
+        import nashlab
         from nashlab.games import random_preference
-        from nashlab.solvers import packed as pk
+        from nashlab.solvers import nlhf
+        nlhf.PACKED_MIN_N = 64  # the packed path (read-only log-reference of the game)
         game = random_preference(70, beta=0.05, seed=3)
-        log_mu = np.array(game.log_reference)
-        log_mu.flags.writeable = False
-        p = pk.pack_game(game)
-        out = pk.nash_mp(p, log_reference=log_mu, beta=0.05, eta=1.5, iterations=3)
-        print(json.dumps(bool(np.all(np.isfinite(out)))))
+        out = nashlab.run(game, "nash-mp", eta=1.5, iterations=3, track=(), backend="numba")
+        print(json.dumps(bool(np.all(np.isfinite(out.policy)))))
     """
     assert run_python(code) is True
     assert run_python(code) is True
