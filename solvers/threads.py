@@ -93,10 +93,10 @@ def configure():
 
     if not os.environ.get("NUMBA_THREADING_LAYER") and numba.config.THREADING_LAYER == "default":
         numba.config.THREADING_LAYER = "workqueue"
-    # start the pool now: numba registers the symbols of its parallel regions
+    # start the pool now, as numba.get_num_threads() in the old _kernels_cpu.num_threads() did
+    # before every packed call: numba registers the symbols of its parallel regions
     # (numba_parallel_for, do_scheduling_*) when it starts the pool, and a cached serial kernel
-    # that calls a parallel one (the packed Nash-MP loop) links them when it is loaded; loaded
-    # before the pool existed it segfaulted (test_front's packed test, once)
+    # that calls a parallel one (the packed Nash-MP loop) links them when it is loaded
     numba.get_num_threads()
     _state["configured"] = True
 
