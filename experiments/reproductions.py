@@ -31,7 +31,8 @@
     "reference_logits" (G, N)) replays given games; without it the games are drawn with
     ``random_preference`` / ``random_reference`` (seeds 0..9). Table: DIR/curves.parquet
     (game, beta, method, iteration, duality_gap, queries). About 3 minutes on 2 cores
-    (the 100000 iterations at β = 0.001).
+    (the 100000 iterations at β = 0.001). The G games of a (β, method) run as one batched
+    cell (one nashlab.run on the batch, the games in lockstep).
 
     **EGPO's learning rates.** EGPO trains tabular logits θ ∈ R^N by SGD (no momentum) with
     learning rate lr on a loss whose gradient, worked out from its ``loss_funcs.py``
@@ -123,6 +124,7 @@ def _figure_paths(fig, out, name):
 # ---- mmd-qre ---------------------------------------------------------------------------
 
 def mmd_qre(out, client=None):
+    Path(out).mkdir(parents=True, exist_ok=True)
     import nashlab
     from nashlab import games
     from nashlab.experiments.plots import _pyplot
@@ -173,6 +175,7 @@ def mmd_qre(out, client=None):
 # ---- nash-mp-rate ------------------------------------------------------------------------
 
 def nash_mp_rate(out, client=None):
+    Path(out).mkdir(parents=True, exist_ok=True)
     import pandas as pd
 
     from nashlab.experiments.plots import _pyplot
@@ -249,6 +252,7 @@ def _egpo_games(games_file, directory):
 
 
 def egpo_tabular(out, client=None, games_file=None, betas=None, iterations_scale=1.0):
+    Path(out).mkdir(parents=True, exist_ok=True)
     import pandas as pd
 
     from nashlab.experiments.plots import _pyplot
@@ -261,9 +265,8 @@ def egpo_tabular(out, client=None, games_file=None, betas=None, iterations_scale
         iters, lr = EGPO_CONFIG[beta]
         iters = max(1, int(iters * iterations_scale))
         for method, (eta, options) in egpo_steps(lr, beta, N).items():
-            spec = {"family": "npz", "games": str(path.resolve()), "game": list(range(G)),
-                    "beta": beta, "method": method, "eta": eta, "iterations": iters,
-                    "track": ["duality_gap"], **options}
+            spec = {"family": "npz", "games": str(path.resolve()), "beta": beta, "method": method,
+                    "eta": eta, "iterations": iters, "track": ["duality_gap"], **options}
             sub = Path(out) / "sweep" / f"beta={beta:g}" / method
             from nashlab.experiments.sweep import sweep
 

@@ -24,7 +24,8 @@ value is a ValueError/TypeError naming the key):
   ``tau``; with ``uncertainty`` such as "l1:0.1" a robust MDP); the keys of other families
   are refused;
 * family "npz" replays games from a file: ``games`` (an NPZ with "P" (G, n, n) and
-  "reference_logits" (G, n); its sha256 enters the cell hash) and ``game`` (indices);
+  "reference_logits" (G, n); its sha256 enters the cell hash) and ``game`` (indices; without
+  it every game of the file runs in one cell, as one batched run, with a "game" column);
 * ``seed`` seeds the game (and the random reference, and the sampled oracle): cells that
   differ only in the method play the same game;
 * ``eta = "default"`` is each method's theorem step (:data:`DEFAULT_STEPS`): the largest
@@ -355,11 +356,10 @@ def _npz_games(path):
 
 def _resolve_preference(full, entry, family):
     if family == "npz":
-        if full["games"] is None or full["game"] is None:
-            raise ValueError("spec keys 'games' (an NPZ file) and 'game' (indices) are needed "
-                             "with family = 'npz'")
+        if full["games"] is None:
+            raise ValueError("spec key 'games' (an NPZ file) is needed with family = 'npz'")
         n, count, digest = _npz_games(full["games"])
-        if not 0 <= full["game"] < count:
+        if full["game"] is not None and not 0 <= full["game"] < count:
             raise ValueError(f"spec key 'game' must be in [0, {count}), got {full['game']}")
         if full["n"] not in (None, n):
             raise ValueError(f"spec key 'n': the games have {n} actions, got {full['n']}")

@@ -64,11 +64,12 @@ def build_problem(cell):
         if family == "npz":
             from nashlab.games.preference import PreferenceGame
 
+            pick = slice(None) if cell["game"] is None else cell["game"]  # None: all, batched
             with np.load(cell["games"], allow_pickle=False) as data:
-                P = np.asarray(data["P"][cell["game"]], dtype=float)
-                logits = np.asarray(data["reference_logits"][cell["game"]], dtype=float)
-            z = np.exp(logits - logits.max())
-            return PreferenceGame(P, z / z.sum(), beta)
+                P = np.asarray(data["P"][pick], dtype=float)
+                logits = np.asarray(data["reference_logits"][pick], dtype=float)
+            z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return PreferenceGame(P, z / z.sum(axis=-1, keepdims=True), beta)
         if family == "random":
             return games.random_preference(n, beta=beta, reference=reference, seed=rng)
         if family == "bradley-terry":
@@ -128,9 +129,10 @@ def run_cell(cell) -> dict:
         traj = nashlab.run(problem, cell["method"], eta=eta, iterations=cell["iterations"],
                            seed=cell["seed"], track=track, backend=cell["backend"], **options)
     T = cell["iterations"]
+    shape = (T + 1, -1) if getattr(problem, "batch_shape", ()) else (T + 1,)  # batched: (T+1, G)
     out = {"iteration": np.arange(T + 1, dtype=np.int64)}
     if "queries" in traj.metrics:
-        out["queries"] = np.asarray(traj.metrics["queries"], dtype=np.float64).reshape(T + 1)
+        out["queries"] = np.asarray(traj.metrics["queries"], dtype=np.float64).reshape(shape)
     else:
         from nashlab.solvers.methods import get_method
 
@@ -138,7 +140,7 @@ def run_cell(cell) -> dict:
         per = _QUERIES_PER_STEP.get(entry.composition, 1)
         out["queries"] = per * np.arange(T + 1, dtype=np.float64)
     for m in track:
-        out[m] = np.asarray(traj.metrics[m], dtype=np.float64).reshape(T + 1)
+        out[m] = np.asarray(traj.metrics[m], dtype=np.float64).reshape(shape)
     out["eta"] = math.nan if eta is None else float(eta)
     return out
 
@@ -148,16 +150,20 @@ def _cell_frame(spec: Spec, cell, result):
     import pandas as pd
 
     T1 = len(result["iteration"])
-    data = {"cell": [cell_hash(cell)] * T1}
+    batch = result["queries"].shape[1] if result["queries"].ndim == 2 else None
+    rows = T1 * (batch or 1)
+    data = {"cell": [cell_hash(cell)] * rows}
     for key in spec.values:
         if key in ("track", "eta"):
             continue
-        data[key] = [cell[key]] * T1
-    data["eta"] = np.full(T1, result["eta"])
-    data["iteration"] = result["iteration"]
-    data["queries"] = result["queries"]
+        data[key] = [cell[key]] * rows
+    if batch is not None:  # a batched cell: rows game-major, a "game" column
+        data["game"] = np.repeat(np.arange(batch, dtype=np.int64), T1)
+    data["eta"] = np.full(rows, result["eta"])
+    data["iteration"] = np.tile(result["iteration"], batch or 1)
+    data["queries"] = result["queries"].T.reshape(-1) if batch else result["queries"]
     for m in spec.track:
-        data[m] = result[m]
+        data[m] = result[m].T.reshape(-1) if batch else result[m]
     return pd.DataFrame(data)
 
 
@@ -226,12 +232,16 @@ def build_tables(spec: Spec, frames):
 
     rows = []
     for frame in frames:
-        head = frame.drop(columns=["iteration", "queries", *spec.track]).iloc[0].to_dict()
-        rows.append({**head, **cell_summary(frame, spec.target)})
+        parts = [frame] if "game" not in frame or "game" in spec.values else [
+            g for _, g in frame.groupby("game", sort=True)]
+        for part in parts:
+            head = part.drop(columns=["iteration", "queries", *spec.track]).iloc[0].to_dict()
+            rows.append({**head, **cell_summary(part, spec.target)})
     summary = pd.DataFrame(rows)
     results = pd.concat(frames, ignore_index=True)
-    extra = summary.drop(columns=[c for c in summary.columns if c in results.columns and c != "cell"])
-    results = results.merge(extra, on="cell", how="left", sort=False, validate="many_to_one")
+    on = ["cell", "game"] if "game" in results and "game" not in spec.values else ["cell"]
+    extra = summary.drop(columns=[c for c in summary.columns if c in results.columns and c not in on])
+    results = results.merge(extra, on=on, how="left", sort=False, validate="many_to_one")
     return results, summary
 
 

@@ -129,3 +129,31 @@ def test_mixture_weight_of_nash_md():
         nashlab.run(game, "nash-md", eta=0.4, iterations=2, mixture_weight=0.02, backend="numba")
     with pytest.raises(TypeError, match="mixture_weight"):
         nashlab.run(game, "omd", eta=0.4, iterations=2, mixture_weight=0.02)
+
+
+def test_egpo_tabular_replays_given_games_through_the_sweep_layer(tmp_path):
+    pytest.importorskip("distributed")
+    pd = pytest.importorskip("pandas")
+    from distributed import Client, LocalCluster
+
+    from nashlab.experiments.reproductions import EGPO_METHODS, egpo_tabular, reproduce
+
+    rng = np.random.default_rng(5)
+    P = np.stack([games.random_preference(4, seed=s).P for s in range(2)])
+    np.savez(tmp_path / "g.npz", P=P, reference_logits=rng.standard_normal((2, 4)))
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        paths = egpo_tabular(tmp_path / "out", client, tmp_path / "g.npz", betas=[0.1], iterations_scale=0.02)
+    curves = pd.read_parquet(tmp_path / "out" / "curves.parquet")
+    assert {"game", "beta", "method", "iteration", "duality_gap", "queries"} <= set(curves.columns)
+    assert set(curves["method"]) == set(EGPO_METHODS.values()) and set(curves["game"]) == {0, 1}
+    assert len(curves) == 6 * 2 * 21
+    # game 1 replayed: its first duality gap is that of the reference policy of the file's game 1
+    z = np.load(tmp_path / "g.npz")["reference_logits"][1]
+    mu = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    first = curves[(curves.game == 1) & (curves.iteration == 0)]["duality_gap"].to_numpy()
+    expected = float(nashlab.duality_gap(games.PreferenceGame(P[1], mu, 0.1), mu))
+    np.testing.assert_allclose(first, expected, rtol=1e-13)
+    assert (tmp_path / "out" / "summary.md").exists() and all(p.exists() for p in paths)
+    with pytest.raises(ValueError, match="name"):
+        reproduce("bogus", tmp_path)
