@@ -54,7 +54,7 @@ autosummary_imported_members = False
 autodoc_default_options = {"members": False}
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
-autodoc_preserve_defaults = True
+autodoc_preserve_defaults = False  # True re-reads the source files: a file edited during the build breaks it
 # The neural layer imports torch lazily; mock it only where the neural extra is missing.
 if importlib.util.find_spec("torch") is None:
     autodoc_mock_imports = ["torch", "transformers", "accelerate", "safetensors"]

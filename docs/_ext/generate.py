@@ -88,13 +88,15 @@ def api_pages(out: Path) -> None:
     left an ``__all__`` leaves no stale page behind)."""
     shutil.rmtree(out / "generated", ignore_errors=True)
     index = [_title("API reference"), "",
-             "Generated from the docstrings of the public names (each package's ``__all__``).", "",
-             ".. toctree::", "   :maxdepth: 1", ""]
+             "Generated from the docstrings of the public names (each package's ``__all__``), "
+             "with the method table and the command line.", ""]
+    toctree = ["", ".. toctree::", "   :hidden:", ""]
     documented = {}  # id(object) -> the first public name it is documented under
     packages = documented_packages()
     for name, role in packages:
         module = importlib.import_module(name)
-        index.append(f"   {name}")
+        index.append(f"* :doc:`{name}`: {role}")
+        toctree.append(f"   {name}")
         public = [n for n in module.__all__ if not n.startswith("_")]
         objects, aliases = [], []
         for n in public:
@@ -128,7 +130,9 @@ def api_pages(out: Path) -> None:
                      "(schemas, tables, conventions).", "",
                      _summary([m[len(name) + 1:] for m in submodules]), ""]
         _write(out / f"{name}.rst", "\n".join(page))
-    index += ["   methods", "   cli_usage", ""]
+    index += ["* :doc:`methods`: every iterative method of every family (``nashlab.solvers.methods``)",
+              "* :doc:`cli_usage`: ``nashlab`` and its subcommands, as their parsers print them"]
+    index += toctree + ["   methods", "   cli_usage", ""]
     _write(out / "index.rst", "\n".join(index))
 
 

@@ -193,19 +193,35 @@ def rstify(lines):
 _PARAM = re.compile(r"^\*{0,2}\w+(, \*{0,2}\w+)*( : |\s*$)")
 
 
+_ENTRY = re.compile(r"^(\*{0,2}\w+(?:, \*{0,2}\w+)*) : (.+)$")
+
+
+def _is_type(text: str) -> bool:
+    """Whether the text after ``name :`` reads as a numpydoc type ("array_like, shape (n,)",
+    "float, optional") rather than as the description itself (nashlab's one-line style)."""
+    text = text.strip()
+    return len(text) <= 50 and not text.endswith(".") and ": " not in text and "; " not in text
+
+
 def close_parameter_sections(lines):
-    """Before napoleon: a prose paragraph inside a numpydoc ``Parameters`` section (after the
-    parameters, e.g. "Returns a ``Trajectory`` whose ...") would be read as more parameters;
-    give it its own ``Notes`` heading."""
-    out, in_params = [], False
+    """Before napoleon, in ``Parameters`` / ``Attributes`` sections: an entry written
+    ``name : description`` (nashlab's one-line style) becomes ``name`` with the description
+    indented below it, so that napoleon does not show the description as the type; a prose
+    paragraph after the entries (e.g. "Returns a ``Trajectory`` whose ...") would be read as
+    more entries: it gets its own ``Notes`` heading."""
+    out, section = [], False
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         if line.strip() and re.fullmatch(r"\s*-{3,}\s*", nxt):
-            in_params = line.strip() in ("Parameters", "Other Parameters", "Keyword Arguments")
-        elif (in_params and line.strip() and _indent(line) == 0 and i > 0 and not lines[i - 1].strip()
-              and not _PARAM.match(line) and not re.fullmatch(r"-{3,}", line.strip())):
-            out += ["Notes", "-----"]
-            in_params = False
+            section = line.strip() in ("Parameters", "Other Parameters", "Keyword Arguments", "Attributes")
+        elif section and line.strip() and _indent(line) == 0 and not re.fullmatch(r"-{3,}", line.strip()):
+            entry = _ENTRY.match(line)
+            if entry and not _is_type(entry.group(2)):
+                out += [entry.group(1), "    " + entry.group(2)]
+                continue
+            if i > 0 and not lines[i - 1].strip() and not _PARAM.match(line):
+                out += ["Notes", "-----"]
+                section = False
         out.append(line)
     return out
 
