@@ -74,7 +74,7 @@ def _make_game(args):
 
 def solve(args) -> int:
     if args.mdp is not None:
-        from nashlab.solvers.mdp_cli import solve_mdp_cli
+        from nashlab.cli.mdp import solve_mdp_cli
 
         out = solve_mdp_cli(args)
         print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))

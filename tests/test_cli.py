@@ -1,13 +1,16 @@
-"""The ``nashlab solve`` command: output, file formats, and one-line errors with status 2."""
+"""The ``nashlab solve`` command: output, file formats, and one-line errors with status 2;
+the MDP part (``nashlab.cli.mdp``) called directly."""
 
 import json
 import subprocess
 import sys
+from argparse import Namespace
 
 import numpy as np
 import pytest
 
 from nashlab.cli import main
+from nashlab.cli.mdp import parse_regularizer, solve_mdp_cli
 
 
 def run(capsys, *argv):
@@ -100,3 +103,30 @@ def test_solve_backend(capsys):
                                                 "--backend", "numba")
     assert "backend must be one of" in _error(capsys, "solve", "--game", "rps", "--beta", "0.1",
                                               "--backend", "gpu")
+
+
+# -- the MDP part, called directly ----------------------------------------------------
+def test_cli_solves_named_mdps():
+    out = solve_mdp_cli(Namespace(mdp="riverswim", gamma=0.9, regularizer="entropy:0.1",
+                                  uncertainty=None, json=True))
+    assert out["certified"] and out["residual"] <= 1e-10 and len(out["values"]) == 6
+    json.dumps(out)
+    out = solve_mdp_cli(Namespace(mdp="machine-replacement", gamma=None, regularizer=None,
+                                  uncertainty=None, json=False))
+    assert out["gamma"] == 0.8 and out["method"] == "howard-pi"
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("entropy", "KIND:TAU"), ("softmax:0.1", "KIND:TAU"), ("kl:abc", "number"),
+    ("tsallis:-1", "> 0"), ("entropy:nan", "> 0"),
+])
+def test_cli_bad_regularizer_specs(spec, match):
+    with pytest.raises(ValueError, match=match):
+        parse_regularizer(spec, 2)
+
+
+def test_cli_bad_problem_and_gamma():
+    with pytest.raises(ValueError, match="--mdp must be one of"):
+        solve_mdp_cli(Namespace(mdp="chess", gamma=0.9, regularizer=None, uncertainty=None))
+    with pytest.raises(ValueError, match="--gamma"):
+        solve_mdp_cli(Namespace(mdp="riverswim", gamma=1.5, regularizer=None, uncertainty=None))

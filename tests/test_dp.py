@@ -2,7 +2,6 @@
 ``nashlab.solvers.bellman`` and the iterative algorithms run by ``nashlab.solvers.dp.run_mdp``."""
 
 import json
-from argparse import Namespace
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from nashlab.games.regularizers import KL, Entropy, Tsallis
 from nashlab.solvers.bellman import backup, bellman_residual, greedy_policy
 from nashlab.solvers.dp import run_mdp, solve_mdp
 from nashlab.solvers.dp_methods import METHODS
-from nashlab.solvers.mdp_cli import parse_regularizer, solve_mdp_cli
 from nashlab.theory.mdp_strategies import mdps
 
 
@@ -208,33 +206,6 @@ def test_bad_arguments_rejected():
         run_mdp(mdp, "vi", iterations=3, eta=1.0)
     with pytest.raises(TypeError, match="mdp must be an MDP"):
         solve_mdp("riverswim")
-
-
-# -- CLI hook ---------------------------------------------------------------------------
-def test_cli_solves_named_mdps():
-    out = solve_mdp_cli(Namespace(mdp="riverswim", gamma=0.9, regularizer="entropy:0.1",
-                                  uncertainty=None, json=True))
-    assert out["certified"] and out["residual"] <= 1e-10 and len(out["values"]) == 6
-    json.dumps(out)
-    out = solve_mdp_cli(Namespace(mdp="machine-replacement", gamma=None, regularizer=None,
-                                  uncertainty=None, json=False))
-    assert out["gamma"] == 0.8 and out["method"] == "howard-pi"
-
-
-@pytest.mark.parametrize("spec, match", [
-    ("entropy", "KIND:TAU"), ("softmax:0.1", "KIND:TAU"), ("kl:abc", "number"),
-    ("tsallis:-1", "> 0"), ("entropy:nan", "> 0"),
-])
-def test_cli_bad_regularizer_specs(spec, match):
-    with pytest.raises(ValueError, match=match):
-        parse_regularizer(spec, 2)
-
-
-def test_cli_bad_problem_and_gamma():
-    with pytest.raises(ValueError, match="--mdp must be one of"):
-        solve_mdp_cli(Namespace(mdp="chess", gamma=0.9, regularizer=None, uncertainty=None))
-    with pytest.raises(ValueError, match="--gamma"):
-        solve_mdp_cli(Namespace(mdp="riverswim", gamma=1.5, regularizer=None, uncertainty=None))
 
 
 def test_uncertainty_dispatches_to_the_robust_solver():

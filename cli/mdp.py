@@ -1,4 +1,5 @@
-"""``nashlab solve --mdp NAME --gamma G [--regularizer KIND:TAU] [--uncertainty KIND:R]``.
+"""``nashlab solve --mdp NAME --gamma G [--regularizer KIND:TAU] [--uncertainty KIND:R]``
+(the MDP part of :mod:`nashlab.cli.solve`).
 
 ``solve_mdp_cli(args) -> dict`` reads an argparse Namespace with attributes ``mdp``,
 ``gamma``, ``regularizer``, ``uncertainty`` and ``json``, solves with ``solve_mdp`` and
