@@ -144,7 +144,7 @@ def methods_page(path: Path) -> None:
             "Every iterative method of every family, as :mod:`nashlab.solvers.methods` describes it "
             "(generated from ``METHODS``). ``nashlab.run(problem, name, ...)`` runs it; the options "
             "column lists the method's own keyword options (any other is a ``TypeError``).", ""]
-    families = sorted({family for family, _ in METHODS})
+    families = list(dict.fromkeys(family for family, _ in METHODS))  # the table's own order
     for family in families:
         rows = [m for (f, _), m in METHODS.items() if f == family]
         page += [_title(f"{family}", "-"), "", ".. list-table::", "   :header-rows: 1", "",
