@@ -10,14 +10,16 @@
     exploitability, the QRE π*_β from ``nashlab.solve`` (certified; written to qre.csv).
     As a preference game P·π = ½ + A·π/6, so β here is the temperature of the matrix game
     A/6 (= α/6 for A). MMD at its theorem step η = 4β, Nash-MP (η = 2) beside it.
-    About 20 s on 2 cores.
+    Measured: 16 s (the sweep) / 33 s (the command) on 2 cores under load.
 
 ``nash-mp-rate``
     Nash-MP (η = 2) on random preference games (EGPO's generator) for n ∈ {10, 100, 1000,
     4096} and β ∈ {0.01, 0.1, 1}: KL(π*‖π) and Expl_β against preference queries N, with
     the line (1+2β)^{−N/2}·KL_0 of the theorem nash-mp/kl-envelope — the curves of every n
-    lie under the same line: the rate does not depend on the action space. About 2 minutes
-    on 2 cores (the n = 4096 games dominate).
+    lie under the same line: the rate does not depend on the action space. Measured: 25 min
+    on 2 cores shared with other jobs (load average ~20); the n = 4096 cells (1200
+    iterations, a tracked gemv per iteration, Newton for π*) dominate — a quiet 2-core
+    machine should need a few minutes (not measured).
 
 ``egpo-tabular``
     The tabular "exact" simulation of EGPO (Zhou, Fazel, Du, arXiv 2503.08942; code
