@@ -442,3 +442,14 @@ def test_local_rate_verdict_unstable_fixed_point_is_inconclusive():
     trajectory = run(game, "mmd", eta=0.5 / 1.05, iterations=300)
     verdict = local_rate_verdict(trajectory, game)
     assert not verdict.passed and verdict.reason.startswith("inconclusive")
+
+
+def test_check_dispatches_the_local_rate_verdict():
+    from nashlab.theory import check
+
+    game = _preference()
+    trajectory = run(game, "nash-mp", eta=2.0, iterations=400, track=("kl",))
+    verdict = check(trajectory, "local-rate", problem=game)
+    assert verdict.passed and verdict.theorem_id == "local-rate"
+    with pytest.raises(ValueError, match="problem"):
+        check(trajectory, "local-rate")

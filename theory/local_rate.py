@@ -79,6 +79,7 @@ from nashlab.games.preference import PreferenceGame
 from nashlab.solvers.compositions import COMPOSITIONS, make_step
 from nashlab.solvers.methods import get_method
 from nashlab.solvers.prox import step_coefficients
+from nashlab.theory.verdicts import VERDICT_HOOKS, Verdict
 
 #: How each metric behaves near the fixed point: 2 = quadratic in the distance (decays by ρ²
 #: per iteration), 1 = linear (decays by ρ). KL(π*‖π) = ½δᵀS δ + O(δ³) in the log-policy
@@ -659,8 +660,6 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
     without a local rate. Returns a ``Verdict``: ``worst_ratio`` = max over metrics of
     max(r/high, low/r), r = fitted/ρ^order (≤ 1 inside the band); ``fitted_rate`` and
     ``theory_rate`` the fitted factor and ρ^order of that metric."""
-    from nashlab.theory.verdicts import Verdict
-
     params = trajectory.params
     method, family = params.get("method"), params.get("family")
 
@@ -715,3 +714,6 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
         return verdict(False, "; ".join(failures), worst, worst_fit, worst_theory)
     return verdict(True, f"{counted} fitted factor(s) within the band of ρ^order "
                          f"(worst {worst:.6g} of the band)", worst, worst_fit, worst_theory)
+
+
+VERDICT_HOOKS[LOCAL_RATE_ID] = local_rate_verdict

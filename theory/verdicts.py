@@ -55,6 +55,9 @@ _METRIC_ALIASES = {"N": "queries"}
 PARAM_KEYS = {"n": "n_actions", "S": "n_states"}
 #: per-iteration metrics whose entry k is the step taken from iterate k (shifted by one)
 _STEP_METRICS = ("eta",)
+#: verdicts that are not registered theorems, by id: ``hook(trajectory, problem) -> Verdict``
+#: ("local-rate" is added by ``nashlab.theory.local_rate``)
+VERDICT_HOOKS = {}
 
 
 @dataclass(frozen=True)
@@ -222,13 +225,21 @@ def _reported_rate(fits, theories):
     return float(fits[g]), float(theories[g])
 
 
-def check(trajectory, theorem_id) -> Verdict:
+def check(trajectory, theorem_id, *, problem=None) -> Verdict:
     """Check ``trajectory`` against the theorem ``theorem_id`` (an id or a ``Theorem``).
 
     Passes iff every assumption holds and no iteration of any game violates the bound (see
     the module docstring for the tolerances), or, for slope-only theorems, iff the fitted
     per-iteration factor of every game is ≤ rate^(1 − SLOPE_RTOL); a game with fewer than
-    3 points above the floor passes that part only if its metric ended below the floor."""
+    3 points above the floor passes that part only if its metric ended below the floor.
+    ``theorem_id`` a key of ``VERDICT_HOOKS`` ("local-rate", registered by
+    ``nashlab.theory.local_rate``): that verdict, which needs ``problem`` (the game the
+    trajectory ran on: the exact ρ depends on it)."""
+    if isinstance(theorem_id, str) and theorem_id in VERDICT_HOOKS:
+        if problem is None:
+            raise ValueError(f"the {theorem_id} verdict needs problem= (the game the "
+                             f"trajectory ran on: its exact local rate depends on the game)")
+        return VERDICT_HOOKS[theorem_id](trajectory, problem)
     theorem = _as_theorem(theorem_id)
     values = _metric(trajectory, theorem.metric)
     hold, failed = _assumptions(theorem, trajectory.params)
