@@ -582,13 +582,6 @@ def _dense(M):
     return M.toarray() if hasattr(M, "toarray") else np.asarray(M, dtype=float)
 
 
-def vi_jacobian(mdp, v, regularizer=None):
-    """dT(v) = γ·P_π, π = ∇Ω*(q_v): the Jacobian of v ↦ Ω*(r + γPv) (dense, S × S)."""
-    from nashlab.solvers.bellman import greedy_policy
-
-    return mdp.gamma * _dense(mdp.P_pi(greedy_policy(mdp.q_values(v), regularizer)))
-
-
 # ---- the "local-rate" verdict -----------------------------------------------------------------
 
 LOCAL_RATE_ID = "local-rate"
