@@ -31,6 +31,9 @@ ROW_TOL = 1e-12
 def _validate_sparse(P, name):
     if P.ndim != 2:
         raise ValueError(f"{name} must be a 2-D sparse matrix of shape (S·A, S), got {P.shape}")
+    if not (np.issubdtype(P.dtype, np.floating) or np.issubdtype(P.dtype, np.integer)
+            or np.issubdtype(P.dtype, np.bool_)):  # complex: the cast would drop the imaginary part
+        raise TypeError(f"{name} must hold real numbers, got dtype {P.dtype}")
     P = sp.csr_matrix(P, dtype=np.float64)
     if not np.all(np.isfinite(P.data)):
         raise ValueError(f"{name} must be finite (found NaN or inf)")

@@ -49,10 +49,13 @@ class Entropy:
         return self.tau * np.sum(_xlogy(policy, safe_log(policy)), axis=-1)
 
     def conjugate(self, q):
-        return self.tau * logsumexp(np.asarray(q, dtype=np.float64) / self.tau)
+        q = np.asarray(q, dtype=np.float64)
+        m = np.max(q, axis=-1)
+        return m + self.tau * logsumexp(_shifted(q, m, self.tau))
 
     def greedy_log(self, q):
-        return normalize_logits(np.asarray(q, dtype=np.float64) / self.tau)
+        q = np.asarray(q, dtype=np.float64)
+        return normalize_logits(_shifted(q, np.max(q, axis=-1), self.tau))
 
     def greedy(self, q):
         return np.exp(self.greedy_log(q))
@@ -83,11 +86,20 @@ class KL:
             terms = np.where(policy > 0, policy * (safe_log(policy) - self.log_reference), 0.0)
         return self.tau * np.sum(terms, axis=-1)
 
+    def _tilted(self, q):
+        """(m, z) with τ·z = q + τ log μ − m ≤ 0, m = max_a (q + τ log μ)."""
+        q = np.asarray(q, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            g = q + self.tau * self.log_reference
+        m = np.max(g, axis=-1)
+        return m, _shifted(g, m, self.tau)
+
     def conjugate(self, q):
-        return self.tau * logsumexp(self.log_reference + np.asarray(q, dtype=np.float64) / self.tau)
+        m, z = self._tilted(q)
+        return m + self.tau * logsumexp(z)
 
     def greedy_log(self, q):
-        return normalize_logits(self.log_reference + np.asarray(q, dtype=np.float64) / self.tau)
+        return normalize_logits(self._tilted(q)[1])
 
     def greedy(self, q):
         return np.exp(self.greedy_log(q))
@@ -97,17 +109,34 @@ class KL:
         return self.tau * float(np.max(-np.min(self.log_reference, axis=-1)))
 
 
+def _shifted(q, m, tau):
+    """(q − m)/τ with m = max q per row: ≤ 0, so that a tiny τ (1e-300) gives −inf off the
+    maximisers instead of overflowing q/τ to ±inf (whose difference is NaN)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = (q - np.asarray(m)[..., None]) / tau
+    return np.where(np.isneginf(q), -np.inf, z)  # off the support of μ: −inf, not NaN
+
+
+def _simplex_projection(q, radius):
+    """argmin_{p ≥ 0, Σp = radius} ‖p − q‖ along the last axis (radius > 0), the sorted
+    cumulative-sum algorithm on q itself (no division of q by a small radius)."""
+    q_sorted = -np.sort(-q, axis=-1)
+    k = np.arange(1, q.shape[-1] + 1)
+    cumsum = np.cumsum(q_sorted, axis=-1)
+    support = radius + k * q_sorted > cumsum
+    support[..., 0] = True  # the top entry is always in the support (rounding at tiny radius)
+    k_z = np.sum(support, axis=-1, keepdims=True)
+    theta = (np.take_along_axis(cumsum, k_z - 1, axis=-1) - radius) / k_z
+    return np.maximum(q - theta, 0.0)
+
+
 def sparsemax(z):
     """Euclidean projection of z onto the simplex along the last axis (Martins & Astudillo,
     arXiv 1602.02068, Alg. 1): p = (z − θ)₊ with θ from the sorted cumulative sums."""
     z = np.asarray(z, dtype=np.float64)
-    z_sorted = -np.sort(-z, axis=-1)
-    k = np.arange(1, z.shape[-1] + 1)
-    cumsum = np.cumsum(z_sorted, axis=-1)
-    support = 1.0 + k * z_sorted > cumsum
-    k_z = np.sum(support, axis=-1, keepdims=True)
-    theta = (np.take_along_axis(cumsum, k_z - 1, axis=-1) - 1.0) / k_z
-    return np.maximum(z - theta, 0.0)
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError(f"z must have at least one entry on its last axis, got shape {z.shape}")
+    return _simplex_projection(z, 1.0)
 
 
 class Tsallis:
@@ -126,7 +155,17 @@ class Tsallis:
         return 0.5 * self.tau * (np.sum(policy * policy, axis=-1) - 1.0)
 
     def greedy(self, q):
-        return sparsemax(np.asarray(q, dtype=np.float64) / self.tau)
+        """sparsemax(q/τ) = Π_Δ(q/τ) = Π_{τΔ}(q)/τ, computed on q (q/τ overflows for τ = 1e-300);
+        where rounding leaves Π_{τΔ}(q) a sum other than τ, its row is renormalised."""
+        q = np.asarray(q, dtype=np.float64)
+        if q.ndim == 0 or q.shape[-1] == 0:
+            raise ValueError(f"q must have at least one action on its last axis, got {q.shape}")
+        p = _simplex_projection(q, self.tau)
+        total = np.sum(p, axis=-1, keepdims=True)
+        top = (q == np.max(q, axis=-1, keepdims=True)).astype(np.float64)
+        lost = total <= 0  # τ below the rounding of q: the limit τ → 0, uniform on the argmax
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(lost, top / top.sum(axis=-1, keepdims=True), p / total)
 
     def greedy_log(self, q):
         return safe_log(self.greedy(q))

@@ -262,6 +262,9 @@ def parse_uncertainty(spec: str):
             p = float(body)
         except ValueError:
             raise ValueError(f"lp spec must name p, e.g. 'lp2:0.1' or 'lpinfs:0.1', got {spec!r}") from None
+        if math.isinf(p) and body not in ("inf", "infinity"):
+            raise ValueError(f"p in spec {spec!r} overflows to inf ({body!r}); write 'inf' "
+                             "for the L_inf ball")
         return LpBall(p, radius, rect)
     raise ValueError(f"unknown uncertainty kind {kind!r} in {spec!r}; known: "
                      f"{sorted(_SIMPLE) + ['lp<p>', 'lp<p>s']}")

@@ -9,7 +9,8 @@ q(s, a) = r(s, a) + γ·Σ_{s'} P(s'|s, a) v(s') with P in CSR form, rows s·A +
 
 (Geist et al., A Theory of Regularized MDPs, arXiv 1901.11275, §2: T_{*,Ω} v = Ω*(q_v)), in one
 pass over the nonzeros with no temporary (S, A) array (QuantEcon-style private kernel). The
-log-sum-exp is taken after subtracting the maximum, as ``nashlab._xp.logsumexp`` does.
+log-sum-exp is taken as m + τ·log Σ μ e^{(q − m)/τ} with m = max_a (q + τ log μ), as
+``nashlab.games.regularizers`` does: q/τ itself would overflow for a tiny τ (1e-300).
 """
 
 import math
@@ -34,7 +35,7 @@ def _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau, lo
             acc += data[k] * v[indices[k]]
         q = r_flat[row] + gamma * acc
         if tau > 0.0:
-            q = log_reference[s, a] + q / tau
+            q = q + tau * log_reference[s, a]
         z[a] = q
         if q > best:
             best = q
@@ -43,8 +44,8 @@ def _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau, lo
     else:
         total = 0.0
         for a in range(n_actions):
-            total += math.exp(z[a] - best)
-        out[s] = tau * (best + math.log(total))
+            total += math.exp((z[a] - best) / tau)  # ≤ 0 before the division: no overflow
+        out[s] = best + tau * math.log(total)
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)

@@ -85,7 +85,7 @@ def _tilted(zs, w, lam):
     """q_λ ∝ w e^{−zs/λ} (min zs = 0): returns log Z, E_q zs, Var_q zs, KL(q_λ‖w̄) with
     w̄ = w/Σw and Z = E_w̄ e^{−zs/λ}.
 
-    log Z is log1p(E_w̄ expm1(−zs/λ)): log of a sum near 1 has an absolute error ε, which
+    log Z is log1p(E_w̄ expm1(−zs/λ)) where Z ≥ 1/2 (log Z/Σw below): log of a sum near 1 has an absolute error ε, which
     for a small radius ρ (λ large, KL ~ ρ) is all of KL = −E_q zs/λ − log Z (the worst case
     was then off by ~ε·σ/√ρ, 1e-8 at ρ = 1e-16); computed from expm1 both terms keep their
     relative precision and the difference is exact to ~ε·E_q zs."""
@@ -104,7 +104,8 @@ def _tilted(zs, w, lam):
         m2 += e * zs[t] * zs[t]
     mean = m1 / Z
     var = max(m2 / Z - mean * mean, 0.0)
-    log_z = math.log1p(zm1 / total)
+    x = zm1 / total  # Z/Σw − 1: log1p where Z ≈ Σw, log where Z ≪ Σw (x → −1 cancels)
+    log_z = math.log1p(x) if x > -0.5 else math.log(Z / total)
     return log_z, mean, var, -mean / lam - log_z
 
 

@@ -40,7 +40,7 @@ from nashlab.solvers.bellman import (
     compiled_bellman,
     greedy_policy,
 )
-from nashlab.solvers.dp_methods import METHODS, SEEDED, init_kind
+from nashlab.solvers.dp_methods import METHODS, SEEDED, check_seed, init_kind
 from nashlab.solvers.mdp_results import (
     CERTIFY_TOL,
     check_run_options,
@@ -170,6 +170,8 @@ def run_mdp(mdp, method, *, iterations, eta=None, init=None, seed=None, track=No
                         "run_robust(mdp, method, uncertainty=...) (or nashlab.run)")
     entry = get_method(FAMILY, method)
     check_run_options(entry, method_options, eta=eta, seed=seed, takes_seed=method in SEEDED)
+    if method in SEEDED:
+        check_seed(seed)
     check_regularizer(regularizer)
     if mdp.horizon is not None:
         raise ValueError("iterative algorithms need an infinite-horizon MDP (horizon=None)")

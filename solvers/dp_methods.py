@@ -43,7 +43,7 @@ import math
 import numpy as np
 
 from nashlab._xp import normalize_logits, safe_log, softmax
-from nashlab.games._validation import check_distribution, check_scalar
+from nashlab.games._validation import as_float_array, check_distribution, check_int, check_scalar
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import KL, Entropy
 from nashlab.solvers.bellman import bellman_operator, greedy_policy, penalty
@@ -66,7 +66,15 @@ def _initial_logits(mdp, init):
 
 
 def _initial_values(mdp, init):
-    return np.zeros(mdp.n_states) if init is None else mdp._values(init, "init")
+    """v_0: zeros, or ``init`` as real finite values of shape (S,) (NaN ran on to NaN)."""
+    return np.zeros(mdp.n_states) if init is None else mdp._values(as_float_array(init, "init"),
+                                                                    "init")
+
+
+def check_seed(seed):
+    """``seed`` as None or an int ≥ 0 (TypeError for bool and non-integers: params["seed"]
+    records it, so it must be a JSON integer)."""
+    return None if seed is None else check_int(seed, "seed", 0)
 
 
 def _run_vi(mdp, regularizer, iterations, solution, init=None, backend="numpy"):
@@ -162,6 +170,7 @@ def _run_npg_entropy(mdp, regularizer, iterations, solution, init=None, eta=None
     if eta > (1 - gamma) / tau * (1 + 1e-12):
         raise ValueError(f"eta must be ≤ (1−γ)/τ = {(1 - gamma) / tau:g}, got {eta:g}")
     delta = check_scalar(q_noise, "q_noise", low=0.0)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     prox_eta = eta_from_mirror_descent(min(eta / (1 - gamma), 1 / tau), tau)
     uniform = _uniform_logits(mdp)

@@ -54,7 +54,7 @@ def _robust_pi(op, max_iterations):
         incumbent = np.argmax(policy, axis=1) if deterministic else None
         values, new_policy = op.backup(v, incumbent)
         res = float(np.max(np.abs(values - v)))
-        if res < best_res:
+        if res < best_res or best_v is None:  # a NaN residual: uncertified, not a traceback
             best_res, best_v, best_policy, stalls = res, v, policy, 0
         else:
             stalls += 1

@@ -17,7 +17,7 @@ and returns (metrics, final policy, params of the run); metric index 0 = the ini
 
 import numpy as np
 
-from nashlab.games._validation import check_scalar
+from nashlab.games._validation import as_float_array, check_scalar
 from nashlab.solvers.prox import prox_step
 
 
@@ -28,7 +28,8 @@ def _initial_policy(mdp, init):
 
 
 def _run_vi(op, iterations, solution, init=None):
-    v = np.zeros(op.mdp.n_states) if init is None else op.mdp._values(init, "init")
+    v = (np.zeros(op.mdp.n_states) if init is None
+         else op.mdp._values(as_float_array(init, "init"), "init"))
     errors = [np.max(np.abs(v - solution.values))]
     for _ in range(iterations):
         v = op.backup(v)[0]

@@ -6,20 +6,23 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nashlab.games.mdp import MDP
+from nashlab.games.regularizers import KL, Entropy, Tsallis, sparsemax
 from nashlab.games.uncertainty import (
     Chi2Ball,
     KLBall,
     L1Ball,
     LpBall,
     WassersteinBall,
+    parse_uncertainty,
 )
 from nashlab.solvers.bellman import bellman_residual
-from nashlab.solvers.dp import solve_mdp
-from nashlab.solvers.robust import solve_robust
+from nashlab.solvers.dp import run_mdp, solve_mdp
+from nashlab.solvers.robust import run_robust, solve_robust
 from nashlab.solvers.robust_oracles import batch_worst_case
 
 
@@ -57,8 +60,6 @@ OBJECTIVES = ["nominal", "entropy", "horizon", "l1", "kl", "chi2", "l1-s", "lp2-
 
 
 def _solve(kind, mdp, c):
-    from nashlab.games.regularizers import Entropy
-
     if kind == "nominal" or kind == "horizon":
         return solve_mdp(mdp)
     if kind == "entropy":
@@ -184,3 +185,189 @@ def test_chi2_radius_zero_per_state_action():
     sol = solve_robust(mdp, uncertainty=Chi2Ball(radii))
     assert sol.certified and np.all(np.isfinite(sol.values))
     assert np.all(sol.values <= solve_mdp(mdp).values + 1e-12)
+
+
+def test_max_iterations_is_validated():
+    mdp = _random_mdp(0, gamma=0.9)
+    for solve in (lambda **kw: solve_mdp(mdp, **kw),
+                  lambda **kw: solve_mdp(mdp, regularizer=Entropy(0.1), **kw),
+                  lambda **kw: solve_robust(mdp, uncertainty="l1:0.1", **kw),
+                  lambda **kw: solve_mdp(mdp, uncertainty="l1:0.1", **kw)):
+        with pytest.raises(ValueError, match="max_iterations"):
+            solve(max_iterations=0)
+        with pytest.raises(TypeError, match="max_iterations"):
+            solve(max_iterations=2.5)
+        with pytest.raises(TypeError, match="max_iterations"):
+            solve(max_iterations=True)
+
+
+@pytest.mark.parametrize("tau", [1e-300, 1e-200, 1e-30])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("kind", ["entropy", "kl", "kl-zero", "tsallis"])
+def test_tiny_regularizer_weight_is_the_unregularized_problem(kind, sparse, tau):
+    """Tsallis(1e-300) divided q by τ (inf − inf = NaN, then 'policy must be finite');
+    Entropy / KL overflowed the same way once |q|/τ > 1.8e308 (numba kernel included)."""
+    mdp = _random_mdp(2, S=5, gamma=0.9, scale=1e10)
+    if sparse:
+        mdp = MDP(sp.csr_matrix(mdp.P_flat), mdp.r, mdp.gamma)
+    reg = {"entropy": lambda: Entropy(tau), "tsallis": lambda: Tsallis(tau),
+           "kl": lambda: KL(tau, np.ones(3) / 3),
+           "kl-zero": lambda: KL(tau, np.array([0.5, 0.5, 0.0]))}[kind]()
+    sol = solve_mdp(mdp, regularizer=reg)
+    assert sol.certified and np.all(np.isfinite(sol.values)) and np.all(np.isfinite(sol.policy))
+    if kind != "kl-zero":
+        ref = solve_mdp(mdp)
+        np.testing.assert_allclose(sol.values, ref.values, rtol=1e-12)
+
+
+def test_regularizer_greedy_maps_at_tiny_and_ordinary_weights():
+    q = np.array([[1.0, 3.0, 3.0 - 1e-12], [-2.0, 5.0, 0.0]])
+    for reg in (Entropy(1e-300), Tsallis(1e-300), KL(1e-300, np.ones(3) / 3)):
+        p = reg.greedy(q)
+        assert np.all(np.isfinite(p)) and np.allclose(p.sum(axis=1), 1)
+        assert p[1] == pytest.approx([0, 1, 0])
+        assert reg.conjugate(q) == pytest.approx(q.max(axis=1), rel=1e-15)
+    tsallis = Tsallis(0.7)
+    np.testing.assert_allclose(tsallis.greedy(q), sparsemax(q / 0.7), atol=1e-15)
+
+
+def test_sparsemax_of_nothing_is_a_value_error():
+    with pytest.raises(ValueError, match="at least one entry"):
+        sparsemax([])
+    with pytest.raises(ValueError, match="at least one entry"):
+        sparsemax(np.zeros((3, 0)))
+    assert sparsemax([2.0]) == pytest.approx([1.0])
+
+
+def test_regularizer_must_be_a_regularizer():
+    mdp = _random_mdp(0, gamma=0.9)
+    for call in (lambda: solve_mdp(mdp, regularizer="entropy"),
+                 lambda: solve_robust(mdp, uncertainty="l1:0.1", regularizer="entropy"),
+                 lambda: run_mdp(mdp, "vi", iterations=2, regularizer="entropy")):
+        with pytest.raises(TypeError, match="regularizer must be None or .*Entropy, KL, Tsallis"):
+            call()
+
+
+@pytest.mark.parametrize("method", ["vi", "mpi", "md-mpi"])
+def test_initial_values_must_be_finite(method):
+    mdp = _random_mdp(0, gamma=0.9)
+    for bad in (np.full(4, np.nan), np.array([0, np.inf, 0, 0])):
+        with pytest.raises(ValueError, match="init must be finite"):
+            run_mdp(mdp, method, iterations=3, init=bad)
+    with pytest.raises(ValueError, match="init must be finite"):
+        run_robust(mdp, "vi", uncertainty="l1:0.1", iterations=3, init=np.full(4, np.nan))
+    with pytest.raises(TypeError, match="init"):
+        run_mdp(mdp, method, iterations=3, init=np.ones(4) * 1j)
+
+
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (True, TypeError), (1.5, TypeError),
+                                         ("7", TypeError), (np.bool_(True), TypeError)])
+def test_npg_entropy_seed_is_validated(seed, error):
+    mdp = _random_mdp(0, gamma=0.9)
+    with pytest.raises(error, match="seed"):
+        run_mdp(mdp, "npg-entropy", iterations=2, regularizer=Entropy(1.0), seed=seed,
+                q_noise=0.1)
+
+
+def test_npg_entropy_seed_accepts_python_and_numpy_ints():
+    mdp = _random_mdp(0, gamma=0.9)
+    runs = [run_mdp(mdp, "npg-entropy", iterations=3, regularizer=Entropy(1.0), seed=s,
+                    q_noise=0.1) for s in (7, np.int64(7))]
+    np.testing.assert_array_equal(runs[1].metrics["q_error"], runs[0].metrics["q_error"])
+    assert runs[1].params["seed"] == 7 and type(runs[1].params["seed"]) is int
+    runs[1].to_json()
+    with pytest.raises(TypeError, match="seed"):
+        run_mdp(mdp, "npg-entropy", iterations=2, regularizer=Entropy(1.0),
+                seed=np.random.default_rng(7), q_noise=0.1)
+
+
+# -- 3. no silent coercions --------------------------------------------------------------------
+def test_complex_sparse_kernel_is_a_type_error():
+    P = _random_mdp(0, gamma=0.9).P_flat
+    r = np.zeros((4, 3))
+    with pytest.raises(TypeError, match="P must hold real numbers"):
+        MDP(sp.csr_matrix(P.astype(complex)), r, 0.9)
+    with pytest.raises(TypeError, match="P must be an array of real numbers"):
+        MDP(P.reshape(4, 3, 4).astype(complex), r, 0.9)
+    assert MDP(sp.csr_matrix(P), r, 0.9).is_sparse  # real sparse still accepted
+
+
+@pytest.mark.parametrize("spec", ["lp1e400:0.1", "lp1e400s:0.1", "lp1e309:0.1"])
+def test_lp_spec_overflowing_to_inf_is_rejected(spec):
+    with pytest.raises(ValueError, match="overflows to inf"):
+        parse_uncertainty(spec)
+
+
+def test_lp_spec_inf_is_the_linf_ball():
+    for spec in ("lpinf:0.1", "lpinfs:0.1", "lpinfinity:0.1"):
+        assert parse_uncertainty(spec).p == math.inf
+    with pytest.raises(ValueError, match="radius"):
+        parse_uncertainty("l1:1e400")
+
+
+# -- 4. no NaN / inf from valid input ----------------------------------------------------------
+UNCERTAINTY = ["l1:0.2", "l1s:0.3", "kl:0.1", "chi2:0.2", "wass:0.3", "kl-pen:1", "tv-pen:0.5",
+               "chi2-pen:1", "lp2:0.01", "lp2s:0.01", "lpinfs:0.01", "lp1s:0.01"]
+
+
+@st.composite
+def small_mdps(draw):
+    """Small MDPs: S ≤ 4, A ≤ 3, γ up to 0.999, rewards ×10^[-8, 8], transitions dense,
+    near-deterministic (1 − (S−1)·δ on one state) or with entries 1e-18."""
+    S, A = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 10**6))
+    gamma = draw(st.sampled_from([0.0, 0.5, 0.9, 0.99, 0.999]))
+    scale = 10.0 ** draw(st.integers(-8, 8))
+    kind = draw(st.sampled_from(["dense", "near-deterministic", "tiny"]))
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(S), size=(S, A))
+    if kind == "near-deterministic":
+        delta = 10.0 ** draw(st.integers(-16, -6))
+        P = np.full((S, A, S), delta)
+        P[np.arange(S)[:, None], np.arange(A)[None, :], rng.integers(0, S, size=(S, A))] = (
+            1.0 - (S - 1) * delta)
+    elif kind == "tiny" and S > 1:
+        return _random_mdp(seed, S, A, gamma, scale, tiny=1e-18), scale
+    return MDP(P, scale * rng.normal(size=(S, A)), gamma), scale
+
+
+def _finite(*arrays):
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=small_mdps(), which=st.sampled_from(["nominal", "entropy", "tsallis", "kl"]))
+def test_solve_mdp_is_finite_and_certified(case, which):
+    mdp, scale = case
+    reg = {"nominal": None, "entropy": Entropy(0.1 * scale), "tsallis": Tsallis(0.1 * scale),
+           "kl": KL(0.1 * scale, np.full(mdp.n_actions, 1.0 / mdp.n_actions))}[which]
+    sol = solve_mdp(mdp, regularizer=reg)
+    assert _finite(sol.values, sol.q, sol.policy, sol.residual)
+    assert sol.certified, (sol.residual, sol.params["residual_tol"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=small_mdps(), spec=st.sampled_from(UNCERTAINTY))
+def test_solve_robust_is_finite(case, spec):
+    mdp, _ = case
+    sol = solve_robust(mdp, uncertainty=spec)
+    assert _finite(sol.values, sol.q, sol.policy, sol.residual)
+    assert sol.certified or not sol.params["kernels_in_simplex"], (
+        sol.residual, sol.params["residual_tol"])
+    # robust ≤ nominal (every set contains P̄), up to the certificates' ‖v − v*‖ ≤ δ/(1 − γ)
+    slack = 2 * sol.params["residual_tol"] / (1 - mdp.gamma)
+    assert np.all(sol.values <= solve_mdp(mdp).values + slack)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=small_mdps(), method=st.sampled_from(["vi", "pi", "mpi", "md-mpi", "npg-entropy",
+                                                  "pmd", "npg"]))
+def test_run_mdp_is_finite(case, method):
+    mdp, scale = case
+    reg = Entropy(0.5 * scale) if method in ("npg-entropy", "pmd") else None
+    if method == "pmd" and mdp.gamma == 0:
+        return
+    run = run_mdp(mdp, method, iterations=5, regularizer=reg)
+    assert _finite(run.policy, *run.metrics.values()) or method == "npg"
+    if method == "npg":  # xiao_potential is NaN by definition where ϑ_ρ ≤ 1 (params say so)
+        assert _finite(run.policy, run.metrics["suboptimality"])
