@@ -15,6 +15,7 @@ from nashlab.solvers.oracles import ExactOracle, SampledOracle, make_oracle
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step, step_coefficients
 from nashlab.solvers.results import Solution, Trajectory
 from nashlab.solvers.robust import RobustBellman, run_robust, solve_robust
+from nashlab.solvers.threads import set_num_threads
 
 __all__ = [
     "BACKENDS",
@@ -44,6 +45,7 @@ __all__ = [
     "qre",
     "run",
     "run_preference_game",
+    "set_num_threads",
     "solve",
     "Method",
     "get_method",
