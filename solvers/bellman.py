@@ -89,11 +89,18 @@ def penalty(policy, regularizer):
     return 0.0 if regularizer is None else regularizer.value(policy)
 
 
-def check_regularizer(regularizer):
+def check_regularizer(regularizer, mdp=None):
     """``regularizer`` if it is None or a regularizer Ω (``value``, ``conjugate`` and
-    ``greedy`` methods, as in ``nashlab.games.regularizers``); TypeError otherwise."""
+    ``greedy`` methods, as in ``nashlab.games.regularizers``); TypeError otherwise. With
+    ``mdp``, a KL reference policy must have shape (A,) or (S, A) of that model."""
     if regularizer is not None and not all(
             callable(getattr(regularizer, name, None)) for name in ("value", "conjugate", "greedy")):
         raise TypeError("regularizer must be None or a regularizer of nashlab.games.regularizers "
                         f"(Entropy, KL, Tsallis), got {type(regularizer).__name__}")
+    if mdp is not None and isinstance(regularizer, KL):
+        shape = regularizer.reference.shape
+        if shape not in ((mdp.n_actions,), (mdp.n_states, mdp.n_actions)):
+            raise ValueError(f"regularizer: the KL reference policy must have shape "
+                             f"({mdp.n_actions},) or {(mdp.n_states, mdp.n_actions)} for this MDP, "
+                             f"got {shape}")
     return regularizer

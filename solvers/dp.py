@@ -75,7 +75,7 @@ def solve_mdp(mdp, *, regularizer=None, uncertainty=None, max_iterations=None,
     """
     if not isinstance(mdp, MDP):
         raise TypeError(f"mdp must be an MDP, got {type(mdp).__name__}")
-    check_regularizer(regularizer)
+    check_regularizer(regularizer, mdp)
     if uncertainty is not None:
         limit = {} if max_iterations is None else {"max_iterations": max_iterations}
         return solve_robust(mdp, uncertainty=uncertainty, regularizer=regularizer,
@@ -172,7 +172,7 @@ def run_mdp(mdp, method, *, iterations, eta=None, init=None, seed=None, track=No
     check_run_options(entry, method_options, eta=eta, seed=seed, takes_seed=method in SEEDED)
     if method in SEEDED:
         check_seed(seed)
-    check_regularizer(regularizer)
+    check_regularizer(regularizer, mdp)
     if mdp.horizon is not None:
         raise ValueError("iterative algorithms need an infinite-horizon MDP (horizon=None)")
     iterations = check_int(iterations, "iterations", 0)

@@ -102,7 +102,10 @@ def _run_pi(mdp, regularizer, iterations, solution, init=None):
 
 
 def _check_sweeps(m):
-    if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
+    """m (evaluation sweeps): TypeError for a non-integer (bool included), ValueError if < 1."""
+    if isinstance(m, bool) or not isinstance(m, int | np.integer):
+        raise TypeError(f"m (evaluation sweeps) must be a positive int, got {m!r}")
+    if m < 1:
         raise ValueError(f"m (evaluation sweeps) must be a positive int, got {m!r}")
     return int(m)
 
@@ -274,6 +277,10 @@ def _run_npg(mdp, regularizer, iterations, solution, init=None, eta=None, step_g
         if k < iterations:
             logits = prox_step(logits, mdp.q_values(v), eta=step, beta=0.0, log_reference=logits)
             step *= growth
+            if not math.isfinite(step):
+                raise ValueError(f"step_growth = {growth:g} overflows the step η_k = η·growth^k to "
+                                 f"inf at k = {k + 1} (eta = {eta:g}); use fewer iterations or a "
+                                 "smaller step_growth")
     extra = {"eta": eta, "eta_A": (1 - gamma) * eta, "step_growth": growth,
              "vartheta": vartheta, "D0": d0}
     return ({"suboptimality": np.array(subopt), "xiao_potential": np.array(potential)},

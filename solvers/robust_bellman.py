@@ -81,7 +81,7 @@ class RobustBellman:
         self.mdp = mdp
         self.uncertainty = as_uncertainty(uncertainty)
         self.backend = _robust_backend(backend, self.uncertainty)
-        self.regularizer = check_regularizer(regularizer)
+        self.regularizer = check_regularizer(regularizer, mdp)
         self.rectangularity = self.uncertainty.rectangularity
         if self.rectangularity == "s" and regularizer is not None:
             raise ValueError("a regularizer is supported with (s,a)-rectangular sets only")

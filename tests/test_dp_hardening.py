@@ -371,3 +371,32 @@ def test_run_mdp_is_finite(case, method):
     assert _finite(run.policy, *run.metrics.values()) or method == "npg"
     if method == "npg":  # xiao_potential is NaN by definition where ϑ_ρ ≤ 1 (params say so)
         assert _finite(run.policy, run.metrics["suboptimality"])
+
+
+# -- the adversarial pass ----------------------------------------------------------------------
+def test_kl_reference_of_the_wrong_shape_names_the_regularizer():
+    mdp = _random_mdp(0, gamma=0.9)  # S = 4, A = 3
+    for ref in (np.ones(5) / 5, np.ones((7, 3)) / 3):
+        reg = KL(1.0, ref)
+        with pytest.raises(ValueError, match="regularizer: the KL reference policy"):
+            solve_mdp(mdp, regularizer=reg)
+        with pytest.raises(ValueError, match="regularizer: the KL reference policy"):
+            solve_robust(mdp, uncertainty="l1:0.1", regularizer=reg)
+        with pytest.raises(ValueError, match="regularizer: the KL reference policy"):
+            run_mdp(mdp, "pmd", iterations=2, regularizer=reg)
+    assert solve_mdp(mdp, regularizer=KL(1.0, np.ones((4, 3)) / 3)).certified
+
+
+def test_evaluation_sweeps_type_and_value():
+    mdp = _random_mdp(0, gamma=0.9)
+    for bad in (True, 1.5):
+        with pytest.raises(TypeError, match="m \\(evaluation sweeps\\)"):
+            run_mdp(mdp, "mpi", iterations=2, m=bad)
+    with pytest.raises(ValueError, match="m \\(evaluation sweeps\\)"):
+        run_mdp(mdp, "mpi", iterations=2, m=0)
+
+
+def test_npg_step_growth_overflow_names_step_growth():
+    mdp = _random_mdp(0, gamma=0.9)
+    with pytest.raises(ValueError, match="step_growth"):
+        run_mdp(mdp, "npg", iterations=50, step_growth=1e10)
