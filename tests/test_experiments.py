@@ -33,7 +33,7 @@ def _sha(path):
 def inproc_client():
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0")
     client = Client(cluster)
     yield client
     client.close()

@@ -141,7 +141,7 @@ def test_egpo_tabular_replays_given_games_through_the_sweep_layer(tmp_path):
     rng = np.random.default_rng(5)
     P = np.stack([games.random_preference(4, seed=s).P for s in range(2)])
     np.savez(tmp_path / "g.npz", P=P, reference_logits=rng.standard_normal((2, 4)))
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         paths = egpo_tabular(tmp_path / "out", client, tmp_path / "g.npz", betas=[0.1], iterations_scale=0.02)
     curves = pd.read_parquet(tmp_path / "out" / "curves.parquet")
