@@ -36,8 +36,10 @@ def _neural(game, algorithm, eta, steps) -> Trajectory:
     history = trainer.history
     metrics = {"kl": np.array([h["kl"] for h in history]),
                "queries": np.array([h["queries"] for h in history], dtype=float)}
-    return Trajectory(f"neural {algorithm}", {"method": algorithm, "eta": eta, "beta": game.beta,
-                                              "n": game.vocab ** game.length}, metrics)
+    params = {"family": "preference", "method": algorithm, "backend": "torch",
+              "n_actions": game.vocab ** game.length, "n_states": None, "batch_shape": [],
+              "beta": game.beta, "eta": eta, "iterations": steps, "policy": "tiny network"}
+    return Trajectory(f"neural {algorithm}", params, metrics)
 
 
 def _tabular(game, steps) -> Trajectory:

@@ -12,7 +12,7 @@ key             meaning
 ==============  =========================================================================
 "family"        "preference", "matrix", "population", "mdp", "robust-mdp", "markov-game"
 "method"        the method name, hyphenated ("nash-mp", "howard-pi", "md-mpi", ...)
-"backend"       the backend that ran: "numpy", "numba" or "cuda"
+"backend"       the backend that ran: "numpy", "numba", "cuda" ("torch" for neural runs)
 "n_actions"     actions per player: an int (one player, or a symmetric game) or [m, n]
                 (two-player zero-sum games: the row player's m, the column player's n)
 "n_states"      number of states (None for games without states)
