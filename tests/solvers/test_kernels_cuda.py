@@ -45,7 +45,7 @@ kernels = pytest.mark.skipif(not SIMULATED and cuda_unavailable_reason() is not 
 
 @pytest.mark.skipif(SIMULATED, reason="the driver itself runs under the simulator")
 def test_cuda_kernels_under_the_simulator():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(Path(__file__).resolve()), "-n", "0",

@@ -171,7 +171,7 @@ def test_readme_example_runs(tmp_path, capsys):
     import runpy
     from pathlib import Path
 
-    example = Path(__file__).resolve().parent.parent / "examples" / "finetune_hf.py"
+    example = Path(__file__).resolve().parents[2] / "examples" / "finetune_hf.py"
     module = runpy.run_path(str(example))
     summary = module["main"](str(tmp_path / "run"))
     assert summary["steps"] == 3 and summary["queries"] == 3 * 2 * 2 * 16
