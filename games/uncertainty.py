@@ -22,7 +22,7 @@ rectangularity "sa", or per state of shape (S,) for "s"):
   The robust operators are γ-contractions when the whole set lies in the simplex
   (min P̄ ≥ β suffices); otherwise they need not be: with P̄ = δ₁ on 3 states, p = 2,
   β = 0.5, γ = 0.9 the (s,a) operator has local Lipschitz constant γ(1 + √2 β) ≈ 1.54
-  (tests/test_robust.py::test_lp_operator_is_not_a_contraction_outside_the_simplex).
+  (tests/solvers/test_robust.py::test_lp_operator_is_not_a_contraction_outside_the_simplex).
   p ≥ 1 (∞ allowed); p < 1 is rejected: the "ball" is not convex and Hölder duality, on
   which every closed form rests, fails;
 * ``WassersteinBall(radius, cost)``   {p : W_d(p, P̄) ≤ ε} with ground cost d (S, S),

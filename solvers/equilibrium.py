@@ -14,7 +14,7 @@ it solves the game at 2β first and uses that solution as the start (homotopy).
 
 Certificate: ``residual`` = ‖G(z)‖∞ ≤ 1e-12 (G is dimensionless: A/β) and ``gap`` =
 2·Expl_β(π) ≤ 1e-13·``payoff_scale`` (max(2·max|A|, β): relative to the game's scale).
-Reached (measured by ``tests/test_equilibrium.py`` and the README): both hold for
+Reached (measured by ``tests/solvers/test_equilibrium.py`` and the README): both hold for
 n ≤ 1000, β ∈ [1e-3, 10]. For β ∈ [1e-4, 1e-3) the rounding floor of A·π/β is about
 ε_mach·n^½/β, so the residual reached is ≲ 1e-11 (the duality gap stays ≤ 1e-13): pass
 ``residual_tol`` accordingly; ``certified`` is ``False`` whenever the tolerances are not met.

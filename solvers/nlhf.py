@@ -40,7 +40,7 @@ The two policy-gradient methods ("policy-gradient" step form) are one step of so
 gradient θ ← θ + η·∇_θ J(θ), J(θ) = ⟨π_θ, g⟩ − β·KL(π_θ‖μ) with g frozen (∇J = π⊙(c − ⟨π, c⟩)),
 in the compositions "single" and "mixture" (``pg_step``); they have no compiled kernel.
 
-Remarks (all [D], checked by ``tests/test_nlhf.py``):
+Remarks (all [D], checked by ``tests/solvers/test_nlhf.py``):
 
 * Nash-MP(η) ≡ EGPO(η/(1+ηβ)) iterate by iterate, and OMD(η') ≡ MMD(η'/(1−η'β)): the
   pairs are the same maps in the prox and the mirror-descent parametrisation.

@@ -60,7 +60,7 @@ _CONTRACTION_PROOF = (
     "P_s ∈ U_s and then a max over π_s of γ-Lipschitz maps is γ-Lipschitz, so "
     "‖T_U v − T_U w‖∞ ≤ γ‖v − w‖∞; take w = v* = T_U v*. For the L_p sets of Kumar et al. "
     "the proof needs P̄ + u ≥ 0 for every admissible u (min P̄ ≥ β suffices); without it the "
-    "operator is not a contraction in general (counterexample in tests/test_robust.py).")
+    "operator is not a contraction in general (counterexample in tests/solvers/test_robust.py).")
 
 _IN_SIMPLEX = (Assumption("every kernel of the set is a distribution (L_p sets: min P̄ ≥ β)",
                           lambda p: bool(p.get("kernels_in_simplex", True))),)
