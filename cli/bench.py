@@ -1,7 +1,7 @@
 """``nashlab bench [--quick] [--json PATH]``: every side-by-side benchmark, one table.
 
-Runs ``bench_games`` and, where those modules exist, ``bench_robust``, ``bench_dp`` and
-``bench_equilibrium`` (each ``main(quick) -> list of row dicts``); prints the rows as a
+Runs ``bench_games``, ``bench_front`` and, where those modules exist, ``bench_robust``,
+``bench_dp`` and ``bench_equilibrium`` (each ``main(quick) -> list of row dicts``); prints the rows as a
 Markdown table and writes them to ``--json PATH``. Every ratio compares timings taken in
 this run, on this machine.
 """
@@ -13,7 +13,7 @@ import sys
 
 from nashlab._files import write_atomic
 
-MODULES = ("bench_games", "bench_robust", "bench_dp", "bench_equilibrium")
+MODULES = ("bench_games", "bench_front", "bench_robust", "bench_dp", "bench_equilibrium")
 
 
 def markdown_table(rows) -> str:
