@@ -56,7 +56,7 @@
       gradient −π⊙(c − ⟨π, c⟩): nashlab's "nash-md-pg" with **η = lr** and
       **mixture_weight = 2·lr/N**.
 
-    ``tests/test_experiments_egpo.py`` checks these maps against the gradients of EGPO's
+    ``tests/experiments/test_experiments_egpo.py`` checks these maps against the gradients of EGPO's
     losses computed by torch autograd, iterate by iterate.
 """
 
