@@ -429,10 +429,13 @@ def nash_mp_packed(tiles, tile_rows, tile_cols, bounds, work, logits, log_mu,
 
     logits, log_mu : (n,) float64, ``logits`` (normalised) updated in place; the policies are
     zero-padded to the packed size N ≥ n. The products run in parallel where
-    ``nashlab.solvers.threads`` says so (serial when one product is below the threshold).
+    ``nashlab.solvers.threads`` says so for the call's work, 2·iterations products (the
+    threads stay awake between the products of one call: measured at n = 2048, 50 iterations,
+    parallel 1.1 ms per iteration against 2.8 ms serial).
     """
     args = (tiles, tile_rows, tile_cols, bounds, work, logits, log_mu, a, b, c, iterations)
-    threads.call(_nash_mp_packed_parallel, _nash_mp_packed_serial, tiles.size, *args)
+    threads.call(_nash_mp_packed_parallel, _nash_mp_packed_serial, 2 * iterations * tiles.size,
+                 *args)
 
 
 def _nash_mp_packed_parallel(*args):
