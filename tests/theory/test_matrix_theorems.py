@@ -4,14 +4,13 @@ size at the largest value its condition allows."""
 
 import math
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nashlab.games.matrix import random_matrix_game
 from nashlab.solvers.matrix_games import run_matrix_game
 from nashlab.theory import matrix_theorems  # registers the theorems
-from nashlab.theory.registry import all_theorems, get
+from nashlab.theory.registry import all_theorems
 from nashlab.theory.verdicts import check
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
@@ -44,14 +43,3 @@ def test_mmd_matrix_game(m, n, tau, seed):
     traj = run_matrix_game(game, "mmd", eta=step, track=("kl",),
                            iterations=_iterations(1 / (1 + step * tau) ** 2))
     _assert_holds(traj, "mmd/matrix-game")
-
-
-
-@pytest.mark.parametrize("theorem_id", sorted(TESTED))
-def test_registered_with_source_status_and_suite(theorem_id):
-    theorem = get(theorem_id)
-    assert theorem.source.arxiv and theorem.suite is not None
-    if theorem.status == "derived":
-        assert theorem.derivation
-    if theorem.status == "slope-only":
-        assert theorem.rate is not None

@@ -10,14 +10,13 @@ their full-range check is ``nashlab verify``.
 import math
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nashlab.games import generators
 from nashlab.solvers import run
 from nashlab.theory import nlhf_theorems  # registers the theorems
-from nashlab.theory.registry import all_theorems, get
+from nashlab.theory.registry import all_theorems
 from nashlab.theory.strategies import distributions, preference_games
 from nashlab.theory.verdicts import check, check_claim
 
@@ -222,13 +221,3 @@ TESTED = {
     "egpo/duality-gap-slope", "mmd/kl-contraction", "mmd/sokota-contraction",
     "omd/kl-contraction", "omwu/kl-slope", "hedge/average-exploitability",
 }
-
-
-@pytest.mark.parametrize("theorem_id", sorted(TESTED))
-def test_registered_with_source_status_and_suite(theorem_id):
-    theorem = get(theorem_id)
-    assert theorem.source.arxiv and theorem.suite is not None
-    if theorem.status == "derived":
-        assert theorem.derivation
-    if theorem.status == "slope-only":
-        assert theorem.rate is not None
