@@ -150,30 +150,45 @@ _cen_assumptions = (
     Assumption("exact evaluation (δ = 0)", lambda p: p.get("delta", 0.0) == 0.0),
 )
 
-register(Theorem(
-    id="dp.npg-entropy.cen-thm1-q",
-    algorithm="entropy-regularized NPG",
-    statement="‖Q*_τ − Q^{t+1}_τ‖∞ ≤ C1·γ(1 − ητ)^t, C1 = ‖Q*_τ − Q^0_τ‖∞ + "
-              "2τ(1 − ητ/(1−γ))‖log π*_τ − log π^0‖∞ (metric index k = t + 1)",
-    metric="q_error",
-    bound=sympy.Piecewise((err0, k < 1), (C1 * gamma * (1 - eta * tau) ** (k - 1), True)),
-    source=Source(CEN, "2007.06558", "Theorem 1 (statement checked; constants recalled)"),
-    status="slope-only",
-    assumptions=_cen_assumptions,
-    rate=1 - eta * tau,
-    suite=_suite_cen))
+#: Cen et al.'s Theorems 1–2, re-derived (the notes had the statements [V] but recalled
+#: constants [R]); one proof covers the exact (δ = 0) and the inexact case.
+_CEN_DERIVATION = (
+    "α = ητ/(1−γ) ∈ (0, 1], ρ = 1 − ητ = 1 − α(1−γ), soft Q^t = r + γPV^t, τ log π* = Q* − V*, "
+    "V* = τ·LSE(Q*/τ). Auxiliary ξ^{t+1} = (1−α)ξ^t + αQ̂^t with ξ^0 = τ log π^0 + V* (per "
+    "state), so that π^t ∝ exp(ξ^t/τ). Write x_t = ‖ξ^t − Q*‖∞, y_t = ‖Q* − Q^t‖∞, "
+    "u_t = max(0, max_{s,a}(ξ^t − Q^t)), w_t = x_t + u_t, L_0 = ‖log π^0 − log π*‖∞; then "
+    "x_0 = τL_0 and u_0 ≤ τL_0 + y_0 (Q* ≥ Q^0). "
+    "(i) Improvement: π^{t+1} maximizes ⟨p, Q̂^t⟩ + τH(p) − ((1−α)/α)τKL(p‖π^t), so "
+    "T_{π^{t+1}}V^t ≥ V^t − 2δ, and by monotonicity of T_π, V^{t+1} ≥ V^t − 2δ/(1−γ), "
+    "Q^{t+1} ≥ Q^t − 2γδ/(1−γ). "
+    "(ii) V*(s) − V^{t+1}(s) = τLSE(Q*/τ) − τLSE(ξ^{t+1}/τ) + E_{π^{t+1}}[ξ^{t+1} − Q^{t+1}] "
+    "≤ w_{t+1} (LSE is 1-Lipschitz in ‖·‖∞), hence 0 ≤ Q* − Q^{t+1} = γP(V* − V^{t+1}) "
+    "gives y_{t+1} ≤ γw_{t+1}. "
+    "(iii) x_{t+1} ≤ (1−α)x_t + α(y_t + δ); ξ^{t+1} − Q^{t+1} = (1−α)(ξ^t − Q^t) + "
+    "α(Q̂^t − Q^t) + (Q^t − Q^{t+1}) gives u_{t+1} ≤ (1−α)u_t + αδ + 2γδ/(1−γ). "
+    "So w_{t+1} ≤ (1−α)w_t + αy_t + c ≤ ρw_t + c (t ≥ 1) with c = 2αδ + 2γδ/(1−γ), and "
+    "w_1 ≤ (1−α)(2τL_0 + y_0) + αy_0 + c = C1 + c. Unrolling, w_{t+1} ≤ ρ^tC1 + "
+    "c(1 − ρ^{t+1})/(1−ρ) ≤ ρ^tC1 + C2 with c/(1−ρ) = (2δ/(1−γ))(1 + γ/(ητ)) = C2. "
+    "Hence ‖Q* − Q^{t+1}‖∞ ≤ γ(ρ^tC1 + C2) and, since τ(log π − log π*) = (ξ − Q*) − "
+    "(LSE_τ ξ − LSE_τ Q*), ‖log π* − log π^{t+1}‖∞ ≤ 2x_{t+1}/τ ≤ (2/τ)(ρ^tC1 + C2); "
+    "δ = 0 (C2 = 0) is Theorem 1. C1 = ‖Q* − Q^0‖∞ + 2τ(1 − α)L_0 is params['C1'].")
 
-register(Theorem(
-    id="dp.npg-entropy.cen-thm1-logpi",
-    algorithm="entropy-regularized NPG",
-    statement="‖log π*_τ − log π^{t+1}‖∞ ≤ 2C1τ^{-1}(1 − ητ)^t (metric index k = t + 1)",
-    metric="log_policy_error",
-    bound=sympy.Piecewise((err0, k < 1), (2 * C1 / tau * (1 - eta * tau) ** (k - 1), True)),
-    source=Source(CEN, "2007.06558", "Theorem 1 (statement checked; constants recalled)"),
-    status="slope-only",
-    assumptions=_cen_assumptions,
-    rate=1 - eta * tau,
-    suite=_suite_cen))
+
+def _cen_theorem(id_, statement, metric, scale, inexact):
+    """Theorem 1 (exact, C2 = 0) or 2 (inexact) of Cen et al. on ``metric``; the bound at
+    metric index k = t + 1 ≥ 1 is scale·(C1(1 − ητ)^{k−1} + C2); k = 0 is not bounded."""
+    tail = C1 * (1 - eta * tau) ** (k - 1) + (C2 if inexact else 0)
+    return register(Theorem(
+        id=id_, algorithm="entropy-regularized NPG" + (", inexact Q" if inexact else ""),
+        statement=statement, metric=metric,
+        bound=sympy.Piecewise((sympy.oo, k < 1), (scale * tail, True)),
+        source=Source(CEN, "2007.06558", f"Theorem {2 if inexact else 1} (statement checked; "
+                      "constants re-derived)"),
+        status="derived",
+        assumptions=((Assumption("0 < η ≤ (1 − γ)/τ", _cen_step_ok),) if inexact
+                     else _cen_assumptions),
+        rate=1 - eta * tau, derivation=_CEN_DERIVATION,
+        suite=_suite_cen_inexact if inexact else _suite_cen))
 
 
 def _suite_cen_inexact(quick):
@@ -181,19 +196,21 @@ def _suite_cen_inexact(quick):
         yield from _suite_cen(quick, noise)
 
 
-register(Theorem(
-    id="dp.npg-entropy.cen-thm2",
-    algorithm="entropy-regularized NPG, inexact Q",
-    statement="‖Q*_τ − Q^{t+1}_τ‖∞ ≤ γ[(1 − ητ)^t C1 + C2], C2 = 2δ/(1−γ)·(1 + γ/(ητ)) "
-              "(metric index k = t + 1); written as q_error − γC2 ≤ γC1(1 − ητ)^t so that "
-              "the slope of the transient can be fitted",
-    metric="q_error_excess",
-    bound=sympy.Piecewise((err0, k < 1), (gamma * (1 - eta * tau) ** (k - 1) * C1, True)),
-    source=Source(CEN, "2007.06558", "Theorem 2 (statement checked; constants recalled)"),
-    status="slope-only",
-    assumptions=(Assumption("0 < η ≤ (1 − γ)/τ", _cen_step_ok),),
-    rate=1 - eta * tau,
-    suite=_suite_cen_inexact))
+_cen_theorem("dp.npg-entropy.cen-thm1-q",
+             "‖Q*_τ − Q^{t+1}_τ‖∞ ≤ C1·γ(1 − ητ)^t, C1 = ‖Q*_τ − Q^0_τ‖∞ + "
+             "2τ(1 − ητ/(1−γ))‖log π*_τ − log π^0‖∞ (metric index k = t + 1)",
+             "q_error", gamma, inexact=False)
+_cen_theorem("dp.npg-entropy.cen-thm1-logpi",
+             "‖log π*_τ − log π^{t+1}‖∞ ≤ 2C1τ^{-1}(1 − ητ)^t (metric index k = t + 1)",
+             "log_policy_error", 2 / tau, inexact=False)
+_cen_theorem("dp.npg-entropy.cen-thm2",
+             "‖Q̂^t − Q^t_τ‖∞ ≤ δ: ‖Q*_τ − Q^{t+1}_τ‖∞ ≤ γ[(1 − ητ)^t C1 + C2], "
+             "C2 = 2δ/(1−γ)·(1 + γ/(ητ)) (metric index k = t + 1)",
+             "q_error", gamma, inexact=True)
+_cen_theorem("dp.npg-entropy.cen-thm2-logpi",
+             "‖Q̂^t − Q^t_τ‖∞ ≤ δ: ‖log π*_τ − log π^{t+1}‖∞ ≤ 2τ^{-1}[(1 − ητ)^t C1 + C2] "
+             "(metric index k = t + 1)",
+             "log_policy_error", 2 / tau, inexact=True)
 
 
 # -- policy mirror descent (Lan) ----------------------------------------------------------
@@ -204,6 +221,20 @@ def _suite_lan(quick):
                                                     regularizer=reg)
 
 
+_LAN_DERIVATION = (
+    "Cost form f = −V_h, h = τKL(·‖μ) (τ-strongly convex relative to D = KL), Q_k = Q^{π_k}_h, "
+    "ψ_k(s, p) = ⟨Q_k(s), p⟩ + h(p) − V_k(s), Φ_k = E_{ν*}[V_k − V*] + (τ/(1−γ))𝒟_k with "
+    "𝒟_k = E_{ν*}KL(π*_s‖π_k(s)) (reward form: the metric lan_potential). Three-point "
+    "lemma of the prox step at p: η[ψ_k(s, π_{k+1}) − ψ_k(s, p)] + KL(π_{k+1}‖π_k) ≤ "
+    "KL(p‖π_k) − (1+ητ)KL(p‖π_{k+1}). p = π_k gives ψ_k(s, π_{k+1}) ≤ 0, so by the "
+    "performance difference V_{k+1}(s) − V_k(s) = E_{d^{π_{k+1}}_s}ψ_k/(1−γ) ≤ ψ_k(s, π_{k+1}) "
+    "(d_s puts mass ≥ 1−γ on s). p = π*_s averaged over ν* (stationary: E_{ν*}ψ_k(·, π*) = "
+    "(1−γ)E_{ν*}[V* − V_k]) gives η[(f_{k+1} − f*) − γ(f_k − f*)] ≤ 𝒟_k − (1+ητ)𝒟_{k+1}. "
+    "With η = (1−γ)/(γτ): (1+ητ)/η = τ/(1−γ) and 1/η = γτ/(1−γ), i.e. Φ_{k+1} ≤ γΦ_k.")
+
+_lan_step = Assumption("η = (1 − γ)/(γτ)", lambda p: abs(
+    p["eta"] - (1 - p["gamma"]) / (p["gamma"] * p["tau"])) <= 1e-12 * p["eta"])
+
 register(Theorem(
     id="dp.pmd.lan-thm1",
     algorithm="regularized policy mirror descent",
@@ -211,11 +242,26 @@ register(Theorem(
               "ν* stationary under π*",
     metric="lan_potential",
     bound=err0 * gamma**k,
-    source=Source(LAN, "2102.00135", "Theorem 1 (constants recalled)"),
-    status="slope-only",
-    assumptions=(Assumption("η = (1 − γ)/(γτ)", lambda p: abs(
-        p["eta"] - (1 - p["gamma"]) / (p["gamma"] * p["tau"])) <= 1e-12 * p["eta"]),),
+    source=Source(LAN, "2102.00135", "Theorem 1 (constants re-derived)"),
+    status="derived",
+    assumptions=(_lan_step,),
     rate=gamma,
+    derivation=_LAN_DERIVATION + " Iterate the per-step form (dp.pmd.lan-step).",
+    suite=_suite_lan))
+
+register(Theorem(
+    id="dp.pmd.lan-step",
+    algorithm="regularized policy mirror descent",
+    statement="Per step: Φ_{k+1} ≤ γ·Φ_k for Φ_k = E_{ν*}[V*_h − V^{π_k}_h] + "
+              "(τ/(1−γ))E_{ν*}KL(π*‖π_k), η = (1−γ)/(γτ)",
+    metric="lan_potential",
+    bound=gamma * prev,
+    form="per-step",
+    source=Source(LAN, "2102.00135", "proof of Theorem 1 (one step, re-derived)"),
+    status="derived",
+    assumptions=(_lan_step,),
+    rate=gamma,
+    derivation=_LAN_DERIVATION,
     suite=_suite_lan))
 
 
@@ -310,7 +356,7 @@ register(Theorem(
     id="mg.shapley.contraction",
     algorithm="Shapley value iteration",
     statement="‖v_{k+1} − v*‖∞ ≤ γ‖v_k − v*‖∞ for v_{k+1}(s) = val(Q_{v_k}(s))",
-    source=Source("Stochastic Games (L. S. Shapley, PNAS 1953)", "n/a", "§3 (contraction)"),
+    source=Source("Stochastic Games (L. S. Shapley, PNAS 1953)", None, "§3 (contraction)"),
     status="derived",
     derivation="|val(M) − val(M')| ≤ max|M − M'| and |Q_v − Q_w| ≤ γ‖v − w‖∞ entrywise.",
     suite=_suite_shapley, **_per_step_gamma))
@@ -319,7 +365,7 @@ register(Theorem(
     id="mg.regularized-shapley.contraction",
     algorithm="entropy-regularized Shapley value iteration",
     statement="‖v_{k+1} − v*_τ‖∞ ≤ γ‖v_k − v*_τ‖∞ for v_{k+1}(s) = val_τ(Q_{v_k}(s))",
-    source=Source("Stochastic Games (L. S. Shapley, PNAS 1953)", "n/a",
+    source=Source("Stochastic Games (L. S. Shapley, PNAS 1953)", None,
                   "§3, with the regularized stage value"),
     status="derived",
     derivation="val_τ(M) = max_x min_y xᵀMy + τH(x) − τH(y) is 1-Lipschitz in max|M| "
