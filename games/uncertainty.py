@@ -11,8 +11,11 @@ and an s-rectangular set couples the actions of a state (optimal policies may ra
 Sets (the radius is a scalar, or one value per (s, a) of shape (S, A) for
 rectangularity "sa", or per state of shape (S,) for "s"):
 
-* ``L1Ball(radius, rectangularity)``   {p ∈ Δ_S : ‖p − P̄‖₁ ≤ ξ} — mass may move to states
-  P̄ never reaches (Iyengar 2005; Ho, Petrik, Wiesemann, arXiv 2006.09484 for "s");
+* ``L1Ball(radius, rectangularity, support)`` {p ∈ Δ_S : ‖p − P̄‖₁ ≤ ξ}; support "simplex"
+  (default): mass may move to states P̄ never reaches (Iyengar 2005; Ho, Petrik, Wiesemann,
+  arXiv 2006.09484 for "s"); support "nominal": p also stays on supp P̄_{s,a} (the L1 set of
+  craam2, ``robust_l1u`` / ``robust_s_l1u``, whose inner problems take the nominal
+  successors only);
 * ``KLBall(radius)``                  {p ≪ P̄ : KL(p‖P̄) ≤ ρ} (Nilim & El Ghaoui 2005);
 * ``Chi2Ball(radius)``                {p ≪ P̄ : Σ (p − P̄)²/P̄ ≤ ρ};
 * ``LpBall(p, radius, rectangularity, reward_radius)`` the sets of Kumar, Derman, Geist,
@@ -28,13 +31,21 @@ rectangularity "sa", or per state of shape (S,) for "s"):
 * ``WassersteinBall(radius, cost)``   {p : W_d(p, P̄) ≤ ε} with ground cost d (S, S),
   or cost "line" (d = |i − j|) or "discrete" (d = 1[i ≠ j]).
 
+``optimistic=True`` on a ball (L1, KL, χ², L_p, Wasserstein) turns the inner min into a
+max: the best case max_{p ∈ U} p·z = −min_{p ∈ U} p·(−z) (every ball is a set, so the same
+oracle at −z gives it; craam2's ``optimistic_l1u``). Penalties have no optimistic form: the
+best case max_p p·z + λD(p‖P̄) is +∞ for KL and χ² (a TypeError names the keyword).
+
 Robust-regularized penalties (RRMDP, dp_robust.md §3.4): min over all p ∈ Δ_S of
 p·v + λ D(p‖P̄) with D = KL (``KLPenalty``), TV = ½‖·‖₁ (``TVPenalty``) or χ² (``Chi2Penalty``).
 
-``parse_uncertainty(spec)`` reads "l1:0.1", "l1s:0.5", "kl:0.05", "chi2:0.2", "lp2:0.1",
-"lp2s:0.1", "lpinf:0.1", "wass:0.1" (line cost), "kl-pen:1", "tv-pen:0.5", "chi2-pen:1".
+``parse_uncertainty(spec)`` reads "l1:0.1", "l1s:0.5", "l1n:0.5" and "l1ns:0.5" (nominal
+support, "sa" and "s"), "kl:0.05", "chi2:0.2", "lp2:0.1", "lp2s:0.1", "lpinf:0.1", "wass:0.1"
+(line cost), "kl-pen:1", "tv-pen:0.5", "chi2-pen:1"; the prefix "opt-" makes a ball
+optimistic ("opt-l1n:0.5").
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -71,11 +82,18 @@ def _rectangularity(value, allowed=RECTANGULARITIES):
     return value
 
 
+def _optimistic(value):
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"optimistic must be True or False, got {value!r}")
+    return bool(value)
+
+
 class _Set:
     """Shared behaviour: radii broadcast to the model's shape."""
 
     rectangularity = "sa"
     radius_name = "radius"
+    optimistic = False
 
     def radii(self, n_states, n_actions):
         shape = (n_states, n_actions) if self.rectangularity == "sa" else (n_states,)
@@ -83,17 +101,26 @@ class _Set:
                           self.rectangularity)
 
 
+SUPPORTS = ("simplex", "nominal")
+
+
 @dataclass(frozen=True, eq=False)
 class L1Ball(_Set):
-    """‖p − P̄_{s,a}‖₁ ≤ ξ_{s,a} over the whole simplex ("sa"), or Σ_a ‖p_a − P̄_{s,a}‖₁ ≤ κ_s ("s")."""
+    """‖p − P̄_{s,a}‖₁ ≤ ξ_{s,a} ("sa"), or Σ_a ‖p_a − P̄_{s,a}‖₁ ≤ κ_s ("s"); p ∈ Δ_S
+    (support "simplex") or p ∈ Δ_S with supp p ⊆ supp P̄_{s,a} (support "nominal", craam2)."""
 
     radius: object
     rectangularity: str = "sa"
+    support: str = "simplex"
+    optimistic: bool = False
     name = "l1"
 
     def __post_init__(self):
         object.__setattr__(self, "radius", _radius(self.radius))
         _rectangularity(self.rectangularity)
+        if self.support not in SUPPORTS:
+            raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}")
+        object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,10 +128,12 @@ class KLBall(_Set):
     """KL(p‖P̄_{s,a}) ≤ ρ_{s,a}, p supported on supp P̄_{s,a}."""
 
     radius: object
+    optimistic: bool = False
     name = "kl"
 
     def __post_init__(self):
         object.__setattr__(self, "radius", _radius(self.radius))
+        object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,10 +141,12 @@ class Chi2Ball(_Set):
     """Σ_s' (p(s') − P̄(s'))²/P̄(s') ≤ ρ_{s,a}, p supported on supp P̄_{s,a}."""
 
     radius: object
+    optimistic: bool = False
     name = "chi2"
 
     def __post_init__(self):
         object.__setattr__(self, "radius", _radius(self.radius))
+        object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,6 +160,7 @@ class LpBall(_Set):
     radius: object
     rectangularity: str = "s"
     reward_radius: object = 0.0
+    optimistic: bool = False
     name = "lp"
 
     def __post_init__(self):
@@ -143,6 +175,7 @@ class LpBall(_Set):
         object.__setattr__(self, "radius", _radius(self.radius))
         object.__setattr__(self, "reward_radius", _radius(self.reward_radius, "reward_radius"))
         _rectangularity(self.rectangularity)
+        object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
 
     @property
     def q(self):
@@ -167,10 +200,12 @@ class WassersteinBall(_Set):
 
     radius: object
     cost: object = "line"
+    optimistic: bool = False
     name = "wasserstein"
 
     def __post_init__(self):
         object.__setattr__(self, "radius", _radius(self.radius))
+        object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
         if isinstance(self.cost, str):
             if self.cost not in ("line", "discrete"):
                 raise ValueError(f"cost must be an (S, S) array, 'line' or 'discrete', got {self.cost!r}")
@@ -231,6 +266,8 @@ UNCERTAINTY_SETS = (L1Ball, KLBall, Chi2Ball, LpBall, WassersteinBall) + PENALTI
 _SIMPLE = {
     "l1": lambda x: L1Ball(x, "sa"),
     "l1s": lambda x: L1Ball(x, "s"),
+    "l1n": lambda x: L1Ball(x, "sa", "nominal"),
+    "l1ns": lambda x: L1Ball(x, "s", "nominal"),
     "kl": KLBall,
     "chi2": Chi2Ball,
     "wass": lambda x: WassersteinBall(x, "line"),
@@ -241,8 +278,9 @@ _SIMPLE = {
 
 
 def parse_uncertainty(spec: str):
-    """Build a set from "kind:radius" (kinds: l1, l1s, kl, chi2, wass, kl-pen, tv-pen,
-    chi2-pen, lp<p> and lp<p>s with p a number ≥ 1 or "inf", e.g. "lp2s:0.1")."""
+    """Build a set from "kind:radius" (kinds: l1, l1s, l1n, l1ns (nominal support), kl, chi2,
+    wass, kl-pen, tv-pen, chi2-pen, lp<p> and lp<p>s with p a number ≥ 1 or "inf", e.g.
+    "lp2s:0.1"); "opt-<kind>:radius" is the optimistic ball (e.g. "opt-l1n:0.5")."""
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a string like 'l1:0.1', got {type(spec).__name__}")
     kind, sep, value = spec.strip().lower().partition(":")
@@ -252,6 +290,12 @@ def parse_uncertainty(spec: str):
         radius = float(value)
     except ValueError:
         raise ValueError(f"radius in spec {spec!r} must be a number, got {value!r}") from None
+    if kind.startswith("opt-"):
+        unc = parse_uncertainty(f"{kind[4:]}:{value}")
+        if isinstance(unc, PENALTIES):
+            raise ValueError(f"'opt-' applies to balls, not to the penalty {kind[4:]!r} in "
+                             f"{spec!r}: its best case is unbounded")
+        return dataclasses.replace(unc, optimistic=True)
     if kind in _SIMPLE:
         return _SIMPLE[kind](radius)
     if kind.startswith("lp"):
@@ -267,4 +311,4 @@ def parse_uncertainty(spec: str):
                              "for the L_inf ball")
         return LpBall(p, radius, rect)
     raise ValueError(f"unknown uncertainty kind {kind!r} in {spec!r}; known: "
-                     f"{sorted(_SIMPLE) + ['lp<p>', 'lp<p>s']}")
+                     f"{sorted(_SIMPLE) + ['lp<p>', 'lp<p>s']}, each ball also as 'opt-<kind>'")

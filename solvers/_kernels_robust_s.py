@@ -6,7 +6,9 @@ Ho, Petrik, Wiesemann (arXiv 2006.09484): at each state,
 T v(s) = min_{ξ ≥ 0, Σξ_a ≤ κ_s} max_a q_a(ξ_a) with q_a(ξ) = r_a + γ min_{‖p − p̄_a‖₁ ≤ ξ} p·v
 convex, piecewise linear and decreasing; solved exactly on the knots of the q_a, with the
 optimal randomized policy from the KKT conditions. With ``evaluate`` the kernel computes
-T^π v for the given policy instead (nature's budget allocation by weighted slopes).
+T^π v for the given policy instead (nature's budget allocation by weighted slopes). With
+``nominal`` every q_a is that of the support-restricted L1 set (mass moves to the argmin of
+v over supp p̄_a only: craam2's ``robust_s_l1u``), with the same knot structure.
 """
 
 import math
@@ -67,8 +69,12 @@ def _xi_of_u(xi, q, m, u):
 
 @njit(cache=True)
 def _s_l1_state(z, i0, indptr, indices, data, first_row, A, r, gamma, kappa_s, policy_in,
-                evaluate):
-    """One state: optimal (value, π, ξ) if not ``evaluate``, else (T^π value, π, ξ)."""
+                evaluate, nominal):
+    """One state: optimal (value, π, ξ) if not ``evaluate``, else (T^π value, π, ξ).
+
+    ``nominal``: each action's mass goes to the argmin of z over its own support (the
+    support-restricted set) instead of i₀ = argmin_S z. An action with an empty row (an
+    infeasible pair) is absent: q_a ≡ −∞, π_a = 0, ξ_a = 0."""
     kmax = 1
     for a in range(A):
         kmax = max(kmax, indptr[first_row + a + 1] - indptr[first_row + a] + 1)
@@ -77,7 +83,12 @@ def _s_l1_state(z, i0, indptr, indices, data, first_row, A, r, gamma, kappa_s, p
     m = np.zeros(A, dtype=np.int64)
     for a in range(A):
         lo, hi = indptr[first_row + a], indptr[first_row + a + 1]
-        m[a] = _l1_knots(z, i0, indices[lo:hi], data[lo:hi], r[a], gamma, xi[a], qk[a])
+        if hi == lo:
+            qk[a, 0] = -math.inf
+            continue
+        idx = indices[lo:hi]
+        i_row = idx[np.argmin(z[idx])] if nominal else i0
+        m[a] = _l1_knots(z, i_row, idx, data[lo:hi], r[a], gamma, xi[a], qk[a])
     alloc = np.zeros(A)
     if evaluate:  # min_{Σξ ≤ κ} Σ π_a q_a(ξ_a): greedy over segments by weighted slope
         n_seg = 0
@@ -89,7 +100,8 @@ def _s_l1_state(z, i0, indptr, indices, data, first_row, A, r, gamma, kappa_s, p
         s = 0
         value = 0.0
         for a in range(A):
-            value += policy_in[a] * qk[a, 0]
+            if policy_in[a] != 0.0:
+                value += policy_in[a] * qk[a, 0]
             for k in range(m[a]):
                 slopes[s] = policy_in[a] * (qk[a, k + 1] - qk[a, k]) / (xi[a, k + 1] - xi[a, k])
                 seg_a[s] = a
@@ -174,7 +186,7 @@ def _s_l1_state(z, i0, indptr, indices, data, first_row, A, r, gamma, kappa_s, p
 
 
 @njit(cache=True)
-def s_l1_states(indptr, indices, data, z, r, gamma, kappas, policy_in, evaluate):
+def s_l1_states(indptr, indices, data, z, r, gamma, kappas, policy_in, evaluate, nominal):
     S, A = r.shape
     i0 = np.argmin(z)
     values = np.empty(S)
@@ -183,5 +195,5 @@ def s_l1_states(indptr, indices, data, z, r, gamma, kappas, policy_in, evaluate)
     for s in range(S):
         values[s], policy[s], alloc[s] = _s_l1_state(z, i0, indptr, indices, data, s * A, A,
                                                      r[s], gamma, kappas[s], policy_in[s],
-                                                     evaluate)
+                                                     evaluate, nominal)
     return values, policy, alloc

@@ -4,7 +4,8 @@ first use).
 
 Each ``*_rows`` kernel computes σ(row) = min_{p ∈ U_row} p·z for every row of a CSR nominal
 kernel (support = nominal support) at one shared value vector z, and, with ``want_p``, writes
-the worst-case distribution p* of each row into ``P_out`` (dense (N, S)). The mathematics of
+the worst-case distribution p* of each row into ``P_out`` (dense (N, S)). An empty row (an
+infeasible state-action pair, ``MDP.feasible``) has σ = 0 and a zero kernel row. The mathematics of
 each set (L1 sorting, KL and χ² duals, Wasserstein transport, RRMDP penalties) is described
 in ``nashlab.solvers.robust_oracles``.
 """
@@ -67,7 +68,10 @@ def _l1_row(z, order_desc, i0, idx, w, xi, buf, p_out, want_p):
 
 
 @njit(cache=True)
-def l1_rows(indptr, indices, data, z, radii, want_p, P_out):
+def _l1_rows(indptr, indices, data, z, radii, want_p, P_out, nominal):
+    """The L1 rows; the receiving state i₀ is argmin_S z, or argmin over the row's support
+    (``nominal``: the support-restricted set of craam2, where p stays on supp p̄). An
+    empty row (an infeasible pair) has value 0 and no kernel."""
     n = indptr.size - 1
     order_desc = np.argsort(-z)
     i0 = order_desc[-1]
@@ -75,9 +79,24 @@ def l1_rows(indptr, indices, data, z, radii, want_p, P_out):
     out = np.empty(n)
     for row in range(n):
         lo, hi = indptr[row], indptr[row + 1]
-        out[row] = _l1_row(z, order_desc, i0, indices[lo:hi], data[lo:hi], radii[row], buf,
+        if hi == lo:
+            out[row] = 0.0
+            continue
+        idx = indices[lo:hi]
+        i_row = idx[np.argmin(z[idx])] if nominal else i0
+        out[row] = _l1_row(z, order_desc, i_row, idx, data[lo:hi], radii[row], buf,
                            P_out[row] if want_p else buf, want_p)
     return out
+
+
+@njit(cache=True)
+def l1_rows(indptr, indices, data, z, radii, want_p, P_out):
+    return _l1_rows(indptr, indices, data, z, radii, want_p, P_out, False)
+
+
+@njit(cache=True)
+def l1_nominal_rows(indptr, indices, data, z, radii, want_p, P_out):
+    return _l1_rows(indptr, indices, data, z, radii, want_p, P_out, True)
 
 
 @njit(cache=True)
@@ -177,6 +196,9 @@ def kl_rows(indptr, indices, data, z, radii, want_p, P_out):
     dummy = np.empty(0)
     for row in range(n):
         lo, hi = indptr[row], indptr[row + 1]
+        if hi == lo:
+            out[row] = 0.0
+            continue
         out[row] = _kl_row(z, indices[lo:hi], data[lo:hi], radii[row],
                            P_out[row] if want_p else dummy, want_p)
     return out
@@ -256,6 +278,9 @@ def chi2_rows(indptr, indices, data, z, radii, want_p, P_out):
     dummy = np.empty(0)
     for row in range(n):
         lo, hi = indptr[row], indptr[row + 1]
+        if hi == lo:
+            out[row] = 0.0
+            continue
         out[row] = _chi2_row(z, indices[lo:hi], data[lo:hi], radii[row],
                              P_out[row] if want_p else dummy, want_p)
     return out
@@ -319,6 +344,9 @@ def wasserstein_rows(indptr, indices, data, z, radii, cost, d_pos, want_p, P_out
     dummy = np.empty(0)
     for row in range(n):
         lo, hi = indptr[row], indptr[row + 1]
+        if hi == lo:
+            out[row] = 0.0
+            continue
         out[row] = _wasserstein_row(z, indices[lo:hi], data[lo:hi], radii[row], cost, d_pos,
                                     P_out[row] if want_p else dummy, want_p)
     return out
@@ -330,6 +358,9 @@ def kl_penalty_rows(indptr, indices, data, z, strengths, want_p, P_out):
     out = np.empty(n)
     for row in range(n):
         lo, hi = indptr[row], indptr[row + 1]
+        if hi == lo:
+            out[row] = 0.0
+            continue
         idx, w, lam = indices[lo:hi], data[lo:hi], strengths[row]
         zv = z[idx]
         zmin = zv.min()
@@ -348,6 +379,9 @@ def tv_penalty_rows(indptr, indices, data, z, strengths, want_p, P_out):
     i0 = np.argmin(z)
     for row in range(n):
         lo, hi = indptr[row], indptr[row + 1]
+        if hi == lo:
+            out[row] = 0.0
+            continue
         cap = z[i0] + strengths[row]
         value = 0.0
         for t in range(lo, hi):
@@ -366,6 +400,9 @@ def chi2_penalty_rows(indptr, indices, data, z, strengths, want_p, P_out):
     out = np.empty(n)
     for row in range(n):
         lo, hi = indptr[row], indptr[row + 1]
+        if hi == lo:
+            out[row] = 0.0
+            continue
         idx, w, lam = indices[lo:hi], data[lo:hi], strengths[row]
         zv = z[idx] - z[idx].min()
         order = np.argsort(zv)
@@ -393,6 +430,7 @@ def chi2_penalty_rows(indptr, indices, data, z, strengths, want_p, P_out):
 #: (the Wasserstein kernel also takes the cost matrix and its least positive entry).
 ROW_KERNELS = {
     "l1": l1_rows,
+    "l1-nominal": l1_nominal_rows,
     "kl": kl_rows,
     "chi2": chi2_rows,
     "kl-penalty": kl_penalty_rows,

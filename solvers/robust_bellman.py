@@ -13,6 +13,13 @@ the optimal policy may be randomized; no regularizer is supported there.
 
 The worst-case oracles σ_U are ``nashlab.solvers.robust_oracles`` (compiled) and
 ``nashlab.solvers.robust_closed_forms`` (the L_p sets, NumPy).
+
+Optimistic sets (``optimistic=True``, best case: min_{P ∈ U} becomes max_{P ∈ U}) reuse the
+same oracles through max_{p ∈ U} p·z = −min_{p ∈ U} p·(−z) (with the reward −r for the
+s-rectangular L1 evaluation). With both maxima the optimal policy is deterministic also for
+s-rectangular sets: max_π max_{Σξ_a ≤ κ} Σ_a π_a q̃_a(ξ_a) = max_a q̃_a(κ) for L1 (each q̃_a
+is non-decreasing in its budget), and max_π π·q̄ + σ‖π‖_{p*} = max_a q̄_a + σ for L_p (a
+convex function is maximised at a vertex; ‖e_a‖ = 1).
 """
 
 import math
@@ -87,6 +94,11 @@ class RobustBellman:
             raise ValueError("a regularizer is supported with (s,a)-rectangular sets only")
         S, A = mdp.n_states, mdp.n_actions
         self.radii = self.uncertainty.radii(S, A)
+        #: −1 for an optimistic set (σ_opt(z) = −σ(−z)), +1 otherwise
+        self.sign = -1.0 if self.uncertainty.optimistic else 1.0
+        self.nominal = getattr(self.uncertainty, "support", None) == "nominal"
+        self.kind = None if isinstance(self.uncertainty, LpBall) else (
+            "l1-nominal" if self.nominal else _KINDS[type(self.uncertainty)])
         self.csr = as_csr(mdp.P_flat)
         self.cost = (self.uncertainty.cost_matrix(S)
                      if isinstance(self.uncertainty, WassersteinBall) else None)
@@ -119,22 +131,22 @@ class RobustBellman:
     def _sigma(self, v, want_kernel):
         """σ_{U_{s,a}}(v) (S, A) and the worst kernel ((S·A, S) dense or None); sa-rect."""
         S, A = self.mdp.n_states, self.mdp.n_actions
-        if self._is_lp:
+        if self._is_lp:  # σ = P̄·v ∓ βκ_q(v), kernel P̄ ∓ βg
             k, g = kappa(v, self.uncertainty.q)
-            sigma = self.mdp.expected_next(v) - self.radii * k
-            kernel = (self.mdp.P_flat - self.radii.reshape(-1, 1) * g[None, :]
+            sigma = self.mdp.expected_next(v) - self.sign * self.radii * k
+            kernel = (self.mdp.P_flat - self.sign * self.radii.reshape(-1, 1) * g[None, :]
                       if want_kernel else None)
             if kernel is not None and not isinstance(kernel, np.ndarray):
                 kernel = np.asarray(kernel)
             return sigma, kernel
-        values, kernel = batch_worst_case(_KINDS[type(self.uncertainty)], self.csr, v,
+        values, kernel = batch_worst_case(self.kind, self.csr, self.sign * v,
                                           self.radii.ravel(), cost=self.cost,
                                           want_kernel=want_kernel)
-        return values.reshape(S, A), kernel
+        return self.sign * values.reshape(S, A), kernel
 
     def _reward(self):
         if self._is_lp and self.rectangularity == "sa":
-            return self.mdp.r - self.reward_radii
+            return self.mdp.r - self.sign * self.reward_radii
         return self.mdp.r
 
     def q(self, v):
@@ -155,8 +167,17 @@ class RobustBellman:
             return self.regularizer.conjugate(q), self.regularizer.greedy(q)
         if self._is_lp:  # Kumar et al. 2301.13642: water filling with σ_s = α_s + γβ_sκ_q(v)
             sigma = self.reward_radii + mdp.gamma * self.radii * kappa(v, unc.q)[0]
+            if self.sign < 0:  # max_a q̄_a + σ_s (module docstring)
+                q = mdp.q_values(v) + sigma[:, None]
+                return q.max(axis=1), greedy_policy(q, incumbent=incumbent)
             return lp_water_filling(mdp.q_values(v), sigma, unc.p)
-        values, policy, _ = s_rectangular_l1_backup(self.csr, v, mdp.r, mdp.gamma, self.radii)
+        if self.sign < 0:  # max_a r_a + γ max_{‖p − p̄_a‖₁ ≤ κ_s} p·v (module docstring)
+            values, _ = batch_worst_case(self.kind, self.csr, -v,
+                                         np.repeat(self.radii, mdp.n_actions))
+            q = mdp.r - mdp.gamma * values.reshape(mdp.n_states, mdp.n_actions)
+            return q.max(axis=1), greedy_policy(q, incumbent=incumbent)
+        values, policy, _ = s_rectangular_l1_backup(self.csr, v, mdp.r, mdp.gamma, self.radii,
+                                                    nominal=self.nominal)
         return values, policy
 
     def policy_backup(self, v, policy, want_kernel=False):
@@ -175,14 +196,16 @@ class RobustBellman:
         if self._is_lp:
             q_norm = policy_norm(policy, unc.q)
             sigma = self.reward_radii + mdp.gamma * self.radii * kappa(v, unc.q)[0]
-            values = np.sum(policy * mdp.q_values(v), axis=1) - sigma * q_norm
+            values = np.sum(policy * mdp.q_values(v), axis=1) - self.sign * sigma * q_norm
             return values, None, penalty
-        values, _, alloc = s_rectangular_l1_backup(self.csr, v, mdp.r, mdp.gamma, self.radii,
-                                                   policy=policy)
+        values, _, alloc = s_rectangular_l1_backup(self.csr, self.sign * v, self.sign * mdp.r,
+                                                   mdp.gamma, self.radii, policy=policy,
+                                                   nominal=self.nominal)
         kernel = None
         if want_kernel:
-            _, kernel = batch_worst_case("l1", self.csr, v, alloc.ravel(), want_kernel=True)
-        return values, kernel, penalty
+            _, kernel = batch_worst_case(self.kind, self.csr, self.sign * v, alloc.ravel(),
+                                         want_kernel=True)
+        return self.sign * values, kernel, penalty
 
     def evaluate(self, policy, *, tol=1e-13, max_iterations=500):
         """v^π_U: nature's policy iteration P_k = worst(v_k), v_{k+1} = v^π_{P_k} (exact linear
@@ -230,7 +253,8 @@ class RobustBellman:
         mdp = self.mdp
         if self._is_lp:  # u*_{s,a} = −c_a g with c_a = β_s (π_a/‖π_s‖_q)^{q−1} (Hölder)
             sigma = self.reward_radii + mdp.gamma * self.radii * kappa(v, self.uncertainty.q)[0]
-            return mdp.q_values(v) - sigma[:, None] * lp_action_weights(policy, self.uncertainty.q)
+            weights = lp_action_weights(policy, self.uncertainty.q)
+            return mdp.q_values(v) - self.sign * sigma[:, None] * weights
         _, kernel, _ = self.policy_backup(v, policy, want_kernel=True)
         return mdp.r + mdp.gamma * (kernel @ v).reshape(mdp.n_states, mdp.n_actions)
 
@@ -240,9 +264,12 @@ class RobustBellman:
 
     def describe(self) -> dict:
         """The robust keys of a result's params: "uncertainty" (the set's class name),
-        "rectangularity" and "kernels_in_simplex"."""
+        "rectangularity", "support" (an L1 set's: "simplex" or "nominal"; None otherwise),
+        "optimistic" and "kernels_in_simplex"."""
         return {"uncertainty": type(self.uncertainty).__name__,
                 "rectangularity": self.rectangularity,
+                "support": getattr(self.uncertainty, "support", None),
+                "optimistic": self.uncertainty.optimistic,
                 "kernels_in_simplex": self.kernels_in_simplex}
 
 

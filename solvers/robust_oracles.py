@@ -7,7 +7,9 @@ Each returns the value and, on request, the worst-case distribution p* (a dense 
 
 * L1 ball over Δ_S, ‖p − p̄‖₁ ≤ ξ: move ε = min(ξ/2, 1 − p̄_{i₀}) to i₀ = argmin z, taken
   from the largest z first (Iyengar 2005; Petrik & Subramanian 2014; Ho, Petrik, Wiesemann
-  arXiv 2006.09484), O(S log S) once plus O(support) per row.
+  arXiv 2006.09484), O(S log S) once plus O(support) per row. "l1-nominal", the same ball
+  with supp p ⊆ supp p̄ (craam2's set): the same greedy with i₀ = argmin of z over the row's
+  support (the LP restricted to the support is the unrestricted one on |supp p̄| states).
 * KL ball (support of p̄): σ = max_{λ≥0} −λ log E_p̄ e^{−z/λ} − λρ (Nilim & El Ghaoui 2005).
   The optimal λ solves KL(q_λ‖p̄) = ρ with q_λ ∝ p̄ e^{−z/λ}; safeguarded Newton in log λ
   (d KL/d log λ = −Var_{q_λ}(z)/λ²). If p̄(argmin) ≥ e^{−ρ}, σ = min_supp z.
@@ -34,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 #: the (s,a)-rectangular kinds ``batch_worst_case`` accepts
-KINDS = ("l1", "kl", "chi2", "wasserstein", "kl-penalty", "tv-penalty", "chi2-penalty")
+KINDS = ("l1", "l1-nominal", "kl", "chi2", "wasserstein", "kl-penalty", "tv-penalty", "chi2-penalty")
 
 
 def as_csr(P_flat):
@@ -74,7 +76,7 @@ def batch_worst_case(kind, P, z, radii, *, cost=None, want_kernel=False):
     return values, (kernel if want_kernel else None)
 
 
-def s_rectangular_l1_backup(P, z, r, gamma, kappas, policy=None):
+def s_rectangular_l1_backup(P, z, r, gamma, kappas, policy=None, nominal=False):
     """s-rectangular L1 Bellman update at all states (Ho, Petrik, Wiesemann 2006.09484):
 
     T v(s) = max_{π ∈ Δ_A} min_{Σ_a‖p_a − p̄_a‖₁ ≤ κ_s} Σ_a π_a (r_a + γ p_a·z)
@@ -82,7 +84,8 @@ def s_rectangular_l1_backup(P, z, r, gamma, kappas, policy=None):
 
     P: nominal (S·A, S) (dense or CSR), z: (S,), r: (S, A). With ``policy`` (S, A), returns
     T^π v instead. Returns (values (S,), policy (S, A), budgets ξ (S, A)); the worst kernel
-    is the L1 worst case of each (s, a) at its budget ξ_{s,a}."""
+    is the L1 worst case of each (s, a) at its budget ξ_{s,a}. ``nominal``: the
+    support-restricted set (each p_a on supp p̄_a; worst kernel from kind "l1-nominal")."""
     from nashlab.solvers._kernels_robust_s import s_l1_states
 
     csr = _csr(P)
@@ -91,4 +94,5 @@ def s_rectangular_l1_backup(P, z, r, gamma, kappas, policy=None):
     pol = np.ascontiguousarray(policy if evaluate else np.zeros_like(r), dtype=np.float64)
     return s_l1_states(csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data,
                        np.ascontiguousarray(z, dtype=np.float64), r, float(gamma),
-                       np.ascontiguousarray(kappas, dtype=np.float64), pol, evaluate)
+                       np.ascontiguousarray(kappas, dtype=np.float64), pol, evaluate,
+                       bool(nominal))
