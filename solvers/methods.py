@@ -65,6 +65,10 @@ _TABLE = (
     Method("magnet-refresh", "preference", "extragradient", "prox", True, 2, (),
            _ORACLE + ("refresh_every",),
            summary="Nash-MP with the magnet refreshed every K steps (MPO / COMAL)"),
+    Method("nash-prox", "preference", "single", "prox", False, 10, (), _ORACLE + ("inner_steps",),
+           summary="Nash Prox (Tiapkin et al. arXiv 2505.19731 v2): proximal point outer steps, "
+                   "each solved by inner_steps (default 10 = queries_per_step) self-play "
+                   "online-IPO steps"),
     Method("online-ipo-2", "preference", "single", "policy-gradient", False, 1, (), _ORACLE,
            summary="Online IPO 2 of EGPO (arXiv 2503.08942): a softmax policy-gradient step"),
     Method("nash-md-pg", "preference", "mixture", "policy-gradient", True, 1, (),

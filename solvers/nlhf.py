@@ -12,6 +12,9 @@ method                  update (log-space, normalised)                          
                         Tiapkin et al., Nash Mirror Prox, arXiv 2505.19731 v1
 "nash-mp-inexact"       each prox step replaced by M stochastic policy-gradient        2
                         steps (theory notes §2 "Practical LLM version"), see below
+"nash-prox"             proximal point π_{k+1} = equilibrium of the game + KL(·‖π_k)/η,   M
+                        solved by M self-play online-IPO steps (``step_nash_prox``)
+                        Tiapkin et al., Proximal Point NLHF, arXiv 2505.19731 v2
 "nash-md"               ℓ^μ = (1−η_tβ)ℓ_t + η_tβ·lμ;  ℓ_{t+1} = ℓ^μ + η_t·g(π^μ)        1
                         Munos et al., Nash Learning from Human Feedback, 2312.00886 eq. 5
 "egpo"                  ℓ½ = (1−ηβ)ℓ_t + ηβ·lμ + η·g(π_t);                              2
@@ -256,8 +259,51 @@ def step_nash_mp_inexact(state, game, oracle, eta, *, inner_steps, rng):
     return replace(state, logits=new, delta=delta, t=state.t + 1)
 
 
+#: inner self-play steps per outer step of "nash-prox" when ``inner_steps`` is not given
+NASH_PROX_INNER_STEPS = get_method("preference", "nash-prox").queries_per_step
+
+
+def nash_prox_inner_eta(beta_inner):
+    """η_in = β'/(β'² + ¼), the mirror-descent step of the inner self-play game [D]: OMD's
+    linearisation has modulus² (1 − η_inβ')² + η_in²λ² (theory notes §5); with |λ| ≤ ½, the
+    ℓ₁→ℓ∞ Lipschitz constant of π ↦ Aπ (§2, a heuristic bound on the eigenvalues), it is
+    minimised at this η_in, modulus² = 1/(1 + 4β'²); η_inβ' < 1. Checked numerically by
+    ``tests/solvers/test_nash_prox.py``, not proved."""
+    return beta_inner / (beta_inner ** 2 + 0.25)
+
+
+def step_nash_prox(state, game, oracle, eta, *, inner_steps=None):
+    """Nash Prox: one proximal-point step on the β-regularized game, solved by self-play.
+
+    Outer step [D]: π_{k+1} is the symmetric equilibrium of the game regularized by
+    β·KL(·‖μ) + (1/η)·KL(·‖π_k), i.e. the fixed point log π = (ℓ_k + ηβ·lμ + η·Pπ)/(1+ηβ) + c.
+    That game is the preference game with KL weight β' = β + 1/η towards the magnet
+    lν_k = (ℓ_k + ηβ·lμ)/(1 + ηβ); it is solved from π_k by M = ``inner_steps`` self-play
+    steps of online IPO (= OMD, composition "single"): ℓ_{j+1} = (1 − η_inβ')ℓ_j +
+    η_inβ'·lν_k + η_in·Pπ_j, η_in = ``nash_prox_inner_eta(β')``; M queries per outer step.
+
+    Read from the abstract of arXiv 2505.19731 v2 (Tiapkin et al., COLT 2026): self-play
+    policy gradient (= online IPO) embedded in a proximal-point outer loop. Derived here
+    (not read): the inner game's (β', ν_k), the inner step, and that the exact outer step
+    contracts KL(π*‖π_{k+1}) ≤ KL(π*‖π_k)/(1 + ηβ) for every η > 0 (the three-point
+    inequality of §2 with the exact prox, no extragradient error term).
+    """
+    inner = NASH_PROX_INNER_STEPS if inner_steps is None else inner_steps
+    xp = array_namespace(state.logits)
+    beta_inner = game.beta + 1.0 / eta
+    log_magnet = normalize_logits((state.logits + eta * game.beta * state.log_magnet)
+                                  / (1.0 + eta * game.beta), xp)
+    eta_inner = nash_prox_inner_eta(beta_inner)
+    step = make_step(step_coefficients("mirror-descent", eta_inner, beta_inner), log_magnet)
+    logits = state.logits
+    for _ in range(inner):
+        logits, _, _ = COMPOSITIONS["single"](logits, lambda z: oracle(_exp(z)), step)
+    return replace(state, logits=logits, t=state.t + 1)
+
+
 STEPS = {
     "nash-mp": step_nash_mp,
+    "nash-prox": step_nash_prox,
     "nash-mp-inexact": step_nash_mp_inexact,
     "nash-md": step_nash_md_weighted,
     "egpo": step_egpo,
@@ -328,6 +374,8 @@ def _validate(game, method, eta, iterations, seed, track, oracle, options, backe
             if options.get(name) is None:
                 raise ValueError(f"method {owner!r} needs {name} (a positive integer)")
             check_int(options[name], name, 1)
+    if method == "nash-prox" and options.get("inner_steps") is not None:
+        check_int(options["inner_steps"], "inner_steps", 1)
     if options.get("mixture_weight") is not None:
         check_scalar(options["mixture_weight"], "mixture_weight", low=0.0, high=1.0)
     if isinstance(track, str):
@@ -383,7 +431,8 @@ def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=N
         the call, NumPy otherwise). The metrics are evaluated in NumPy whatever the backend.
     oracle, samples : "exact", or "sampled" with ``samples`` = K comparisons per response.
     method_options : ``schedule`` (nash-md: None or "munos"), ``refresh_every`` = K
-        (magnet-refresh), ``inner_steps`` = M (nash-mp-inexact), ``mixture_weight`` = w ∈ [0, 1]
+        (magnet-refresh), ``inner_steps`` = M (nash-mp-inexact; nash-prox, default
+        ``NASH_PROX_INNER_STEPS``), ``mixture_weight`` = w ∈ [0, 1]
         (nash-md, nash-md-pg: the weight of μ in the mixture; nash-md runs on NumPy with it);
         any other name is a TypeError.
 
@@ -426,6 +475,7 @@ def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=N
     options = {"magnet-refresh": {"refresh_every": method_options.get("refresh_every")},
                "nash-mp-inexact": {"inner_steps": method_options.get("inner_steps"),
                                    "rng": rng},
+               "nash-prox": {"inner_steps": method_options.get("inner_steps")},
                "nash-md": {"mixture_weight": method_options.get("mixture_weight")},
                "nash-md-pg": {"mixture_weight": method_options.get("mixture_weight")}}.get(method, {})
     steps = [munos_schedule(t, game.beta) if schedule else eta for t in range(iterations + 1)]
@@ -471,7 +521,9 @@ def run_preference_game(game, method, *, eta=None, iterations, init=None, seed=N
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         "oracle": oracle, "samples": samples, "schedule": schedule,
         "refresh_every": method_options.get("refresh_every"),
-        "inner_steps": method_options.get("inner_steps"),
+        "inner_steps": (NASH_PROX_INNER_STEPS if method == "nash-prox"
+                        and method_options.get("inner_steps") is None
+                        else method_options.get("inner_steps")),
         "mixture_weight": method_options.get("mixture_weight"),
     }
     if "kl" in metrics:
