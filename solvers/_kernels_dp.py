@@ -11,6 +11,9 @@ q(s, a) = r(s, a) + γ·Σ_{s'} P(s'|s, a) v(s') with P in CSR form, rows s·A +
 pass over the nonzeros with no temporary (S, A) array (QuantEcon-style private kernel). The
 log-sum-exp is taken as m + τ·log Σ μ e^{(q − m)/τ} with m = max_a (q + τ log μ), as
 ``nashlab.games.regularizers`` does: q/τ itself would overflow for a tiny τ (1e-300).
+Infeasible pairs have an empty row and r(s, a) = −inf, so that q(s, a) = −inf: never the max,
+e^{−inf} = 0. ``csr_gauss_seidel`` is the same backup applied in place, state by state
+(Gauss–Seidel VI, Puterman 1994 §6.3.3).
 """
 
 import math
@@ -73,3 +76,15 @@ def csr_bellman_serial(indptr, indices, data, r_flat, gamma, v, n_actions, tau, 
         _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau,
                       log_reference, z, out)
     return out
+
+
+@numba.njit(cache=True, fastmath=False)
+def csr_gauss_seidel(indptr, indices, data, r_flat, gamma, v, n_actions, tau, log_reference):
+    """One Gauss–Seidel sweep, in place on ``v`` (returned): v[s] ← (T v)(s) for s = 0, 1, ...,
+    each backup reading the values already updated (``_state_backup`` reads the row before
+    it writes out[s], so out = v is safe)."""
+    z = np.empty(n_actions)
+    for s in range(v.shape[0]):
+        _state_backup(s, indptr, indices, data, r_flat, gamma, v, n_actions, tau,
+                      log_reference, z, v)
+    return v

@@ -4,7 +4,8 @@ backend dispatch (theory notes dp_robust.md §1; Geist, Scherrer, Pietquin, arXi
 * ``backup(q, Ω)``               Ω*(q(s, ·)) per state, max_a q(s, a) unregularized;
 * ``bellman_operator(mdp, v, Ω)`` T_{*,Ω} v = Ω*(r + γPv), NumPy or the compiled CSR kernel;
 * ``bellman_residual(mdp, v, Ω)`` ‖T_{*,Ω} v − v‖∞;
-* ``greedy_policy(q, Ω)``         G_Ω(q) = ∇Ω*(q); one-hot argmax with incumbent ties kept.
+* ``greedy_policy(q, Ω)``         G_Ω(q) = ∇Ω*(q); one-hot argmax with incumbent ties kept;
+* ``gauss_seidel_sweep(mdp, v, Ω)`` one in-place-order sweep of Gauss–Seidel VI.
 
 The compiled kernel (``_kernels_dp.csr_bellman``) is imported on the first call that uses it;
 ``nashlab.solvers.threads`` decides its thread count (serial below a work threshold).
@@ -30,8 +31,17 @@ def compiled_bellman(mdp, regularizer):
 
 
 def backup(q, regularizer=None):
-    """(T_{*,Ω} v)(s) = Ω*(q_v(s, ·)); max_a q_v(s, a) when unregularized."""
-    return q.max(axis=-1) if regularizer is None else regularizer.conjugate(q)
+    """(T_{*,Ω} v)(s) = Ω*(q_v(s, ·)); max_a q_v(s, a) when unregularized.
+
+    q is −inf at infeasible pairs (``MDP.q_values``). Entropy and KL take that in their
+    log-sum-exp; any other Ω is evaluated as Ω*(q) = ⟨p, q⟩ − Ω(p) at its maximiser
+    p = ∇Ω*(q) with 0·(−inf) = 0 (Fenchel–Young equality), where q has a −inf entry."""
+    if regularizer is None:
+        return q.max(axis=-1)
+    if isinstance(regularizer, Entropy | KL) or np.all(np.isfinite(q)):
+        return regularizer.conjugate(q)
+    p = regularizer.greedy(q)
+    return np.sum(np.where(p > 0, p * q, 0.0), axis=-1) - regularizer.value(p)
 
 
 def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
@@ -47,7 +57,17 @@ def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
     from nashlab.solvers import threads
     from nashlab.solvers._kernels_dp import csr_bellman, csr_bellman_serial
 
-    P, S, A = mdp.P_flat, mdp.n_states, mdp.n_actions
+    args = _kernel_args(mdp, mdp.P_flat, regularizer)
+    # work: one multiply-add per nonzero; serial below threads.PARALLEL_MIN_WORK
+    return threads.call(csr_bellman, csr_bellman_serial, mdp.P_flat.nnz + mdp.r.size, *args[:5],
+                        mdp._values(v), *args[5:])
+
+
+def _kernel_args(mdp, csr, regularizer):
+    """(indptr, indices, data, r_flat, gamma, n_actions, tau, log_reference) of the compiled
+    kernels for the CSR form ``csr`` of P (r_flat −inf at infeasible, empty rows: never the
+    max, e^{−inf} = 0)."""
+    S, A = mdp.n_states, mdp.n_actions
     tau, log_reference = 0.0, np.zeros((1, 1))
     if regularizer is not None:
         tau, log_reference = regularizer.tau, np.zeros((S, A))
@@ -57,21 +77,52 @@ def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):
     def unsigned(index):  # same bits; numba then skips its negative-index wraparound branch
         return index.view(np.dtype(f"u{index.dtype.itemsize}"))
 
-    # work: one multiply-add per nonzero; serial below threads.PARALLEL_MIN_WORK
-    return threads.call(csr_bellman, csr_bellman_serial, P.nnz + S * A, unsigned(P.indptr),
-                        unsigned(P.indices), P.data, mdp.r.ravel(), mdp.gamma, mdp._values(v), A,
-                        tau, log_reference)
+    return (unsigned(csr.indptr), unsigned(csr.indices), csr.data, mdp.mask(mdp.r).ravel(),
+            mdp.gamma, A, tau, log_reference)
+
+
+def gauss_seidel_compiled(regularizer):
+    """Whether ``_kernels_dp.csr_gauss_seidel`` sweeps for this objective (any P)."""
+    return regularizer is None or isinstance(regularizer, Entropy | KL)
+
+
+def gauss_seidel_sweep(mdp, v, regularizer=None, *, backend="auto"):
+    """One Gauss–Seidel sweep (Puterman 1994, §6.3.3): for s = 0, ..., S − 1 in turn,
+    v(s) ← Ω*(r(s, ·) + γ Σ_s' P(s'|s, ·) v(s')) with the values of states < s already
+    updated. Returns a new array. ``backend``: "numba" (a serial compiled sweep over the CSR
+    form of P, dense models included; no regularizer, Entropy or KL), "numpy" (a loop over
+    states, any Ω) or "auto"."""
+    backend = choose_backend(backend, compiled=gauss_seidel_compiled(regularizer), reason="the compiled Gauss–Seidel sweep "
+                             "(CPU only) needs no regularizer, Entropy or KL")
+    v = np.array(mdp._values(v), dtype=np.float64)
+    if backend == "numba":
+        import scipy.sparse as sp
+
+        from nashlab.solvers._kernels_dp import csr_gauss_seidel
+
+        csr = mdp.P_flat if mdp.is_sparse else sp.csr_matrix(mdp.P_flat)
+        args = _kernel_args(mdp, csr, regularizer)
+        return csr_gauss_seidel(*args[:5], v, *args[5:])
+    A = mdp.n_actions
+    for s in range(mdp.n_states):
+        q = mdp.r[s] + mdp.gamma * np.asarray(mdp.P_flat[s * A:(s + 1) * A] @ v).ravel()
+        if mdp.feasible is not None:
+            q = np.where(mdp.feasible[s], q, -np.inf)
+        v[s] = backup(q[None, :], regularizer)[0]
+    return v
 
 
 def greedy_policy(q, regularizer=None, incumbent=None):
     """G_Ω(q) = ∇Ω*(q); unregularized: one-hot argmax, keeping ``incumbent`` (an (S,) action
-    vector) wherever it is within the tie tolerance of the maximum."""
+    vector) wherever it is within the tie tolerance of the maximum (relative to the largest
+    finite |q|: q is −inf at infeasible pairs, which are never picked)."""
     if regularizer is not None:
         return regularizer.greedy(q)
     S, A = q.shape
     best = np.argmax(q, axis=1)
     if incumbent is not None:
-        tol = TIE_TOL * float(np.max(np.abs(q)))
+        finite = np.isfinite(q)
+        tol = TIE_TOL * float(np.max(np.abs(q[finite]), initial=0.0))
         keep = q[np.arange(S), incumbent] >= q[np.arange(S), best] - tol
         best = np.where(keep, incumbent, best)
     policy = np.zeros((S, A))

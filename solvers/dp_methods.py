@@ -9,10 +9,16 @@ initial point), the metric of the theorem that governs it, against the ground tr
 ===============  ====================================================  ==========================
 method           update                                                metrics
 ===============  ====================================================  ==========================
-"vi"             v ← T_{*,Ω} v  (Geist et al. 1901.11275, Prop. 2)     value_error
+"vi"             v ← T_{*,Ω} v  (Geist et al. 1901.11275, Prop. 2)     value_error,
+                                                                       suboptimality_bound*
+"gauss-seidel"   v(s) ← Ω*(q_v(s, ·)) for s = 0, 1, ... in place       value_error,
+                 (Puterman 1994 §6.3.3)                                suboptimality_bound
+"policy-         v ← T_{π,Ω} v for the given ``policy`` (against the   value_error, error_bound
+evaluation"      exact v^π_Ω)
 "pi"             π ← G_Ω(v^π_Ω), v^π_Ω exact                           value_error
 "mpi"            π_{k+1} = G_Ω(v_k), v_{k+1} = (T_{π_{k+1},Ω})^m v_k    value_error,
-                 (1901.11275 §4, Thm 3)                                policy_value_error
+                 (1901.11275 §4, Thm 3)                                policy_value_error,
+                                                                       suboptimality_bound*
 "md-mpi"         π_{k+1} ∝ π_k e^{q_{v_k}/λ}, v_{k+1} = (T_{π_{k+1},   policy_value_error, regret
                  λKL(·‖π_k)})^m v_k (1901.11275 §5, MD-MPI type 1)
 "npg-entropy"    log π⁺ = (1 − ητ/(1−γ)) log π + η Q^π_τ/(1−γ)         q_error, log_policy_error,
@@ -25,13 +31,20 @@ method           update                                                metrics
                  Xiao 2201.07443 Thms 8, 10)
 ===============  ====================================================  ==========================
 
-The common options map onto the methods as follows. ``init``: the initial values v_0 (an
-(S,) vector, default 0) for "vi", "mpi" and "md-mpi"; the initial policy π_0 (an (S, A)
-policy or (S,) integer actions, default uniform) for "pi", "npg-entropy", "pmd" and "npg".
+(*: recorded when ``tol`` is given; gauss-seidel and policy-evaluation always record
+their bound.) The common options map onto the methods as follows. ``init``: the initial values v_0 (an
+(S,) vector, default 0) for "vi", "gauss-seidel", "policy-evaluation", "mpi" and "md-mpi";
+the initial policy π_0 (an (S, A) policy or (S,) integer actions, default uniform on the
+feasible actions) for "pi", "npg-entropy", "pmd" and "npg".
 ``eta``: the step of "npg-entropy" (Cen's η, default (1−γ)/τ, soft policy iteration),
 "pmd" (default (1−γ)/(γτ)) and "npg" (η_0, default 1); the other methods take no step.
 ``seed``: the noise of "npg-entropy" (q_noise > 0). Method options (``methods.py``): m (mpi,
-md-mpi), lam (md-mpi), q_noise (npg-entropy), step_growth and rho (npg).
+md-mpi), lam (md-mpi), q_noise (npg-entropy), step_growth and rho (npg), policy
+(policy-evaluation), and tol (vi, gauss-seidel, mpi, policy-evaluation): stop at the first k
+whose bound (suboptimality_bound, the span bound of ``dp_stopping``; error_bound for
+policy-evaluation) is ≤ tol; params["iterations"] is then that k, "max_iterations" the cap.
+Infeasible pairs (``MDP.feasible``) get probability 0 throughout: payoffs are 0 and
+anchors/references −inf there.
 
 Every policy update is the entropic prox step ``nashlab.solvers.prox.prox_step`` in
 log-space. The potentials of the theorems (Lan's, Xiao's) are computed here, with the
@@ -46,12 +59,34 @@ from nashlab._xp import normalize_logits, safe_log, softmax
 from nashlab.games._validation import as_float_array, check_distribution, check_int, check_scalar
 from nashlab.games.metrics import kl_from_logs
 from nashlab.games.regularizers import KL, Entropy
-from nashlab.solvers.bellman import bellman_operator, greedy_policy, penalty
+from nashlab.solvers.bellman import greedy_policy, penalty
+from nashlab.solvers.dp_stopping import check_tol, iterate, suboptimality_bound
 from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
 
 
 def _uniform_logits(mdp):
-    return np.full((mdp.n_states, mdp.n_actions), -math.log(mdp.n_actions))
+    """log of the uniform policy on the feasible actions (−inf at infeasible pairs)."""
+    if mdp.feasible is None:
+        return np.full((mdp.n_states, mdp.n_actions), -math.log(mdp.n_actions))
+    return safe_log(mdp.uniform_policy())
+
+
+def _payoff(mdp, q):
+    """q as the (finite) payoff of a prox step: 0 at the infeasible pairs, where the anchor and
+    the reference are −inf, so that the step keeps them at probability 0."""
+    return q if mdp.feasible is None else np.where(mdp.feasible, q, 0.0)
+
+
+def _sup_distance(x, y):
+    """‖x − y‖∞ over the entries where x and y are not both −inf (infeasible pairs)."""
+    both = np.isneginf(x) & np.isneginf(y)
+    with np.errstate(invalid="ignore"):
+        return float(np.max(np.where(both, 0.0, np.abs(x - y))))
+
+
+def _expect(policy, x):
+    """Σ_a π(a|s)·x(s, a) with 0·(±inf) = 0 off the support of π."""
+    return np.sum(np.where(policy > 0, policy * x, 0.0), axis=1)
 
 
 def _kl_rows(p, log_q):
@@ -77,14 +112,65 @@ def check_seed(seed):
     return None if seed is None else check_int(seed, "seed", 0)
 
 
-def _run_vi(mdp, regularizer, iterations, solution, init=None, backend="numpy"):
-    v = _initial_values(mdp, init)
-    errors = [np.max(np.abs(v - solution.values))]
-    for _ in range(iterations):
-        v = bellman_operator(mdp, v, regularizer, backend=backend)
+def _stopped(tol, k, iterations):
+    """The params of a run that may stop early: its tol and the iterations it ran."""
+    return {"tol": tol, "iterations": k, "max_iterations": iterations}
+
+
+def _run_span(method, mdp, regularizer, iterations, solution, init, tol, backend):
+    """VI or Gauss–Seidel VI (``dp_stopping.iterate``) until ``iterations`` or, with ``tol``,
+    the first k whose span bound γ/(1−γ)·sp(T v_k − v_k) ≤ tol; the final policy is G(v_k)."""
+    tol = check_tol(tol)
+    errors, bounds = [], []
+    steps = iterate(mdp, regularizer, method, _initial_values(mdp, init), backend=backend)
+    for k, (v, tv) in enumerate(steps):
         errors.append(np.max(np.abs(v - solution.values)))
+        bounds.append(suboptimality_bound(mdp.gamma, tv, v))
+        if k == iterations or (tol is not None and bounds[-1] <= tol):
+            break
     policy = greedy_policy(mdp.q_values(v), regularizer)
-    return {"value_error": np.array(errors)}, policy, {}
+    metrics = {"value_error": np.array(errors)}
+    if tol is not None or method == "gauss-seidel":
+        metrics["suboptimality_bound"] = np.array(bounds)
+    return metrics, policy, _stopped(tol, k, iterations)
+
+
+def _run_vi(mdp, regularizer, iterations, solution, init=None, backend="numpy", tol=None):
+    return _run_span("vi", mdp, regularizer, iterations, solution, init, tol, backend)
+
+
+def _run_gauss_seidel(mdp, regularizer, iterations, solution, init=None, backend="numpy",
+                      tol=None):
+    return _run_span("gauss-seidel", mdp, regularizer, iterations, solution, init, tol, backend)
+
+
+def _run_policy_evaluation(mdp, regularizer, iterations, solution, init=None, policy=None,
+                           tol=None):
+    """Iterative policy evaluation v_{k+1} = T_{π,Ω} v_k of ``policy`` against its exact value
+    (``solution`` from ``solve_mdp(mdp, method="policy-evaluation", policy=policy)``);
+    error_bound[k] = ‖T_π v_k − v_k‖∞/(1 − γ) ≥ ‖v_k − v^π‖∞ (γ-contraction); ``tol`` stops at
+    the first k with error_bound[k] ≤ tol."""
+    if policy is None:
+        raise ValueError("policy-evaluation needs policy= (the (S, A) policy or (S,) actions "
+                         "to evaluate)")
+    policy = mdp.as_policy(policy, "policy")
+    if (solution.params.get("method") != "policy-evaluation"
+            or not np.array_equal(solution.policy, policy)):
+        raise ValueError("solution must be solve_mdp(mdp, method='policy-evaluation', "
+                         "policy=policy) for the same policy")
+    tol = check_tol(tol)
+    pen = penalty(policy, regularizer)
+    v = _initial_values(mdp, init)
+    errors, bounds = [], []
+    for k in range(iterations + 1):
+        tv = mdp.policy_backup(policy, v) - pen
+        errors.append(np.max(np.abs(v - solution.values)))
+        bounds.append(np.max(np.abs(tv - v)) / (1.0 - mdp.gamma))
+        if k == iterations or (tol is not None and bounds[-1] <= tol):
+            break
+        v = tv
+    return ({"value_error": np.array(errors), "error_bound": np.array(bounds)}, policy,
+            _stopped(tol, k, iterations))
 
 
 def _run_pi(mdp, regularizer, iterations, solution, init=None):
@@ -110,23 +196,32 @@ def _check_sweeps(m):
     return int(m)
 
 
-def _run_mpi(mdp, regularizer, iterations, solution, init=None, m=1):
+def _run_mpi(mdp, regularizer, iterations, solution, init=None, m=1, tol=None):
     """Modified PI; policy_value_error[k] = ‖v* − v^{π_k}_Ω‖∞ with π_k = G_Ω(v_{k−1}) and
-    π_0 = G_Ω(v_0) (Geist et al. 1901.11275 Thm 3 / Cor. 1, exact case)."""
+    π_0 = G_Ω(v_0) (Geist et al. 1901.11275 Thm 3 / Cor. 1, exact case);
+    suboptimality_bound[k] = γ/(1−γ)·sp(T v_k − v_k) ≥ ‖v* − v^{G(v_k)}‖∞ (``dp_stopping``).
+    With ``tol`` the run stops at the first k whose bound ≤ tol and returns G(v_k)."""
     m = _check_sweeps(m)
-    v = _initial_values(mdp, init)
-    v_err = [np.max(np.abs(v - solution.values))]
-    policy = greedy_policy(mdp.q_values(v), regularizer)
-    pol_err = [np.max(np.abs(solution.values - mdp.evaluate(policy, regularizer)))]
-    for _ in range(iterations):
-        policy = greedy_policy(mdp.q_values(v), regularizer)
-        pen = penalty(policy, regularizer)
-        for _ in range(m):
-            v = np.sum(policy * mdp.q_values(v), axis=1) - pen
+    tol = check_tol(tol)
+    v_err, pol_err, bounds, previous = [], [], [], None
+    for k, (v, tv) in enumerate(iterate(mdp, regularizer, "mpi", _initial_values(mdp, init),
+                                        m=m)):
+        greedy = greedy_policy(mdp.q_values(v), regularizer)
         v_err.append(np.max(np.abs(v - solution.values)))
+        bounds.append(suboptimality_bound(mdp.gamma, tv, v))
+        policy = greedy if previous is None else previous  # π_k
         pol_err.append(np.max(np.abs(solution.values - mdp.evaluate(policy, regularizer))))
-    extra = {"m": m, "C1": float(v_err[0])}
-    return {"value_error": np.array(v_err), "policy_value_error": np.array(pol_err)}, policy, extra
+        if tol is not None and bounds[-1] <= tol:
+            policy = greedy
+            break
+        if k == iterations:
+            break
+        previous = greedy
+    extra = {"m": m, "C1": float(v_err[0]), **_stopped(tol, k, iterations)}
+    metrics = {"value_error": np.array(v_err), "policy_value_error": np.array(pol_err)}
+    if tol is not None:
+        metrics["suboptimality_bound"] = np.array(bounds)
+    return metrics, policy, extra
 
 
 def _run_md_mpi(mdp, regularizer, iterations, solution, init=None, m=1, lam=1.0):
@@ -142,12 +237,12 @@ def _run_md_mpi(mdp, regularizer, iterations, solution, init=None, m=1, lam=1.0)
     logits = _uniform_logits(mdp)
     errors = [np.max(np.abs(solution.values - mdp.evaluate(softmax(logits))))]
     for _ in range(iterations):
-        new_logits = prox_step(logits, mdp.q_values(v), eta=1.0 / lam, beta=0.0,
+        new_logits = prox_step(logits, _payoff(mdp, mdp.q_values(v)), eta=1.0 / lam, beta=0.0,
                                log_reference=logits)
         policy = softmax(new_logits)
-        kl = lam * np.sum(policy * (new_logits - logits), axis=1)
+        kl = lam * _expect(policy, new_logits - logits)
         for _ in range(m):
-            v = np.sum(policy * mdp.q_values(v), axis=1) - kl
+            v = mdp.policy_backup(policy, v) - kl
         logits = new_logits
         errors.append(np.max(np.abs(solution.values - mdp.evaluate(policy))))
     errors = np.array(errors)
@@ -182,16 +277,17 @@ def _run_npg_entropy(mdp, regularizer, iterations, solution, init=None, eta=None
     metrics = {"q_error": [], "log_policy_error": [], "value_error": []}
     for k in range(iterations + 1):
         q = _soft_q(mdp, logits, regularizer)
-        v = np.sum(softmax(logits) * (q - tau * logits), axis=1)
-        metrics["q_error"].append(np.max(np.abs(solution.q - q)))
-        metrics["log_policy_error"].append(np.max(np.abs(log_star - logits)))
+        v = _expect(softmax(logits), q - tau * logits)
+        metrics["q_error"].append(_sup_distance(solution.q, q))
+        metrics["log_policy_error"].append(_sup_distance(log_star, logits))
         metrics["value_error"].append(np.max(np.abs(solution.values - v)))
         if k == 0:
             c1 = metrics["q_error"][0] + 2 * tau * (1 - eta * tau / (1 - gamma)) * metrics[
                 "log_policy_error"][0]
         if k < iterations:
             q_hat = q + delta * rng.uniform(-1.0, 1.0, size=q.shape) if delta > 0 else q
-            logits = prox_step(logits, q_hat, eta=prox_eta, beta=tau, log_reference=uniform)
+            logits = prox_step(logits, _payoff(mdp, q_hat), eta=prox_eta, beta=tau,
+                               log_reference=uniform)
     c2 = 2 * delta / (1 - gamma) * (1 + gamma / (eta * tau))
     metrics["q_error_excess"] = np.array(metrics["q_error"]) - gamma * c2
     extra = {"eta": eta, "delta": delta, "q_noise": delta, "C1": float(c1), "C2": float(c2),
@@ -226,7 +322,7 @@ def _run_pmd(mdp, regularizer, iterations, solution, init=None, eta=None):
             raise ValueError("the default step (1−γ)/(γτ) needs gamma > 0; pass eta")
         eta = (1 - gamma) / (gamma * tau)
     eta = check_scalar(eta, "eta", low=0.0, low_open=True)
-    log_ref = (np.broadcast_to(regularizer.log_reference, (mdp.n_states, mdp.n_actions))
+    log_ref = (mdp.mask(np.broadcast_to(regularizer.log_reference, (mdp.n_states, mdp.n_actions)))
                if isinstance(regularizer, KL) else _uniform_logits(mdp))
     nu = stationary_distribution(mdp.P_pi(solution.policy))
     logits = _initial_logits(mdp, init)
@@ -238,7 +334,8 @@ def _run_pmd(mdp, regularizer, iterations, solution, init=None, eta=None):
         potential.append(nu @ (solution.values - v) + tau / (1 - gamma) * (nu @ kl))
         value_error.append(np.max(np.abs(solution.values - v)))
         if k < iterations:
-            logits = prox_step(logits, mdp.q_values(v), eta=eta, beta=tau, log_reference=log_ref)
+            logits = prox_step(logits, _payoff(mdp, mdp.q_values(v)), eta=eta, beta=tau,
+                               log_reference=log_ref)
     return ({"lan_potential": np.array(potential), "value_error": np.array(value_error)},
             softmax(logits), {"eta": eta})
 
@@ -275,7 +372,8 @@ def _run_npg(mdp, regularizer, iterations, solution, init=None, eta=None, step_g
         potential.append(delta + (d_star @ kl) / ((1 - gamma) * (vartheta - 1) * step)
                          if vartheta > 1 else np.nan)
         if k < iterations:
-            logits = prox_step(logits, mdp.q_values(v), eta=step, beta=0.0, log_reference=logits)
+            logits = prox_step(logits, _payoff(mdp, mdp.q_values(v)), eta=step, beta=0.0,
+                               log_reference=logits)
             step *= growth
             if not math.isfinite(step):
                 raise ValueError(f"step_growth = {growth:g} overflows the step η_k = η·growth^k to "
@@ -291,6 +389,8 @@ def _run_npg(mdp, regularizer, iterations, solution, init=None, eta=None, step_g
 #: **method options) -> (metrics, final policy, params of the run)
 METHODS = {
     "vi": _run_vi,
+    "gauss-seidel": _run_gauss_seidel,
+    "policy-evaluation": _run_policy_evaluation,
     "pi": _run_pi,
     "mpi": _run_mpi,
     "md-mpi": _run_md_mpi,
@@ -301,7 +401,7 @@ METHODS = {
 #: the methods that draw random numbers (``seed``)
 SEEDED = ("npg-entropy",)
 #: the methods whose ``init`` is the initial values v_0 (the others: the initial policy π_0)
-VALUE_INIT = ("vi", "mpi", "md-mpi")
+VALUE_INIT = ("vi", "gauss-seidel", "policy-evaluation", "mpi", "md-mpi")
 
 
 def init_kind(method, init):

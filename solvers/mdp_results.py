@@ -73,17 +73,23 @@ def mdp_params(mdp, *, family, method, backend, iterations, regularizer=None, **
 
 
 def mdp_solution(mdp, regularizer, values, q, policy, residual, method, iterations, message,
-                 backend, family="mdp", weight=0.0, **extra) -> Solution:
+                 backend, family="mdp", weight=0.0, certified=None, **extra) -> Solution:
     """The ``Solution`` of an MDP objective: certified when ``residual`` is finite and
     ≤ ``residual_tolerance(mdp, values)`` and the values, Q and policy are finite (a NaN
     never certifies). ``weight``: the objective's reward-like weights beyond the
-    regularizer's τ (which is added here), see ``value_scale``."""
+    regularizer's τ (which is added here), see ``value_scale``. ``certified``: the verdict of
+    another certificate (an ε-optimal stop of ``dp_stopping``, which records its bound and
+    tol in ``extra``) in place of the residual test; finiteness is still required. Q is
+    −inf at infeasible pairs (``MDP.q_values``), which is not a lack of finiteness."""
     tau = 0.0 if regularizer is None else float(regularizer.tau)
     tol = residual_tolerance(mdp, values, weight + tau)
     params = mdp_params(mdp, family=family, method=method, backend=backend,
                         iterations=iterations, regularizer=regularizer, residual_tol=tol, **extra)
-    finite = all(x is None or bool(np.all(np.isfinite(x))) for x in (values, q, policy))
-    certified = bool(finite and np.isfinite(residual) and residual <= tol)
+    q_ok = q if q is None or mdp.feasible is None or np.ndim(q) != 2 else q[mdp.feasible]
+    finite = all(x is None or bool(np.all(np.isfinite(x))) for x in (values, q_ok, policy))
+    if certified is None:
+        certified = bool(np.isfinite(residual) and residual <= tol)
+    certified = bool(finite and np.isfinite(residual) and certified)
     return Solution(policy, certified, float(residual), None, message, params,
                     values=values, q=q)
 

@@ -129,14 +129,19 @@ def test_bad_common_arguments_name_themselves():
 def test_init_is_the_initial_values_or_policy_as_documented():
     sol = solve_mdp(MODEL)
     v0 = np.full(5, 3.0)
-    for method in dp_methods.VALUE_INIT:  # vi, mpi, md-mpi start from v_0
-        traj = run_mdp(MODEL, method, iterations=2, init=v0, solution=sol)
+    evaluated = np.zeros(5, dtype=int)
+    pe_sol = solve_mdp(MODEL, method="policy-evaluation", policy=evaluated)
+    for method in dp_methods.VALUE_INIT:  # vi, gauss-seidel, mpi, md-mpi start from v_0
+        # policy-evaluation too, for its policy= and against that policy's exact value
+        extra = {"policy": evaluated} if method == "policy-evaluation" else {}
+        truth = pe_sol if method == "policy-evaluation" else sol
+        traj = run_mdp(MODEL, method, iterations=2, init=v0, solution=truth, **extra)
         assert traj.params["init"] == "given"
         key = "policy_value_error" if method == "md-mpi" else "value_error"
         if method != "md-mpi":
-            assert traj[key][0] == pytest.approx(np.max(np.abs(v0 - sol.values)))
+            assert traj[key][0] == pytest.approx(np.max(np.abs(v0 - truth.values)))
         with pytest.raises(ValueError, match="init must have shape"):
-            run_mdp(MODEL, method, iterations=2, init=np.zeros(4), solution=sol)
+            run_mdp(MODEL, method, iterations=2, init=np.zeros(4), solution=truth, **extra)
     assert run_mdp(MODEL, "vi", iterations=2).params["init"] == "zeros"
     actions = np.zeros(5, dtype=int)  # π_0 = always "left"
     traj = run_mdp(MODEL, "pi", iterations=1, init=actions, solution=sol)
