@@ -54,6 +54,59 @@ def geometric_mixture(log_p, log_q, weight):
                       beta=1.0, log_reference=log_q)
 
 
+def token_level_mixture(log_p, log_q, weight, *, vocab, length):
+    """log-probabilities over all V^L sequences (lexicographic) of the token-level mixture.
+
+    Nash-MD for LMs (and TRL's trainer before it) samples token by token from the mixed
+    next-token distribution m(y_t | y_<t) ∝ p(y_t | y_<t)^{1−w}·q(y_t | y_<t)^w, so the
+    sequence law is m(y) = Π_t m(y_t | y_<t). The sequence-level mixture of Nash-MD
+    (Munos et al., arXiv 2312.00886, eq. 3) is p(y)^{1−w}q(y)^w / Z; the two agree at
+    w ∈ {0, 1} and whenever p and q are products over positions, and differ otherwise
+    because the normaliser of the sequence mixture does not factor over tokens.
+
+    ``log_p``, ``log_q`` : (V^L,) finite joint log-probabilities. The conditionals come
+    from the prefix marginals log p(y_≤t) (log-sum-exp over the later tokens); each
+    position's mixture is ``geometric_mixture`` (the one mixture of the samplers).
+    """
+    if not 0 <= weight <= 1:
+        raise ValueError(f"weight must be in [0, 1], got {weight!r}")
+    shape = (vocab,) * length
+
+    def prefix_logs(log_joint):
+        lj = torch.as_tensor(log_joint, dtype=torch.float64)
+        if lj.shape != (vocab ** length,) or not torch.isfinite(lj).all():
+            raise ValueError(f"log-probabilities must be a finite vector of vocab**length = "
+                             f"{vocab ** length} entries, got shape {tuple(lj.shape)}")
+        lj = torch.log_softmax(lj, -1).reshape(shape)
+        marginals = [lj]
+        for _ in range(length - 1):
+            marginals.append(torch.logsumexp(marginals[-1], -1))
+        return marginals[::-1]  # marginals[t]: (V,)*(t+1), log p(y_≤t)
+
+    mp, mq = prefix_logs(log_p), prefix_logs(log_q)
+    total = torch.zeros(shape, dtype=torch.float64)
+    for t in range(length):
+        cond_p = mp[t] - (mp[t - 1][..., None] if t else 0.0)
+        cond_q = mq[t] - (mq[t - 1][..., None] if t else 0.0)
+        mixed = geometric_mixture(cond_p, cond_q, weight).reshape((vocab,) * (t + 1))
+        total = total + mixed.reshape(mixed.shape + (1,) * (length - t - 1))
+    return total.reshape(-1)
+
+
+def token_mixture_kl(log_p, log_q, weight, *, vocab, length) -> dict:
+    """The gap between the token-level and the sequence-level Nash-MD mixtures, exactly:
+    ``{"token_to_sequence": KL(m_tok‖m_seq), "sequence_to_token": KL(m_seq‖m_tok)}`` with
+    m_tok from ``token_level_mixture`` and m_seq = ``geometric_mixture`` of the joints (the
+    exact mixture the samplers use on enumerable spaces). Both are 0 at w ∈ {0, 1}."""
+    from nashlab.games.metrics import kl_from_logs
+
+    tok = token_level_mixture(log_p, log_q, weight, vocab=vocab, length=length).numpy()
+    seq = geometric_mixture(torch.as_tensor(log_p, dtype=torch.float64),
+                            torch.as_tensor(log_q, dtype=torch.float64), weight).numpy()
+    return {"token_to_sequence": float(kl_from_logs(np.exp(tok), tok, seq)),
+            "sequence_to_token": float(kl_from_logs(np.exp(seq), seq, tok))}
+
+
 def _check_temperature(temperature):
     if not (isinstance(temperature, int | float) and temperature > 0 and np.isfinite(temperature)):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
