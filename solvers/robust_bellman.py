@@ -11,6 +11,10 @@ q_U(v) = r + γ σ_{U_{s,a}}(v), T_U v = Ω*(q_U(v)) (max_a without Ω) and a de
 optimal policy exists. For s-rectangular sets (``L1Ball(·, "s")``, ``LpBall(·, ·, "s")``)
 the optimal policy may be randomized; no regularizer is supported there.
 
+Infeasible pairs (``MDP.feasible``) are absent from every map: q_U is −∞ there (``MDP.mask``),
+the oracles give an empty row the value 0 (weighted by π = 0), and the s-rectangular L1
+update leaves the action out.
+
 The worst-case oracles σ_U are ``nashlab.solvers.robust_oracles`` (compiled) and
 ``nashlab.solvers.robust_closed_forms`` (the L_p sets, NumPy).
 
@@ -108,7 +112,8 @@ class RobustBellman:
         self.kernels_in_simplex = True
         if isinstance(self.uncertainty, LpBall):
             self.reward_radii = self.uncertainty.reward_radii(S, A)
-            min_p = float(mdp.P_flat.min()) if mdp.P_flat.shape[1] > 0 else 0.0
+            rows = mdp.P_flat if mdp.feasible is None else mdp.P_flat[mdp.feasible.ravel()]
+            min_p = float(rows.min()) if rows.shape[1] > 0 else 0.0
             self.kernels_in_simplex = bool(min_p >= float(np.max(self.radii)))
         #: the reward-like weight of the set (``mdp_results.value_scale``): λ of a penalty
         #: set, α of an L_p set (0 otherwise); ``scale_weight`` adds the regularizer's τ
@@ -154,7 +159,7 @@ class RobustBellman:
         if self.rectangularity != "sa":
             raise ValueError("q_U(v) is defined per (s, a) for (s,a)-rectangular sets only")
         v = self.mdp._values(v)
-        return self._reward() + self.mdp.gamma * self._sigma(v, False)[0]
+        return self.mdp.mask(self._reward() + self.mdp.gamma * self._sigma(v, False)[0])
 
     def backup(self, v, incumbent=None):
         """(T_U v, maximizing policy); ``incumbent`` actions are kept on ties (sa, no Ω)."""
@@ -174,7 +179,7 @@ class RobustBellman:
         if self.sign < 0:  # max_a r_a + γ max_{‖p − p̄_a‖₁ ≤ κ_s} p·v (module docstring)
             values, _ = batch_worst_case(self.kind, self.csr, -v,
                                          np.repeat(self.radii, mdp.n_actions))
-            q = mdp.r - mdp.gamma * values.reshape(mdp.n_states, mdp.n_actions)
+            q = mdp.mask(mdp.r - mdp.gamma * values.reshape(mdp.n_states, mdp.n_actions))
             return q.max(axis=1), greedy_policy(q, incumbent=incumbent)
         values, policy, _ = s_rectangular_l1_backup(self.csr, v, mdp.r, mdp.gamma, self.radii,
                                                     nominal=self.nominal)
@@ -196,7 +201,8 @@ class RobustBellman:
         if self._is_lp:
             q_norm = policy_norm(policy, unc.q)
             sigma = self.reward_radii + mdp.gamma * self.radii * kappa(v, unc.q)[0]
-            values = np.sum(policy * mdp.q_values(v), axis=1) - self.sign * sigma * q_norm
+            q_bar = mdp.r + mdp.gamma * mdp.expected_next(v)  # finite at infeasible pairs (π = 0)
+            values = np.sum(policy * q_bar, axis=1) - self.sign * sigma * q_norm
             return values, None, penalty
         values, _, alloc = s_rectangular_l1_backup(self.csr, self.sign * v, self.sign * mdp.r,
                                                    mdp.gamma, self.radii, policy=policy,
@@ -256,7 +262,7 @@ class RobustBellman:
             weights = lp_action_weights(policy, self.uncertainty.q)
             return mdp.q_values(v) - self.sign * sigma[:, None] * weights
         _, kernel, _ = self.policy_backup(v, policy, want_kernel=True)
-        return mdp.r + mdp.gamma * (kernel @ v).reshape(mdp.n_states, mdp.n_actions)
+        return mdp.mask(mdp.r + mdp.gamma * (kernel @ v).reshape(mdp.n_states, mdp.n_actions))
 
     def residual(self, v):
         """‖T_U v − v‖∞."""

@@ -23,7 +23,7 @@ from nashlab.solvers.prox import prox_step
 
 def _initial_policy(mdp, init):
     if init is None:
-        return np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
+        return mdp.uniform_policy()  # uniform on the feasible actions
     return mdp.as_policy(init, "init")
 
 
@@ -78,7 +78,9 @@ def _run_rpmd(op, iterations, solution, init=None, eta=None, step_growth=1.0):
         v = op.evaluate(np.exp(logits))
         errors.append(np.max(np.abs(solution.values - v)))
         if k < iterations:
-            logits = prox_step(logits, op.q(v), eta=step, beta=0.0, log_reference=logits)
+            # infeasible pairs: logit −∞ already; their q (−∞) enters as 0 (the step's g is finite)
+            g = op.mdp.mask(op.q(v), 0.0)
+            logits = prox_step(logits, g, eta=step, beta=0.0, log_reference=logits)
             step *= step_growth
     return ({"value_error": np.array(errors)}, np.exp(logits),
             {"eta": eta, "step_growth": step_growth})
