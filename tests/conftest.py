@@ -9,6 +9,8 @@
   signature to another signature's machine code. Measured here: a segmentation fault in the
   packed Nash-MP kernel after two workers compiled it concurrently, gone once the cache was
   cleared. Per-worker folders keep the cache and remove the race.
+* Hypothesis profiles: "dev" by default, "ci" with ``HYPOTHESIS_PROFILE=ci`` (property tests
+  then draw at least 100 examples each, ``nashlab.theory.strategies.example_budget``).
 """
 
 import os
@@ -31,6 +33,19 @@ def _available_backends():
 
 
 import pytest  # noqa: E402  (after the environment above)
+
+try:  # hypothesis profiles: "dev" (default, small budgets) and "ci" (HYPOTHESIS_PROFILE=ci)
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the dev extra is not installed: property tests are skipped anyway
+    pass
+else:
+    # "ci": no deadline, no health checks that reject slow examples; the ≥ 100 examples per
+    # property test come from nashlab.theory.strategies.example_budget, since an explicit
+    # settings(max_examples=...) on a test overrides the profile's value
+    settings.register_profile("ci", deadline=None, suppress_health_check=list(HealthCheck),
+                              print_blob=True)
+    settings.register_profile("dev", deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(params=_available_backends())

@@ -77,3 +77,15 @@ def preference_games(draw, n_min=2, n_max=64, beta_min=1e-3, beta_max=5.0, famil
     reference = draw(distributions(n, peaked=peaked_reference))
     seed = draw(st.integers(0, 2**32 - 1))
     return _game(family, n, seed, beta, reference)
+
+
+#: Examples per property test under the CI hypothesis profile (``HYPOTHESIS_PROFILE=ci``).
+CI_EXAMPLES = 100
+
+
+def example_budget(n: int) -> int:
+    """``n`` examples, or at least ``CI_EXAMPLES`` when ``HYPOTHESIS_PROFILE=ci`` (the CI
+    profile of the test suite, ``tests/conftest.py``); for ``settings(max_examples=...)``."""
+    import os
+
+    return max(n, CI_EXAMPLES) if os.environ.get("HYPOTHESIS_PROFILE") == "ci" else n
