@@ -1,0 +1,138 @@
+"""The fault battery (nashlab.theory.faults): the power table is asserted, so that a
+weakened check fails here; each fault changes the iterates; the correct algorithms pass
+their checks; the seams are restored; the faults are the maps they claim to be."""
+
+import importlib
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nashlab.solvers import compositions
+from nashlab.solvers.compositions import extragradient, make_step, mixture, single
+from nashlab.theory import faults
+
+local_rate = importlib.import_module("nashlab.theory.local_rate")  # the module, not the function
+
+#: caught / tried per algorithm, measured on the quick battery (2026-12-02, before the
+#: MDP policy local rates): a check that gets weaker lowers a count below its floor
+FLOORS = {
+    "nash-mp": (8, 8), "nash-md": (2, 8), "egpo": (8, 8), "omd": (6, 6), "omwu": (8, 8),
+    "mmd": (6, 6), "matrix/mmd": (6, 6), "mdp/vi": (5, 5), "mdp/npg-entropy": (1, 6),
+    "mdp/pmd": (3, 6), "mdp/npg": (0, 6), "robust-mdp/vi": (6, 6),
+}
+#: the same without the local-rate verdict (registered theorems only)
+FLOORS_THEOREMS_ONLY = {"nash-mp": 4, "egpo": 4, "omd": 3, "omwu": 4, "mmd": 4, "matrix/mmd": 4,
+                        "mdp/vi": 5, "robust-mdp/vi": 6}
+
+
+@pytest.fixture(scope="module")
+def report():
+    return faults.power(quick=True)
+
+
+def test_power_table_meets_its_floors(report):
+    by_name = {a.algorithm: a for a in report.algorithms}
+    assert set(by_name) == set(FLOORS)
+    for name, (caught, tried) in FLOORS.items():
+        a = by_name[name]
+        assert a.tried == tried, (name, a.tried)
+        assert a.caught >= caught, (name, a.caught, a.escapes)
+    for name, caught in FLOORS_THEOREMS_ONLY.items():
+        assert by_name[name].caught_without(faults.LOCAL_RATE_ID) >= caught, name
+    assert report.caught >= sum(c for c, _ in FLOORS.values())
+    # every escape is named with its reason: the status of each check on the faulty runs
+    for a in report.algorithms:
+        assert len(a.escapes) == a.tried - a.caught
+        for fault, reason in a.escapes:
+            assert fault in {f.name for f in faults.FAULTS} and ": " in reason
+
+
+def test_every_applicable_fault_changes_the_iterates(report):
+    for a in report.algorithms:
+        assert a.no_effect == [], (a.algorithm, a.no_effect)
+        for f in a.faults:
+            assert (f.effect > faults.EFFECT_TOL) == f.applicable, (a.algorithm, f.fault)
+
+
+def test_correct_runs_pass_their_checks(report):
+    """No check fails on a correct run; where one is not a pass it is an inconclusive local
+    rate (no local rate for that run) or, for unregularized NPG, a local rate that does not
+    exist (recorded as an error, never as a pass)."""
+    for a in report.algorithms:
+        assert any(cid != faults.LOCAL_RATE_ID for cid in a.checks), a.algorithm
+        for label, cid, status, reason in a.baseline:
+            assert status != "fail", (a.algorithm, label, cid, reason)
+            assert cid == faults.LOCAL_RATE_ID, (a.algorithm, label, cid, status, reason)
+            assert status == "inconclusive" or a.algorithm == "mdp/npg", (label, reason)
+    passed = {a.algorithm: {b[:2] for b in a.baseline} for a in report.algorithms}
+    assert passed["nash-mp"] == set() and passed["matrix/mmd"] == set()
+
+
+def test_json_schema_and_atomic_write(report, tmp_path):
+    path = faults.write_json(report, tmp_path / "out")
+    data = json.loads(path.read_text())
+    assert set(data) == {"caught", "tried", "algorithms"}
+    assert (data["caught"], data["tried"]) == (report.caught, report.tried)
+    for name, entry in data["algorithms"].items():
+        assert set(entry) == {"caught", "tried", "escapes"}
+        assert all(isinstance(e, list) and len(e) == 2 for e in entry["escapes"]), name
+    assert sorted(p.name for p in path.parent.iterdir()) == ["power.json"]
+
+
+def test_a_weakened_local_rate_loses_power(monkeypatch):
+    """With the local-rate band widened to ±50 %, Nash-MP's step and structure faults escape."""
+    monkeypatch.setitem(local_rate.LOWER_RTOL, 2, 0.5)
+    monkeypatch.setitem(local_rate.UPPER_RTOL, 2, 0.5)
+    monkeypatch.setitem(local_rate.LOWER_RTOL, 1, 0.5)
+    monkeypatch.setitem(local_rate.UPPER_RTOL, 1, 0.5)
+    weak = faults.power(quick=True, only="nash-mp").algorithms[0]
+    assert weak.caught < FLOORS["nash-mp"][0]
+    assert "step×0.9" in {fault for fault, _ in weak.escapes}
+
+
+def test_seams_are_restored_even_when_the_run_raises():
+    before = dict(compositions.COMPOSITIONS)
+    algorithm = next(a for a in faults.ALGORITHMS if a.name == "nash-md")
+    case = next(c for c in algorithm.cases(True) if "munos" in c.label)
+    step = next(f for f in faults.FAULTS if f.name == "step×1.1")  # η_0β = 1.1 > 1 raises
+    from nashlab.solvers import nlhf
+    coefficients = nlhf.step_coefficients
+    with pytest.raises(ValueError, match="eta·beta ≤ 1"):
+        faults._run_case(algorithm, case, None, step)
+    assert compositions.COMPOSITIONS == before and nlhf.step_coefficients is coefficients
+
+
+def _toy():
+    rng = np.random.default_rng(0)
+    A = rng.uniform(-0.5, 0.5, (5, 5))
+    A = A - A.T
+    log_mu = np.log(np.full(5, 0.2))
+    step = make_step((0.7, 0.3, 0.5), log_mu)
+    payoff = lambda z: 0.5 + A @ np.exp(z)  # noqa: E731
+    return rng.standard_normal(5), payoff, step
+
+
+def test_the_structural_faults_are_the_maps_they_name():
+    ell, F, S = _toy()
+    # missing half-step: extragradient becomes the single step S(ℓ, F(ℓ))
+    assert np.allclose(faults._payoff_at_anchor(extragradient)(ell, F, S)[0],
+                       single(ell, F, S)[0], atol=1e-15)
+    # wrong opponent: Nash-MD's mixture step with F at π_t, i.e. S(ℓ, F(ℓ))
+    assert np.allclose(faults._payoff_at_anchor(mixture)(ell, F, S)[0], S(ell, F(ell)), atol=1e-15)
+    # wrong anchor: the second step from the midpoint h = S(ℓ, F(ℓ))
+    h = S(ell, F(ell))
+    assert np.allclose(faults._wrong_anchor(extragradient)(ell, F, S)[0], S(h, F(h)), atol=1e-15)
+    assert not np.allclose(S(h, F(h)), extragradient(ell, F, S)[0], atol=1e-8)
+
+
+def test_effect_and_only():
+    a = [np.array([1.0, -np.inf]), np.array([2.0, 3.0])]
+    assert faults._effect(a, [np.array([1.0, -np.inf]), np.array([2.0, 3.5])]) == 0.5
+    assert faults._effect(a, a[:1]) == math.inf
+    assert faults._effect(a, [a[0], np.array([np.nan, 3.0])]) == math.inf
+    assert [x.name for x in faults.algorithms("mdp/*")] == ["mdp/vi", "mdp/npg-entropy",
+                                                            "mdp/pmd", "mdp/npg"]
+    with pytest.raises(TypeError, match="only"):
+        faults.algorithms(3)
