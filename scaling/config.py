@@ -17,7 +17,7 @@ The checks of a trainer's setup that need its policy and oracle (``check_context
 """
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import tomllib
 
@@ -37,11 +37,16 @@ PLANS = {name: COMPOSITION_PLANS[get_method("preference", name).composition] for
 #: The trained methods in table order.
 ALGORITHMS = tuple(name for name in methods("preference") if name in PLANS)
 #: Options a resumed run may change (everything else must equal the checkpoint's).
-RESUMABLE = frozenset({"steps", "max_seconds", "progress"})
+RESUMABLE = frozenset({"steps", "max_seconds", "max_queries", "progress"})
 LOSSES = ("regression", "pg")
 ESTIMATORS = ("sampled", "exact")
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
 PAIR_SOURCES = ("auto", "anchor", "reference", "uniform")
+#: the batch growth per algorithm step of an enumerable policy when ``batch_growth`` is None:
+#: measured on the 256-sequence game (``tests/scaling/test_convergence.py``), KL(π*‖π_θ) with
+#: sampled queries falls from 1.6 to 6e-4 in 1.7e6 queries (1.1 with a constant batch of 256
+#: hovers at 0.03–0.09); the query total of K steps is ≈ 4·batch_size·g^K/(g − 1)
+AUTO_BATCH_GROWTH = 1.25
 
 
 def _is_int(x):
@@ -74,7 +79,18 @@ class TrainConfig:
     loss : "regression" (pairwise, IPO-style) or "pg" (policy gradient, Nash-MD-PG).
     estimator : "sampled" (oracle queries on sampled pairs) or "exact" (expectations by
         enumeration; needs an exact oracle and an enumerable policy).
-    batch_size : sampled triples (y, y', y'') per half-step (regression) or per inner step (pg).
+    batch_size : sampled triples (y, y', y'') per half-step (regression) or per inner step (pg)
+        at the first algorithm step; step k uses ``batch_at(config, k)``.
+    batch_growth : g ≥ 1, the batch of step k is batch_size·g^k (rounded up to a multiple of
+        the process count; capped by ``max_batch_size``). The sampling error of a prox step
+        falls like 1/√batch, so g > 1 drives the inexactness δ_k of the approximate Nash-MP
+        bound KL_{k+1} ≤ KL_k/(1 + ηβ) + δ_k (theory notes nlhf.md §2) to zero: training
+        longer gives a better policy instead of hovering at a noise floor. None (default):
+        ``AUTO_BATCH_GROWTH`` for an enumerable policy (its inner steps evaluate every
+        response once, so a step's compute does not grow with the batch), 1 otherwise (an
+        LM's memory grows with the batch: choose g and ``max_batch_size`` for it).
+    max_batch_size : None, or the largest batch (memory bound for LMs; the floor of δ_k
+        then stays at this batch's sampling error).
     inner_steps : optimiser steps per prox sub-problem.
     optimizer, lr : the inner optimiser ("lbfgs": full-batch, for solving exactly).
     pairs : where the regression pairs (y, y') come from: the anchor π_k, the reference μ
@@ -84,8 +100,10 @@ class TrainConfig:
         θ̄ ← m·θ̄ + (1 − m)·θ_k.
     temperature : sampling temperature of the policy samples (1 = on-policy).
     steps : algorithm steps (Nash-MP/EGPO: two prox sub-problems each); None: 10, or as
-        many as ``max_seconds`` allows when that is given.
+        many as ``max_seconds`` / ``max_queries`` allow when one is given.
     max_seconds : stop after this wall time (checked between algorithm steps).
+    max_queries : stop before the algorithm step whose preference queries would take the
+        total past this budget (a budget that does not depend on the machine's speed).
     seed : the training generator's seed.  checkpoint_every : steps between checkpoints.
     eval_samples : samples for the sampled metrics of non-enumerable policies.
     progress : show a progress bar.
@@ -97,6 +115,8 @@ class TrainConfig:
     loss: str = "regression"
     estimator: str = "sampled"
     batch_size: int = 256
+    batch_growth: float | None = None
+    max_batch_size: int | None = None
     inner_steps: int = 20
     optimizer: str = "adam"
     lr: float = 1e-2
@@ -105,6 +125,7 @@ class TrainConfig:
     temperature: float = 1.0
     steps: int | None = None
     max_seconds: float | None = None
+    max_queries: int | None = None
     seed: int = 0
     checkpoint_every: int = 1
     eval_samples: int = 64
@@ -131,7 +152,7 @@ class TrainConfig:
         _require(self.optimizer in OPTIMIZERS,
                  f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         _require(self.pairs in PAIR_SOURCES, f"pairs must be one of {PAIR_SOURCES}, got {self.pairs!r}")
-        if self.steps is None and self.max_seconds is None:
+        if self.steps is None and self.max_seconds is None and self.max_queries is None:
             self.steps = 10
         _require(self.steps is None or (_is_int(self.steps) and self.steps >= 1),
                  f"steps must be a positive integer, got {self.steps!r}")
@@ -139,6 +160,15 @@ class TrainConfig:
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, f"{name} must be a positive integer, got {value!r}")
         _require(_is_int(self.seed), f"seed must be an integer, got {self.seed!r}")
+        _require(self.batch_growth is None or (_is_real(self.batch_growth)
+                                               and self.batch_growth >= 1),
+                 f"batch_growth must be a number ≥ 1 or None, got {self.batch_growth!r}")
+        _require(self.max_batch_size is None or (_is_int(self.max_batch_size)
+                                                 and self.max_batch_size >= self.batch_size),
+                 f"max_batch_size must be None or an integer ≥ batch_size ({self.batch_size!r}), "
+                 f"got {self.max_batch_size!r}")
+        _require(self.max_queries is None or (_is_int(self.max_queries) and self.max_queries >= 1),
+                 f"max_queries must be a positive integer or None, got {self.max_queries!r}")
         _require(_is_real(self.lr) and self.lr > 0, f"lr must be a number > 0, got {self.lr!r}")
         _require(_is_real(self.anchor_ema) and 0 <= self.anchor_ema < 1,
                  f"anchor_ema must be in [0, 1), got {self.anchor_ema!r}")
@@ -165,12 +195,30 @@ class TrainConfig:
         """η'β, the reference's weight in Nash-MD's geometric mixture."""
         return self.eta * self.beta
 
+    def batch_at(self, step, processes=1) -> int:
+        """The batch of algorithm step ``step`` (0-based): ⌈batch_size·g^step⌉ rounded up to a
+        multiple of ``processes``, at most ``max_batch_size`` (rounded down to one); g = 1
+        while ``batch_growth`` is None (the trainer resolves it, ``resolve_batch_growth``)."""
+        exponent = step * math.log(self.batch_growth or 1.0)
+        cap = self.max_batch_size if self.max_batch_size is not None else math.inf
+        raw = min(cap, self.batch_size * math.exp(min(exponent, 700.0)))
+        batch = processes * math.ceil(round(raw / processes, 6))
+        return batch if batch <= cap else processes * int(cap // processes)
+
     def differences(self, saved: dict) -> list[str]:
         """The fields (other than ``RESUMABLE``) whose value differs from ``saved`` (a
         checkpoint's ``asdict``), as "name: saved -> now" strings."""
         now = asdict(self)
         return [f"{k}: {saved.get(k, '<missing>')!r} (saved) != {now.get(k, '<missing>')!r}"
                 for k in sorted((set(now) | set(saved)) - RESUMABLE) if saved.get(k) != now.get(k)]
+
+
+def resolve_batch_growth(config, *, enumerable):
+    """``config`` with ``batch_growth`` set: as given, or ``AUTO_BATCH_GROWTH`` for an
+    enumerable policy and 1 otherwise when it is None."""
+    if config.batch_growth is not None:
+        return config
+    return replace(config, batch_growth=AUTO_BATCH_GROWTH if enumerable else 1.0)
 
 
 def check_contexts(policy, contexts):

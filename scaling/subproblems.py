@@ -43,6 +43,17 @@ class Subproblems:
         self.config, self.sampler, self.oracle = config, sampler, oracle
         self.model, self.optimizer, self.accelerator = model, optimizer, accelerator
         self.on_nonfinite = on_nonfinite
+        self.batch = config.batch_size  # the current algorithm step's batch (the trainer sets it)
+
+    def queries(self, subproblems, batch, n_responses=None) -> int:
+        """Preference queries of ``subproblems`` sub-problems at ``batch``: n² per exact
+        expectation P·π', 2·batch per regression batch (g(y), g(y')), batch per pg inner step."""
+        c = self.config
+        if c.estimator == "exact":
+            return subproblems * n_responses ** 2
+        if c.loss == "regression":
+            return subproblems * 2 * batch
+        return subproblems * c.inner_steps * batch
 
     def solve(self, opponent, phase) -> float:
         c = self.config
@@ -67,7 +78,7 @@ class Subproblems:
         return lambda: loss_fn(self.model(s.all), target)
 
     def regression_closure(self, opponent):
-        c, s, B = self.config, self.sampler, self.config.batch_size
+        c, s, B = self.config, self.sampler, self.batch
         anchor, reference = s.modules["anchor"], s.reference
         ctx = s.sample_contexts(B)
         pairs = c.pairs if c.pairs != "auto" else ("uniform" if s.enumerable else "anchor")
@@ -93,7 +104,7 @@ class Subproblems:
         return closure
 
     def pg_closure(self, opponent):
-        c, s, B = self.config, self.sampler, self.config.batch_size
+        c, s, B = self.config, self.sampler, self.batch
         anchor, reference, policy = s.modules["anchor"], s.reference, s.policy
 
         def closure():

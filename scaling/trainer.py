@@ -47,9 +47,15 @@ from nashlab.scaling.checkpoint import (
     save_checkpoint,
     unflatten_optimizer_state,
 )
-from nashlab.scaling.config import PLANS, TrainConfig, check_contexts, check_setup
+from nashlab.scaling.config import (
+    PLANS,
+    TrainConfig,
+    check_contexts,
+    check_setup,
+    resolve_batch_growth,
+)
 from nashlab.scaling.errors import CheckpointError, TrainingError
-from nashlab.scaling.evaluation import evaluate
+from nashlab.scaling.evaluation import evaluate, prox_inexactness
 from nashlab.scaling.oracles import PreferenceOracle
 from nashlab.scaling.sampling import Sampler
 from nashlab.scaling.subproblems import Subproblems, make_optimizer
@@ -95,6 +101,7 @@ class Trainer:
         self.config, self.oracle = config, oracle
         self.accelerator = accelerator or distributed.default_accelerator()
         self.enumerable = hasattr(policy, "log_probs_all")
+        config = self.config = resolve_batch_growth(config, enumerable=self.enumerable)
         self.contexts = check_contexts(policy, contexts)
         check_setup(config, policy, oracle, enumerable=self.enumerable,
                     processes=self.accelerator.num_processes)
@@ -141,11 +148,22 @@ class Trainer:
                     if value.is_floating_point():
                         value.mul_(m).add_(current[name], alpha=1 - m)
 
+    def _batch(self, step=None) -> int:
+        """The batch of algorithm step ``step`` (default: the next one), ``TrainConfig.batch_at``."""
+        return self.config.batch_at(self.step if step is None else step,
+                                    self.accelerator.num_processes)
+
+    def _step_queries(self) -> int:
+        """Preference queries the next algorithm step will make (counted, not timed)."""
+        n = self.policy.num_responses if self.enumerable else None
+        return self.subproblems.queries(len(PLANS[self.config.algorithm]), self._batch(), n)
+
     def _algorithm_step(self):
         if not all(torch.isfinite(p).all() for p in self.policy.parameters()):
             raise TrainingError(f"the policy's parameters are not finite at the start of step "
                                 f"{self.step + 1}; training stopped{self._last_good()}")
         self._update_anchor()
+        self.subproblems.batch = self._batch()
         loss = math.nan
         for phase, opponent in enumerate(PLANS[self.config.algorithm]):
             loss = self.subproblems.solve(opponent, phase)
@@ -171,21 +189,31 @@ class Trainer:
     def _record(self, loss):
         entry = {"step": self.step, "queries": self.queries, "seconds": self.seconds,
                  "loss": None if loss is None or math.isnan(loss) else loss}
+        if self.step > 0:
+            entry["batch"] = self._batch(self.step - 1)
+            if self.enumerable and self.oracle.exact:
+                entry["delta"] = prox_inexactness(self.policy, self.anchor, self.reference,
+                                                  self.oracle, self.config)
         entry.update(self.evaluate())
         self.history.append(entry)
         return entry
 
     # ---- training loop ----------------------------------------------------------------------
-    def train(self, steps=None, *, max_seconds=None, output_dir=None) -> dict:
-        """Run algorithm steps until ``steps`` in total (default ``config.steps``) or
-        ``max_seconds`` of training time (cumulated over resumed sessions); checkpoint into
-        ``output_dir`` every ``checkpoint_every`` steps and at the end. Returns ``summary()``."""
+    def train(self, steps=None, *, max_seconds=None, max_queries=None, output_dir=None) -> dict:
+        """Run algorithm steps until ``steps`` in total (default ``config.steps``),
+        ``max_seconds`` of training time (cumulated over resumed sessions) or until the next
+        step would take the preference queries past ``max_queries``; checkpoint into
+        ``output_dir`` every ``checkpoint_every`` steps and at the end. Returns ``summary()``.
+
+        Each history entry records the step's batch and, for an enumerable policy with an
+        exact oracle, δ_k (``nashlab.scaling.evaluation.prox_inexactness``)."""
         from tqdm.auto import tqdm
 
         c = self.config
         steps = c.steps if steps is None else steps
         steps = math.inf if steps is None else steps
         max_seconds = c.max_seconds if max_seconds is None else max_seconds
+        max_queries = c.max_queries if max_queries is None else max_queries
         if not self.history:
             self._record(None)
         bar = tqdm(total=None if math.isinf(steps) else steps, initial=self.step,
@@ -193,7 +221,8 @@ class Trainer:
                    disable=not (c.progress and self.accelerator.is_main_process))
         start, base = time.perf_counter(), self.seconds
         try:
-            while self.step < steps and (max_seconds is None or self.seconds < max_seconds):
+            while (self.step < steps and (max_seconds is None or self.seconds < max_seconds)
+                   and (max_queries is None or self.queries + self._step_queries() <= max_queries)):
                 loss = self._algorithm_step()
                 self.step += 1
                 self.seconds = base + time.perf_counter() - start

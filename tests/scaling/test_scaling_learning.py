@@ -22,6 +22,7 @@ def test_tiny_network_learns_the_equilibrium_with_nash_mp(capsys):
     code = main(["--game", "sequence", "--vocab", "4", "--length", "4", "--preference", "cyclic",
                  "--seed", "0", "--algorithm", "nash-mp", "--policy", "tiny",
                  "--hidden", str(HIDDEN), "--estimator", "sampled", "--batch-size", "8192",
+                 "--batch-growth", "1",
                  "--inner-steps", "40", "--lr", "0.01", "--steps", "10", "--json",
                  "--no-progress"])
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

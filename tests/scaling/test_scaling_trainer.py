@@ -17,7 +17,7 @@ from nashlab.scaling.checkpoint import (  # noqa: E402
 )
 from nashlab.cli.train import main  # noqa: E402
 from nashlab.scaling.oracles import CallableOracle, SequenceGameOracle  # noqa: E402
-from nashlab.scaling.policies import AutoregressivePolicy, TabularPolicy  # noqa: E402
+from nashlab.scaling.policies import AutoregressivePolicy, CausalLMPolicy, TabularPolicy  # noqa: E402
 
 torch.set_num_threads(1)
 SEQ = ["--game", "sequence", "--vocab", "3", "--length", "4", "--preference", "cyclic",
@@ -32,7 +32,7 @@ def _run(capsys, argv):
 
 def test_cli_prints_one_json_object_with_the_exact_kl(capsys):
     code, out, _ = _run(capsys, SEQ + ["--algorithm", "egpo", "--policy", "tabular", "--steps", "3",
-                                       "--batch-size", "512", "--json"])
+                                       "--batch-size", "512", "--batch-growth", "1", "--json"])
     assert code == 0
     assert {"kl", "queries", "steps", "seconds"} <= set(out)
     assert out["steps"] == 3 and out["queries"] == 3 * 2 * 2 * 512
@@ -169,3 +169,76 @@ def test_ema_anchor_averages_the_iterates():
     theta1 = trainer.policy.logits.detach().clone()
     trainer._update_anchor()  # what step 2 starts with
     assert torch.allclose(trainer.anchor.logits, 0.25 * theta0 + 0.75 * theta1, atol=1e-15)
+
+
+def test_float32_policy_trains_and_reports_the_exact_kl():
+    """A float32 policy's probabilities sum to 1 only to float32 precision (off by ~1e-8 at
+    256 responses): the metrics check them against its dtype, not float64-absolute."""
+    game = SequenceGame(4, 4, "cyclic", beta=0.1, seed=3)
+    policy = AutoregressivePolicy(4, 4, hidden=16, dtype=torch.float32)
+    trainer = Trainer.for_sequence_game(game, policy, steps=2, batch_size=256, inner_steps=5,
+                                        progress=False)
+    out = trainer.train()
+    assert out["kl"] < trainer.history[0]["kl"] and out["kl_to_reference"] > 0
+    assert all(np.isfinite(h["delta"]) for h in trainer.history[1:])
+
+
+def test_log_distribution_tolerance_follows_the_dtype():
+    from nashlab.scaling.evaluation import _log_distribution
+
+    lp32 = torch.log_softmax(torch.randn(256, generator=torch.Generator().manual_seed(0)), -1)
+    assert abs(np.exp(_log_distribution(lp32, "policy")).sum() - 1) < 1e-14
+    with pytest.raises(ValueError, match="policy's log-probabilities must sum to 1"):
+        _log_distribution(lp32 + 1e-2, "policy")  # off by 1e-2 > 256·16·eps(float32) = 4.9e-4
+    lp64 = lp32.double() + 1e-9  # fine in float32, not in float64
+    with pytest.raises(ValueError, match="float64"):
+        _log_distribution(lp64, "policy")
+
+
+def test_ratio_kl_estimator_is_non_negative_and_unbiased():
+    """r − 1 − log r at y ~ π: every sample ≥ 0, mean = the exact KL(π‖μ) (enumeration)
+    within 4 standard errors; the plain mean of log π − log μ has negative samples."""
+    from nashlab.scaling.evaluation import ratio_kl
+
+    gen = torch.Generator().manual_seed(1)
+    lp = torch.log_softmax(0.5 * torch.randn(50, generator=gen, dtype=torch.float64), -1)
+    lq = torch.log_softmax(0.5 * torch.randn(50, generator=gen, dtype=torch.float64), -1)
+    y = torch.multinomial(lp.exp(), 20000, True, generator=gen)
+    values = ratio_kl(lp[y], lq[y])
+    exact = float((lp.exp() * (lp - lq)).sum())
+    assert (values >= 0).all() and ((lp - lq)[y] < 0).any()
+    assert abs(float(values.mean()) - exact) <= 4 * float(values.std()) / len(y) ** 0.5
+
+
+def test_causal_lm_kl_to_reference_is_the_per_token_kl_and_non_negative():
+    """kl_to_reference of an LM is Σ_t KL(π(·|y_<t)‖μ(·|y_<t)) from the logits: each sample
+    ≥ 0, exactly 0 for μ = π, and equal to the same sum built from ``next_token_log_probs``
+    one prefix at a time (an independent path through the model)."""
+    pytest.importorskip("transformers")
+    from nashlab.scaling.evaluation import evaluate, token_kl
+    from nashlab.scaling.tiny import model_from_config, tiny_config, word_tokenizer
+
+    tokenizer = word_tokenizer()
+    policy = CausalLMPolicy(model_from_config(tiny_config(len(tokenizer))).eval(), tokenizer,
+                            max_new_tokens=4)
+    reference = CausalLMPolicy(model_from_config(tiny_config(len(tokenizer)), seed=5).eval(),
+                               tokenizer, max_new_tokens=4)
+    prompts = ["why the cat", "how is it", "why"]
+    y = policy.sample(3, prompts, generator=torch.Generator().manual_seed(2))
+    kl = token_kl(policy, reference, y, prompts)
+    assert kl.shape == (3,) and (kl > 0).all()
+    assert torch.equal(token_kl(policy, policy, y, prompts), torch.zeros(3, dtype=torch.float64))
+    for i, prompt in enumerate(prompts):
+        ids, mask = policy.encode_prompts([prompt])
+        total = 0.0
+        for t in range(int(y.mask[i].sum())):
+            lp, lq = policy.next_token_log_probs(ids, mask), reference.next_token_log_probs(ids, mask)
+            total += float((lp.exp() * (lp - lq)).sum())
+            ids = torch.cat([ids, y.ids[i:i + 1, t:t + 1]], -1)
+            mask = torch.cat([mask, torch.ones(1, 1, dtype=mask.dtype)], -1)
+        assert abs(total - float(kl[i])) <= 1e-6 * max(1.0, total)
+    oracle = CallableOracle(lambda c, a, b: torch.full((len(a),), 0.5, dtype=torch.float64))
+    for seed in range(3):
+        out = evaluate(policy, reference, oracle, contexts=prompts, seed=seed, samples=8)
+        assert out["kl_to_reference"] > 0
+    assert evaluate(policy, policy, oracle, contexts=prompts, samples=8)["kl_to_reference"] == 0
