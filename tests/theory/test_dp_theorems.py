@@ -19,6 +19,7 @@ from nashlab.solvers.dp import run_mdp
 from nashlab.solvers.markov_games import run_markov_game
 from nashlab.theory.mdp_strategies import markov_games, mdps
 from nashlab.theory.registry import all_theorems, get
+from nashlab.theory.strategies import example_budget
 from nashlab.theory.verdicts import (
     ATOL,
     FLOAT_FLOOR,
@@ -92,7 +93,7 @@ def _regularizer(kind, tau, A):
     return Tsallis(tau)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=example_budget(15), deadline=None)
 @given(mdps(gamma_max=0.99), st.sampled_from([None, "entropy", "kl", "tsallis"]),
        st.sampled_from([0.01, 0.3, 2.0]), st.integers(0, 2**31))
 def test_vi_contracts_at_every_step(mdp, kind, tau, seed):
@@ -103,7 +104,7 @@ def test_vi_contracts_at_every_step(mdp, kind, tau, seed):
     assert_passes(theorem, traj)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=example_budget(12), deadline=None)
 @given(mdps(gamma_max=0.95), st.sampled_from([None, "entropy", "tsallis"]),
        st.integers(1, 6))
 def test_regularized_mpi_bound(mdp, kind, m):
@@ -112,7 +113,7 @@ def test_regularized_mpi_bound(mdp, kind, m):
     assert_envelope(get("dp.reg-mpi.geist"), traj)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=example_budget(15), deadline=None)
 @given(mdps(gamma_max=0.95), st.sampled_from([0.05, 0.3, 1.0]),
        st.sampled_from([0.05, 0.3, 0.7, 1.0]), st.booleans())
 def test_cen_theorem_1(mdp, tau, frac, peaked_start):
@@ -129,7 +130,7 @@ def test_cen_theorem_1(mdp, tau, frac, peaked_start):
     assert_passes(get("dp.npg-entropy.cen-thm1-logpi"), traj)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=example_budget(10), deadline=None)
 @given(mdps(gamma_max=0.9), st.sampled_from([1e-4, 1e-2]), st.integers(0, 2**31))
 def test_cen_theorem_2(mdp, delta, seed):
     traj = run_mdp(mdp, "npg-entropy", iterations=30, regularizer=Entropy(0.2),
@@ -138,7 +139,7 @@ def test_cen_theorem_2(mdp, delta, seed):
     assert_passes(get("dp.npg-entropy.cen-thm2-logpi"), traj)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=example_budget(12), deadline=None)
 @given(mdps(gamma_min=0.5, gamma_max=0.95), st.sampled_from(["entropy", "kl"]),
        st.sampled_from([0.05, 0.5]))
 def test_lan_theorem_1(mdp, kind, tau):
@@ -147,7 +148,7 @@ def test_lan_theorem_1(mdp, kind, tau):
     assert_passes(get("dp.pmd.lan-step"), traj)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=example_budget(15), deadline=None)
 @given(mdps(gamma_max=0.95), st.sampled_from([0.01, 0.3, 3.0, 100.0]))
 def test_xiao_theorem_8_and_agarwal_theorem_16(mdp, eta):
     traj = run_mdp(mdp, "npg", iterations=30, eta=eta)
@@ -155,7 +156,7 @@ def test_xiao_theorem_8_and_agarwal_theorem_16(mdp, eta):
     assert_passes(get("dp.npg.agarwal-thm16"), traj)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=example_budget(15), deadline=None)
 @given(mdps(gamma_min=0.5, gamma_max=0.95), st.sampled_from([0.01, 0.3, 3.0]),
        st.sampled_from([1.0, 1.5]))
 def test_xiao_theorem_10(mdp, eta0, extra_growth):
@@ -163,7 +164,7 @@ def test_xiao_theorem_10(mdp, eta0, extra_growth):
     assert_passes(get("dp.npg.xiao-thm10"), traj)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=example_budget(10), deadline=None)
 @given(st.integers(1, 3), st.integers(2, 4), st.integers(2, 4), st.sampled_from([0.1, 1.0]),
        st.integers(0, 2**31))
 def test_mmd_theorem_3_4(S, A, B, tau, seed):
@@ -174,7 +175,7 @@ def test_mmd_theorem_3_4(S, A, B, tau, seed):
     assert_passes(get("mg.mmd.sokota-thm3.4"), traj)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=example_budget(4), deadline=None)
 @given(markov_games(S_max=2, A_max=3, gamma_max=0.9), st.sampled_from([0.0, 0.3]))
 def test_shapley_operators_contract_at_every_step(game, tau):
     traj = run_markov_game(game, "shapley", iterations=10, tau=tau, track=("value_error",))
