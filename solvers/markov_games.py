@@ -1,7 +1,8 @@
 """Zero-sum Markov games: certified equilibria, Shapley value iteration and per-state
 policy updates with a slow value update (theory notes dp_robust.md §4).
 
-* ``stage_equilibria(Q, tau)``: the per-state saddle points of the stage games Q(s) —
+* ``stage_equilibria(Q, tau, feasible=None)``: the per-state saddle points of the stage
+  games Q(s), over each state's feasible actions when the game has action sets —
   the certified QRE (τ > 0) or LP equilibrium (τ = 0) of ``nashlab.solvers.matrix_games.qre``,
   the latter polished to rounding by solving the square support system.
 * ``solve_markov_game(game, *, tau=0)``: Hoffman–Karp iteration — ν_{k+1} = the stage
@@ -79,12 +80,17 @@ def _support_polish(M, x, y, tol=1e-9):
     return xs, ys
 
 
-def stage_equilibria(Q, tau=0.0):
+def stage_equilibria(Q, tau=0.0, feasible=None):
     """Per-state (values, μ, ν, gap) of the stage games Q[s] of shape (S, A, B).
 
     τ > 0: the certified QRE of ``nashlab.solvers.matrix_games.qre`` (Newton), value
     xᵀQy + τH(x) − τH(y). τ = 0: its LPs (HiGHS), then the square support system solved
-    exactly where it verifies, value xᵀQy. ``gap`` is the worst stage duality gap."""
+    exactly where it verifies, value xᵀQy. ``gap`` is the worst stage duality gap.
+    ``feasible``: None, or the masks (fx (S, A), fy (S, B)) of per-state action sets: the
+    stage game of state s is Q[s] on the rows fx[s] and columns fy[s] (its LP or QRE over
+    the feasible actions only; μ, ν are 0 off them)."""
+    if feasible is not None:
+        return _restricted_stage_equilibria(Q, tau, *feasible)
     S, A, _ = Q.shape
     eq = qre(MatrixGame(Q, tau))
     mu, nu = eq.policy[:, :A].copy(), eq.policy[:, A:].copy()
@@ -98,6 +104,23 @@ def stage_equilibria(Q, tau=0.0):
         gap = eq.gap
     values = np.einsum("sa,sab,sb->s", mu, Q, nu) + tau * (entropy(mu) - entropy(nu))
     return values, mu, nu, float(gap)
+
+
+def _restricted_stage_equilibria(Q, tau, fx, fy):
+    """``stage_equilibria`` state by state on the feasible submatrices Q[s][fx[s], fy[s]]."""
+    S, A, B = Q.shape
+    values, mu, nu, gap = np.empty(S), np.zeros((S, A)), np.zeros((S, B)), 0.0
+    for s in range(S):
+        rows, cols = np.flatnonzero(fx[s]), np.flatnonzero(fy[s])
+        value, x, y, g = stage_equilibria(Q[s][np.ix_(rows, cols)][None], tau)
+        values[s], mu[s, rows], nu[s, cols], gap = value[0], x[0], y[0], max(gap, g)
+    return values, mu, nu, gap
+
+
+def _stage(game, v, tau):
+    """The stage equilibria of Q_v over each state's feasible actions."""
+    feasible = (game.feasible("max"), game.feasible("min")) if game.has_action_sets else None
+    return stage_equilibria(game.q_values(v), tau, feasible)
 
 
 # -- Markov games: the metric vocabulary ----------------------------------------------------
@@ -118,8 +141,8 @@ def split_policy(game, policy, name="policy"):
     if policy.shape != (S, A + B):
         raise ValueError(f"{name} must have shape (S, A + B) = {(S, A + B)} (μ then ν), "
                          f"got {policy.shape}")
-    return (game._policy(policy[:, :A], A, f"{name}[:, :A] (mu)"),
-            game._policy(policy[:, A:], B, f"{name}[:, A:] (nu)"))
+    return (game._policy(policy[:, :A], "max", f"{name}[:, :A] (mu)"),
+            game._policy(policy[:, A:], "min", f"{name}[:, A:] (nu)"))
 
 
 def best_response_values(game, mu, nu, tau=0.0):
@@ -217,12 +240,12 @@ def solve_markov_game(game, *, tau=0.0, max_iterations=200, backend="auto") -> S
     while (change > 1e-14 * max(1.0, np.max(np.abs(v))) and stalls < 3
            and iterations < max_iterations):
         iterations += 1
-        _, mu, nu, _ = stage_equilibria(game.q_values(v), tau)
+        _, mu, nu, _ = _stage(game, v, tau)
         v_new = solve_mdp(game.mdp_for_max(nu, tau), regularizer=reg).values
         new_change = np.max(np.abs(v_new - v))
         stalls = stalls + 1 if new_change >= change else 0  # rounding-level oscillation
         change, v = new_change, v_new
-    stage_values, mu, nu, _ = stage_equilibria(game.q_values(v), tau)
+    stage_values, mu, nu, _ = _stage(game, v, tau)
     residual = float(np.max(np.abs(stage_values - v)))
     gap = _nash_conv(game, mu, nu, tau)
     params = _params(game, "hoffman-karp", backend, tau, iterations=iterations,
@@ -275,7 +298,7 @@ def _run_shapley(game, tau, iterations, record):
     """v_{k+1} = val_τ(Q_{v_k}) from v_0 = 0; the policies are the stage equilibria at v_k."""
     v = np.zeros(game.n_states)
     for k in range(iterations + 1):
-        values, mu, nu, _ = stage_equilibria(game.q_values(v), tau)
+        values, mu, nu, _ = _stage(game, v, tau)
         record(v, safe_log(mu), safe_log(nu), mu, nu)
         if k < iterations:
             v = values
@@ -302,10 +325,10 @@ def _run_per_state(game, entry, tau, iterations, eta, init, value_step, record):
         raise ValueError(f"{entry.name} needs eta·tau < 1, got {eta * tau:g}")
     alpha = eta * tau if value_step is None else check_scalar(value_step, "value_step",
                                                                 low=0.0, high=1.0)
-    log_uniform = (np.full((S, A), -math.log(A)), np.full((S, B), -math.log(B)))
+    log_uniform = tuple(safe_log(p) for p in game.uniform_policies())  # −∞ off the action sets
     step = make_step(step_coefficients(entry.step_form, eta, tau), log_uniform)
     compose = COMPOSITIONS[entry.composition]
-    logits = (normalize_logits(np.log(init[0])), normalize_logits(np.log(init[1])))
+    logits = (normalize_logits(safe_log(init[0])), normalize_logits(safe_log(init[1])))
     kl0 = float(record.policy_kl(*logits))
     v = np.zeros(S)
     half = None  # OMWU: the last midpoint, whose payoff under the new Q predicts the next
@@ -329,15 +352,20 @@ def _run_per_state(game, entry, tau, iterations, eta, init, value_step, record):
 def _check_init(game, init):
     S, A, B = game.r.shape
     if init is None:
-        return np.full((S, A), 1.0 / A), np.full((S, B), 1.0 / B)
+        return game.uniform_policies()
     if not isinstance(init, tuple | list) or len(init) != 2:
         raise TypeError("init must be a pair (x0, y0) of per-state policies of shapes "
                         f"(S, A) = {(S, A)} and (S, B) = {(S, B)}")
     out = []
-    for i, n in enumerate((A, B)):
-        p = check_distribution(init[i], f"init[{i}]", n, strictly_positive=True)
-        if p.shape != (S, n):
-            raise ValueError(f"init[{i}] must have shape {(S, n)}, got {p.shape}")
+    for i, (n, player) in enumerate(((A, "max"), (B, "min"))):
+        if not game.has_action_sets:
+            p = check_distribution(init[i], f"init[{i}]", n, strictly_positive=True)
+            if p.shape != (S, n):
+                raise ValueError(f"init[{i}] must have shape {(S, n)}, got {p.shape}")
+        else:  # strictly positive on the feasible actions, 0 off them
+            p = game._policy(init[i], player, f"init[{i}]")
+            if np.any(p[game.feasible(player)] <= 0):
+                raise ValueError(f"init[{i}] must be strictly positive on the feasible actions")
         out.append(p)
     return tuple(out)
 

@@ -384,3 +384,102 @@ def test_bad_run_arguments_rejected():
         markov_nash_conv(game, np.full((2, 4), 0.25))
     with pytest.raises(ValueError, match="nu"):
         markov_nash_conv(game, np.concatenate([np.full((2, 2), 0.5), np.full((2, 3), 0.5)], 1))
+
+
+# -- per-state action sets ---------------------------------------------------------------------
+def _game_with_action_sets(seed, S=4, A=3, B=3, gamma=0.8):
+    """A random game restricted to random per-state action sets (nothing stored off them),
+    and the padded game of the same size: every infeasible column a copy of a feasible one
+    plus M, then every infeasible row a copy of a feasible one minus M (strictly dominated
+    for the player who owns it, so the value and the equilibria are those of the restricted
+    game at τ = 0: iterated elimination of strictly dominated actions)."""
+    rng = np.random.default_rng(seed)
+    full = random_markov_game(S, A, B, gamma=gamma, seed=seed)
+    fx, fy = rng.random((S, A)) < 0.5, rng.random((S, B)) < 0.5
+    fx[np.arange(S), rng.integers(0, A, S)] = True
+    fy[np.arange(S), rng.integers(0, B, S)] = True
+    joint = fx[:, :, None] & fy[:, None, :]
+    game = ZeroSumMarkovGame(np.where(joint[..., None], full.P, 0.0),
+                             np.where(joint, full.r, 0.0), gamma, feasible_max=fx,
+                             feasible_min=fy)
+    M = 10.0 / (1 - gamma)
+    P, r = full.P.copy(), full.r.copy()
+    for s in range(S):
+        b0, a0 = np.flatnonzero(fy[s])[0], np.flatnonzero(fx[s])[0]
+        P[s][:, ~fy[s]] = P[s][:, [b0]]
+        r[s][:, ~fy[s]] = r[s][:, [b0]] + M
+        P[s][~fx[s]] = P[s][[a0]]
+        r[s][~fx[s]] = r[s][[a0]] - M
+    return game, ZeroSumMarkovGame(P, r, gamma)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_action_sets_match_the_padded_game(seed):
+    game, padded = _game_with_action_sets(seed)
+    sol, ref = solve_markov_game(game), solve_markov_game(padded)
+    assert sol.certified and ref.certified
+    np.testing.assert_allclose(sol.values, ref.values, rtol=0, atol=1e-10)
+    mask = np.concatenate([game.feasible("max"), game.feasible("min")], axis=1)
+    assert np.all(sol.policy[~mask] == 0)
+    assert markov_nash_conv(padded, sol.policy) <= 1e-10
+    # the restricted stage LPs at v*, written out independently (lp_matrix_value)
+    Q = game.q_values(sol.values)
+    for s in range(game.n_states):
+        sub = Q[s][np.ix_(game.feasible("max")[s], game.feasible("min")[s])]
+        assert lp_matrix_value(sub) == pytest.approx(sol.values[s], abs=1e-10)
+
+
+@pytest.mark.parametrize("method", ["shapley", "pu", "omwu", "mmd"])
+def test_uniform_action_sets_match_the_sliced_game(method):
+    """The same action set in every state: the game with masks runs exactly as the game
+    with those actions only (τ > 0, where padding would not be exact)."""
+    full = random_markov_game(3, 4, 3, gamma=0.7, seed=5)
+    rows, cols = np.array([0, 2, 3]), np.array([1, 2])
+    fx = np.zeros((3, 4), bool)
+    fx[:, rows] = True
+    fy = np.zeros((3, 3), bool)
+    fy[:, cols] = True
+    joint = fx[:, :, None] & fy[:, None, :]
+    masked = ZeroSumMarkovGame(np.where(joint[..., None], full.P, 0.0),
+                               np.where(joint, full.r, 0.0), 0.7, feasible_max=fx,
+                               feasible_min=fy)
+    P = full.P[:, rows][:, :, cols]
+    sliced = ZeroSumMarkovGame(P / P.sum(axis=-1, keepdims=True), full.r[:, rows][:, :, cols],
+                               0.7)
+    assert np.allclose(P.sum(axis=-1), 1.0)
+    tau, eta = 0.2, (None if method == "shapley" else 0.3)
+    a = run_markov_game(masked, method, iterations=15, tau=tau, eta=eta, track=MARKOV_METRICS)
+    b = run_markov_game(sliced, method, iterations=15, tau=tau, eta=eta, track=MARKOV_METRICS)
+    for name in MARKOV_METRICS:
+        np.testing.assert_allclose(a.metrics[name], b.metrics[name], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.policy[:, np.r_[rows, 4 + cols]], b.policy, atol=1e-12)
+    assert np.all(a.policy[:, np.setdiff1d(np.arange(7), np.r_[rows, 4 + cols])] == 0)
+
+
+def test_action_set_errors():
+    game, _ = _game_with_action_sets(0)
+    S, A, B = game.r.shape
+    P, r = game.P, game.r
+    fx, fy = game.feasible("max"), game.feasible("min")
+    with pytest.raises(ValueError, match="feasible_max"):
+        ZeroSumMarkovGame(P, r, 0.8, feasible_max=np.zeros((S, A), bool))
+    with pytest.raises(TypeError, match="feasible_min"):
+        ZeroSumMarkovGame(P, r, 0.8, feasible_max=fx, feasible_min=fy.astype(int))
+    with pytest.raises(ValueError, match="feasible_min must have shape"):
+        ZeroSumMarkovGame(P, r, 0.8, feasible_max=fx, feasible_min=fy[:, :2])
+    with pytest.raises(ValueError, match="must be 0 where"):
+        ZeroSumMarkovGame(P, r + 1.0, 0.8, feasible_max=fx, feasible_min=fy)
+    with pytest.raises(ValueError, match="sum to 1"):  # a feasible pair's row left empty
+        ZeroSumMarkovGame(np.zeros_like(P), r, 0.8, feasible_max=fx, feasible_min=fy)
+    s, a = np.argwhere(~fx)[0]
+    bad = np.concatenate(game.uniform_policies(), axis=1)
+    bad[s, :A] = np.eye(A)[a]
+    with pytest.raises(ValueError, match="infeasible action"):
+        markov_nash_conv(game, bad)
+    mu, nu = game.uniform_policies()
+    zero = mu.copy()
+    t, c = np.argwhere(fx & (fx.sum(axis=1, keepdims=True) > 1))[0]
+    zero[t] = fx[t] / (fx[t].sum() - 1)
+    zero[t, c] = 0.0
+    with pytest.raises(ValueError, match="strictly positive on the feasible"):
+        run_markov_game(game, "pu", iterations=1, tau=0.1, init=(zero, nu))
