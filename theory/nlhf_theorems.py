@@ -263,6 +263,23 @@ register(Theorem(
     suite=_suite("nash-mp", "nash-mp")))
 
 register(Theorem(
+    id="nash-mp/span-step", algorithm="nash-mp",
+    statement="Per step: span(log π_{k+1} − log π*) ≤ s_k·[1 + (η/2)(1 + η/2)/(1+ηβ)]/(1+ηβ) "
+              "with s_k = span(log π_k − log π*) (a contraction for η = 2 when β > ½)",
+    metric="span", bound=prev * (1 + eta / 2 * (1 + eta / 2) / (1 + eta * beta))
+    / (1 + eta * beta), source=NASH_MP, status="derived",
+    assumptions=(_method("nash-mp"), EXACT_ORACLE, POSITIVE_BETA,
+                 _eta_at_most("0 < η ≤ 2", lambda b: 2.0)),
+    form="per-step",
+    derivation="The fixed point log π* = (log π* + ηβ log μ + ηPπ*)/(1+ηβ) + c subtracted from "
+               "both half-steps: log π_{k+½} − log π* = [log π_k − log π* + ηA(π_k − π*)]/(1+ηβ) "
+               "+ c and log π_{k+1} − log π* = [log π_k − log π* + ηA(π_{k+½} − π*)]/(1+ηβ) + "
+               "c'. span(Aδ) ≤ ‖δ‖₁ (|A_ij| ≤ ½, Σδ = 0) and ‖p − q‖₁ ≤ √(2KL(q‖p)) ≤ "
+               "span(log p − log q)/2 (Pinsker, Hoeffding) give s_{k+½} ≤ (1 + η/2)s_k/(1+ηβ) "
+               "and s_{k+1} ≤ (s_k + (η/2)s_{k+½})/(1+ηβ).",
+    suite=_suite("nash-mp", "nash-mp")))
+
+register(Theorem(
     id="nash-mp-inexact/kl-floor", algorithm="nash-mp-inexact",
     statement="If each full step is δ-inexact in span of log-probabilities, "
               "KL_K ≤ (1+ηβ)^{-K}·KL_0 + δ(1+ηβ)/(ηβ)  (η = 2: δ(1+2β)/(2β))",
