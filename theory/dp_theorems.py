@@ -25,6 +25,7 @@ from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem, regist
 
 k, err0, prev = SYMBOLS["k"], SYMBOLS["err0"], SYMBOLS["prev"]
 gamma, tau, eta, n = SYMBOLS["gamma"], SYMBOLS["tau"], SYMBOLS["eta"], SYMBOLS["n"]
+delta = SYMBOLS["delta"]
 C1, C2, vartheta = SYMBOLS["C1"], SYMBOLS["C2"], SYMBOLS["vartheta"]
 
 GEIST = "A Theory of Regularized Markov Decision Processes"
@@ -74,6 +75,10 @@ def _regularizers(mdp):
     A = mdp.n_actions
     reference = np.linspace(1.0, 2.0, A) / np.linspace(1.0, 2.0, A).sum()
     return (Entropy(0.1), KL(0.3, reference), Tsallis(0.5))
+
+
+def _chain_suites(*suites):
+    return lambda quick: [pair for suite in suites for pair in suite(quick)]
 
 
 def _iters(quick, full):
@@ -204,6 +209,22 @@ def _cen_theorem(id_, statement, metric, scale, inexact):
         suite=_suite_cen_inexact if inexact else _suite_cen))
 
 
+register(Theorem(
+    id="dp.npg-entropy.q-improvement",
+    algorithm="entropy-regularized NPG",
+    statement="Per step (soft policy improvement): ‖Q*_τ − Q^{t+1}_τ‖∞ ≤ ‖Q*_τ − Q^t_τ‖∞ + "
+              "2γδ/(1−γ) for ‖Q̂^t − Q^t_τ‖∞ ≤ δ (δ = 0: monotone)",
+    metric="q_error", bound=prev + 2 * gamma * delta / (1 - gamma), form="per-step",
+    source=Source(CEN, "2007.06558", "monotone improvement in the proof of Theorems 1–2 "
+                  "(re-derived)"),
+    status="derived",
+    assumptions=(Assumption("0 < η ≤ (1 − γ)/τ", _cen_step_ok),),
+    derivation="Step (i) of the derivation of dp.npg-entropy.cen-thm2: Q^{t+1} ≥ Q^t − "
+               "2γδ/(1−γ) entrywise, and Q* ≥ Q^π for every π, so 0 ≤ Q* − Q^{t+1} ≤ Q* − Q^t "
+               "+ 2γδ/(1−γ).",
+    suite=_chain_suites(lambda quick: _suite_cen(quick), lambda quick: _suite_cen_inexact(quick))))
+
+
 def _suite_cen_inexact(quick):
     for noise in (1e-3, 1e-2):
         yield from _suite_cen(quick, noise)
@@ -330,6 +351,24 @@ register(Theorem(
                "(1−γ)ϑ(δ_k − δ_{k+1}) it gives ϑδ_{k+1} + D*_{k+1}/((1−γ)η_k) ≤ (ϑ−1)δ_k + "
                "D*_k/((1−γ)η_k); divide by ϑ and use η_{k+1}(ϑ−1) ≥ η_kϑ. The notes' form "
                "without the factor 1/(1−γ) is violated (ratio 1.14 on RiverSwim, η_0 = 0.1).",
+    assumptions=(Assumption("η_{k+1}(ϑ−1) ≥ η_kϑ", lambda p: p["vartheta"] > 1 and p[
+        "step_growth"] >= p["vartheta"] / (p["vartheta"] - 1) * (1 - 1e-12)),),
+    rate=1 - 1 / vartheta,
+    suite=lambda quick: _suite_npg(quick, growth_over_gamma=True)))
+
+register(Theorem(
+    id="dp.npg.xiao-thm10-step",
+    algorithm="NPG / KL policy mirror descent, increasing steps",
+    statement="Per step: Φ_{k+1} ≤ (1 − 1/ϑ_ρ)·Φ_k, Φ_k = δ_k + D*_k/((1−γ)(ϑ_ρ−1)η_k) (the "
+              "proof recursion of Theorem 10, one step), η_{k+1}(ϑ_ρ−1) ≥ η_kϑ_ρ",
+    metric="xiao_potential",
+    bound=(1 - 1 / vartheta) * prev, form="per-step",
+    source=Source(XIAO, "2201.07443", "proof of Theorem 10, eq. (54), one step (re-derived)"),
+    status="derived",
+    derivation=_XIAO_DERIVATION + " With E_{d*}⟨Q^k, π_k − π_{k+1}⟩ ≤ (1−γ)ϑ(δ_k − δ_{k+1}) it "
+               "gives ϑδ_{k+1} + D*_{k+1}/((1−γ)η_k) ≤ (ϑ−1)δ_k + D*_k/((1−γ)η_k); since "
+               "η_{k+1}(ϑ−1) ≥ η_kϑ, Φ_{k+1} ≤ (1/ϑ)[ϑδ_{k+1} + D*_{k+1}/((1−γ)η_k)] ≤ "
+               "(1 − 1/ϑ)Φ_k.",
     assumptions=(Assumption("η_{k+1}(ϑ−1) ≥ η_kϑ", lambda p: p["vartheta"] > 1 and p[
         "step_growth"] >= p["vartheta"] / (p["vartheta"] - 1) * (1 - 1e-12)),),
     rate=1 - 1 / vartheta,

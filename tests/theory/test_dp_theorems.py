@@ -128,6 +128,7 @@ def test_cen_theorem_1(mdp, tau, frac, peaked_start):
                    init=start)
     assert_passes(get("dp.npg-entropy.cen-thm1-q"), traj)
     assert_passes(get("dp.npg-entropy.cen-thm1-logpi"), traj)
+    assert_passes(get("dp.npg-entropy.q-improvement"), traj)
 
 
 @settings(max_examples=example_budget(10), deadline=None)
@@ -137,6 +138,7 @@ def test_cen_theorem_2(mdp, delta, seed):
                    eta=0.5 * (1 - mdp.gamma) / 0.2, q_noise=delta, seed=seed)
     assert_passes(get("dp.npg-entropy.cen-thm2"), traj)
     assert_passes(get("dp.npg-entropy.cen-thm2-logpi"), traj)
+    assert_passes(get("dp.npg-entropy.q-improvement"), traj)
 
 
 @settings(max_examples=example_budget(12), deadline=None)
@@ -162,6 +164,7 @@ def test_xiao_theorem_8_and_agarwal_theorem_16(mdp, eta):
 def test_xiao_theorem_10(mdp, eta0, extra_growth):
     traj = run_mdp(mdp, "npg", iterations=30, eta=eta0, step_growth=extra_growth / mdp.gamma)
     assert_passes(get("dp.npg.xiao-thm10"), traj)
+    assert_passes(get("dp.npg.xiao-thm10-step"), traj)
 
 
 @settings(max_examples=example_budget(10), deadline=None)
