@@ -31,6 +31,11 @@ rectangularity "sa", or per state of shape (S,) for "s"):
 * ``WassersteinBall(radius, cost)``   {p : W_d(p, P̄) ≤ ε} with ground cost d (S, S),
   or cost "line" (d = |i − j|) or "discrete" (d = 1[i ≠ j]).
 
+Reward uncertainty: every ball but L_p also takes ``reward_radius`` α (a scalar or (S, A)),
+the box |r(s, a) − r̄(s, a)| ≤ α_{s,a}, independent of the kernel's set; it is rectangular per
+(s, a), so for either rectangularity and any π ≥ 0 nature's reward is r̄ − α (optimistic:
+r̄ + α). ``LpBall``'s ``reward_radius`` is its own ‖r_s − r̄_s‖_p ≤ α_s ball ("s") instead.
+
 ``optimistic=True`` on a ball (L1, KL, χ², L_p, Wasserstein) turns the inner min into a
 max: the best case max_{p ∈ U} p·z = −min_{p ∈ U} p·(−z) (every ball is a set, so the same
 oracle at −z gives it; craam2's ``optimistic_l1u``). Penalties have no optimistic form: the
@@ -94,11 +99,16 @@ class _Set:
     rectangularity = "sa"
     radius_name = "radius"
     optimistic = False
+    reward_radius = 0.0
 
     def radii(self, n_states, n_actions):
         shape = (n_states, n_actions) if self.rectangularity == "sa" else (n_states,)
         return _broadcast(getattr(self, self.radius_name), shape, self.radius_name,
                           self.rectangularity)
+
+    def reward_radii(self, n_states, n_actions):
+        """The reward box half-widths α, shape (S, A) (zeros without reward uncertainty)."""
+        return _broadcast(self.reward_radius, (n_states, n_actions), "reward_radius", "sa")
 
 
 SUPPORTS = ("simplex", "nominal")
@@ -113,6 +123,7 @@ class L1Ball(_Set):
     rectangularity: str = "sa"
     support: str = "simplex"
     optimistic: bool = False
+    reward_radius: object = 0.0
     name = "l1"
 
     def __post_init__(self):
@@ -121,6 +132,7 @@ class L1Ball(_Set):
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}")
         object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
+        object.__setattr__(self, "reward_radius", _radius(self.reward_radius, "reward_radius"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,11 +141,13 @@ class KLBall(_Set):
 
     radius: object
     optimistic: bool = False
+    reward_radius: object = 0.0
     name = "kl"
 
     def __post_init__(self):
         object.__setattr__(self, "radius", _radius(self.radius))
         object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
+        object.__setattr__(self, "reward_radius", _radius(self.reward_radius, "reward_radius"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,11 +156,13 @@ class Chi2Ball(_Set):
 
     radius: object
     optimistic: bool = False
+    reward_radius: object = 0.0
     name = "chi2"
 
     def __post_init__(self):
         object.__setattr__(self, "radius", _radius(self.radius))
         object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
+        object.__setattr__(self, "reward_radius", _radius(self.reward_radius, "reward_radius"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,11 +217,13 @@ class WassersteinBall(_Set):
     radius: object
     cost: object = "line"
     optimistic: bool = False
+    reward_radius: object = 0.0
     name = "wasserstein"
 
     def __post_init__(self):
         object.__setattr__(self, "radius", _radius(self.radius))
         object.__setattr__(self, "optimistic", _optimistic(self.optimistic))
+        object.__setattr__(self, "reward_radius", _radius(self.reward_radius, "reward_radius"))
         if isinstance(self.cost, str):
             if self.cost not in ("line", "discrete"):
                 raise ValueError(f"cost must be an (S, S) array, 'line' or 'discrete', got {self.cost!r}")

@@ -110,8 +110,9 @@ class RobustBellman:
         #: Kumar et al. whose perturbations P̄ + u may be negative; min P̄ ≥ β suffices since
         #: |u_j| ≤ ‖u‖_p ≤ β). Only then is T_U guaranteed to be a γ-contraction.
         self.kernels_in_simplex = True
+        #: reward uncertainty α: (S, A) box (every set but L_p), or L_p's (S,) / (S, A) radii
+        self.reward_radii = self.uncertainty.reward_radii(S, A)
         if isinstance(self.uncertainty, LpBall):
-            self.reward_radii = self.uncertainty.reward_radii(S, A)
             rows = mdp.P_flat if mdp.feasible is None else mdp.P_flat[mdp.feasible.ravel()]
             min_p = float(rows.min()) if rows.shape[1] > 0 else 0.0
             self.kernels_in_simplex = bool(min_p >= float(np.max(self.radii)))
@@ -120,8 +121,7 @@ class RobustBellman:
         self.weight = 0.0
         if isinstance(self.uncertainty, KLPenalty | TVPenalty | Chi2Penalty):
             self.weight += float(np.max(self.radii))
-        if isinstance(self.uncertainty, LpBall):
-            self.weight += float(np.max(self.reward_radii))
+        self.weight += float(np.max(self.reward_radii, initial=0.0))
 
     @property
     def scale_weight(self):
@@ -150,9 +150,10 @@ class RobustBellman:
         return self.sign * values.reshape(S, A), kernel
 
     def _reward(self):
-        if self._is_lp and self.rectangularity == "sa":
-            return self.mdp.r - self.sign * self.reward_radii
-        return self.mdp.r
+        """Nature's reward r̄ ∓ α (L_p "s": r̄, its reward ball is coupled with π)."""
+        if self._is_lp and self.rectangularity == "s":
+            return self.mdp.r
+        return self.mdp.r - self.sign * self.reward_radii
 
     def q(self, v):
         """Robust Q-function q_U(v) = r + γ σ_U(v) of an (s,a)-rectangular set."""
@@ -179,10 +180,10 @@ class RobustBellman:
         if self.sign < 0:  # max_a r_a + γ max_{‖p − p̄_a‖₁ ≤ κ_s} p·v (module docstring)
             values, _ = batch_worst_case(self.kind, self.csr, -v,
                                          np.repeat(self.radii, mdp.n_actions))
-            q = mdp.mask(mdp.r - mdp.gamma * values.reshape(mdp.n_states, mdp.n_actions))
+            q = mdp.mask(self._reward() - mdp.gamma * values.reshape(mdp.n_states, mdp.n_actions))
             return q.max(axis=1), greedy_policy(q, incumbent=incumbent)
-        values, policy, _ = s_rectangular_l1_backup(self.csr, v, mdp.r, mdp.gamma, self.radii,
-                                                    nominal=self.nominal)
+        values, policy, _ = s_rectangular_l1_backup(self.csr, v, self._reward(), mdp.gamma,
+                                                    self.radii, nominal=self.nominal)
         return values, policy
 
     def policy_backup(self, v, policy, want_kernel=False):
@@ -204,7 +205,8 @@ class RobustBellman:
             q_bar = mdp.r + mdp.gamma * mdp.expected_next(v)  # finite at infeasible pairs (π = 0)
             values = np.sum(policy * q_bar, axis=1) - self.sign * sigma * q_norm
             return values, None, penalty
-        values, _, alloc = s_rectangular_l1_backup(self.csr, self.sign * v, self.sign * mdp.r,
+        values, _, alloc = s_rectangular_l1_backup(self.csr, self.sign * v,
+                                                   self.sign * self._reward(),
                                                    mdp.gamma, self.radii, policy=policy,
                                                    nominal=self.nominal)
         kernel = None
@@ -221,8 +223,9 @@ class RobustBellman:
         mdp = self.mdp
         policy = mdp.as_policy(policy)
         S, A = mdp.n_states, mdp.n_actions
-        reward = mdp.r_pi(policy) if self.regularizer is None else (
-            mdp.r_pi(policy) - self.regularizer.value(policy))
+        reward = np.sum(policy * self._reward(), axis=1)  # nature's reward (r̄ ∓ α)
+        if self.regularizer is not None:
+            reward = reward - self.regularizer.value(policy)
         if self._is_lp:  # iterate the γ-contraction until its step stops shrinking
             v, step, stalls = mdp.evaluate(policy), math.inf, 0
             for _ in range(max_iterations * 100):
@@ -262,7 +265,8 @@ class RobustBellman:
             weights = lp_action_weights(policy, self.uncertainty.q)
             return mdp.q_values(v) - self.sign * sigma[:, None] * weights
         _, kernel, _ = self.policy_backup(v, policy, want_kernel=True)
-        return mdp.mask(mdp.r + mdp.gamma * (kernel @ v).reshape(mdp.n_states, mdp.n_actions))
+        return mdp.mask(self._reward() + mdp.gamma * (kernel @ v).reshape(mdp.n_states,
+                                                                           mdp.n_actions))
 
     def residual(self, v):
         """‖T_U v − v‖∞."""

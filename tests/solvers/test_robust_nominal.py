@@ -416,3 +416,70 @@ def test_parser_and_errors():
         KLBall(0.1, optimistic=1)
     with pytest.raises(TypeError, match="optimistic"):
         KLPenalty(1.0, optimistic=True)
+
+
+# -- reward uncertainty ---------------------------------------------------------------------------
+def _joint_reward_kernel_lp(p_bar, v, r_bar, alpha, gamma, kappa, pi, rect, nominal, sense):
+    """sense·min sense·Σ_a π_a(r_a + γ p_a·v) over r ∈ [r̄ − α, r̄ + α] and the L1 kernel set
+    ("sa": ‖p_a − p̄_a‖₁ ≤ κ each; "s": Σ_a ≤ κ), one LP in (p, d, r) (HiGHS)."""
+    A, S = p_bar.shape
+    n = A * S
+    c = np.r_[sense * gamma * np.repeat(pi, S) * np.tile(v, A), np.zeros(n), sense * pi]
+    eye = np.eye(n)
+    blocks = [np.c_[eye, -eye, np.zeros((n, A))], np.c_[-eye, -eye, np.zeros((n, A))]]
+    b_ub = [p_bar.ravel(), -p_bar.ravel()]
+    if rect == "s":
+        blocks.append(np.r_[np.zeros(n), np.ones(n), np.zeros(A)][None])
+        b_ub.append([kappa])
+    else:
+        blocks.append(np.c_[np.zeros((A, n)), np.kron(np.eye(A), np.ones((1, S))), np.zeros((A, A))])
+        b_ub.append(np.full(A, kappa))
+    A_eq = np.c_[np.kron(np.eye(A), np.ones((1, S))), np.zeros((A, n + A))]
+    bounds = [(0, 0) if nominal and p_bar.ravel()[i] == 0 else (0, None) for i in range(n)]
+    bounds += [(0, None)] * n + list(zip(r_bar - alpha, r_bar + alpha))
+    res = linprog(c, A_ub=np.vstack(blocks), b_ub=np.concatenate(b_ub), A_eq=A_eq,
+                  b_eq=np.ones(A), bounds=bounds, method="highs", options=HIGHS_TIGHT)
+    return sense * res.fun
+
+
+@pytest.mark.parametrize("rect", ["sa", "s"])
+@pytest.mark.parametrize("optimistic", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reward_box_matches_the_joint_lp(rect, optimistic, seed):
+    rng = np.random.default_rng(seed)
+    A, S, gamma, kappa = 3, 5, 0.9, 0.6
+    p_bar = np.stack([_random_row(rng, S)[0] for _ in range(A)])
+    v, r = rng.normal(size=S), rng.normal(size=A)
+    alpha = rng.uniform(0, 0.5, size=A)
+    mdp = _one_state_mdp(p_bar, r, gamma)
+    radius = np.zeros((S, A))
+    radius[0] = alpha
+    pi = rng.dirichlet(np.ones(A))
+    op = RobustBellman(mdp, L1Ball(kappa, rect, "nominal", optimistic, reward_radius=radius))
+    lp = _joint_reward_kernel_lp(p_bar, v, r, alpha, gamma, kappa, pi, rect, True,
+                                 -1.0 if optimistic else 1.0)
+    assert op.policy_backup(v, np.tile(pi, (S, 1)))[0][0] == pytest.approx(lp, abs=1e-8)
+
+
+@pytest.mark.parametrize("make", [lambda a: L1Ball(0.3, "s", reward_radius=a),
+                                  lambda a: KLBall(0.2, reward_radius=a),
+                                  lambda a: WassersteinBall(0.2, optimistic=True, reward_radius=a)],
+                         ids=["l1-s", "kl", "wass-opt"])
+def test_reward_box_solution_is_the_shifted_reward_solution(make):
+    """The box is rectangular, so the robust solution is that of the MDP with reward r̄ ∓ α and
+    the kernel set alone (on an MDP with infeasible pairs: α changes nothing there)."""
+    mdp, _ = _feasible_and_padded(11)
+    alpha = np.random.default_rng(0).uniform(0, 0.2, size=mdp.r.shape)
+    unc = make(alpha)
+    sign = -1.0 if unc.optimistic else 1.0
+    shifted = MDP(mdp.P, np.where(mdp.feasible, mdp.r - sign * alpha, 0.0), mdp.gamma,
+                  feasible=mdp.feasible)
+    sol = solve_robust(mdp, uncertainty=unc)
+    ref = solve_robust(shifted, uncertainty=make(0.0))
+    assert sol.certified and ref.certified
+    np.testing.assert_allclose(sol.values, ref.values, rtol=0,
+                               atol=(sol.residual + ref.residual) / (1 - mdp.gamma) + 1e-13)
+    with pytest.raises(ValueError, match="reward_radius"):
+        make(-1.0)
+    with pytest.raises(ValueError, match="reward_radius"):
+        RobustBellman(mdp, make(np.zeros(3)))
