@@ -158,6 +158,50 @@ class MDP:
             raise ValueError(f"every row P(·|s, a) must sum to 1 (off by {err:.3g})")
         self.n_states, self.n_actions = S, A
 
+    # -- other toolboxes' layouts (nashlab.games.mdp_io) -------------------------------
+    @classmethod
+    def from_arrays(cls, P, R, gamma, layout="SAS", reward="SA", horizon=None,
+                    terminal=None) -> "MDP":
+        """From P in ``layout`` "SAS" (S, A, S) or "ASS" (A, S, S) and R in ``reward`` "SA",
+        "S", "SAS" or "ASS" (``mdp_io.from_arrays``; no layout is inferred from shapes)."""
+        from nashlab.games.mdp_io import from_arrays
+
+        return from_arrays(P, R, gamma, layout, reward, horizon, terminal)
+
+    @classmethod
+    def from_state_action_pairs(cls, s_indices, a_indices, R, Q, gamma, horizon=None,
+                                n_actions=None) -> "MDP":
+        """From QuantEcon's state–action pairs (R = −inf or an unlisted pair: infeasible)."""
+        from nashlab.games.mdp_io import from_state_action_pairs
+
+        return from_state_action_pairs(s_indices, a_indices, R, Q, gamma, horizon, n_actions)
+
+    @classmethod
+    def from_quantecon(cls, ddp, horizon=None) -> "MDP":
+        """From a ``quantecon.markov.DiscreteDP`` (product or state–action-pair form)."""
+        from nashlab.games.mdp_io import from_quantecon
+
+        return from_quantecon(ddp, horizon)
+
+    @classmethod
+    def from_pymdptoolbox(cls, P, R, gamma, horizon=None) -> "MDP":
+        """From pymdptoolbox's (P, R): P (A, S, S), R (S,), (S, A) or (A, S, S)."""
+        from nashlab.games.mdp_io import from_pymdptoolbox
+
+        return from_pymdptoolbox(P, R, gamma, horizon)
+
+    def to_arrays(self, layout="SAS", reward="SA"):
+        """(P, R) dense in ``layout`` / ``reward``, R = −inf at infeasible pairs."""
+        from nashlab.games.mdp_io import to_arrays
+
+        return to_arrays(self, layout, reward)
+
+    def to_state_action_pairs(self):
+        """(s_indices, a_indices, R, Q) of the feasible pairs (QuantEcon's form)."""
+        from nashlab.games.mdp_io import to_state_action_pairs
+
+        return to_state_action_pairs(self)
+
     def __repr__(self):
         kind = "sparse" if self.is_sparse else "dense"
         h = "" if self.horizon is None else f", horizon={self.horizon}"
