@@ -1,0 +1,370 @@
+"""``falsify``: adversarial search for an instance that breaks a convergence bound.
+
+    falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None) -> Falsification
+
+``claim`` is a registered theorem id or a ``Theorem`` (``theory/registry.py``). Every
+candidate instance is run through the front door ``nashlab.run`` with the theorem's
+algorithm and checked by ``check`` (``theory/verdicts.py``): its ``worst_ratio``
+(measured/bound) is the objective and its ``first_violation`` the float64 alarm. The search:
+
+1. exploration by hypothesis (``@given`` over ``Spec`` × θ of the instance space,
+   ``target(ratio)`` steering it to large ratios); a violation fails the property, so
+   hypothesis shrinks it to a small instance (small n, θ → 0: ties, uniform μ and π₀);
+2. CMA-ES on the smooth parametrisation θ (``instance_spaces``) from the best instances
+   seen, with restarts. CMA-ES rather than scipy's local optimisers: the objective (a max
+   over iterations of ratios) is non-smooth and flat in many directions, has no gradient
+   here, and is evaluated in batches; CMA-ES is invariant to the scales of the very
+   different coordinates (logits, log β) and needs no line search.
+
+A float64 violation counts only if it survives the 50-digit re-run (``theory/certify.py``);
+otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"). A
+confirmed counterexample is shrunk (``theory/shrink.py``: fewest iterations, fewest actions,
+round numbers, each step kept only if the violation survives in float64 and at 50 digits)
+and can be saved (``Counterexample.save``: JSON + NPZ + a reproduction script).
+
+Slope-only theorems (unverified constants) are searched for their largest measured constant
+(``worst_ratio``) but never reported as falsified: their check is an asymptotic rate, which no
+finite run refutes. ``Claim`` objects are not upper bounds (their criterion has no
+measured/bound ratio), so they are rejected with a ValueError.
+
+``client``: a ``dask.distributed.Client``; restarts with seeds seed, seed+1, ... run on its
+workers (dask imported only then; the first confirmed counterexample by seed order wins).
+Without it the search runs in this process (deterministic for a given seed whenever it
+stops on ``max_evaluations`` rather than on the clock).
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nashlab.theory.counterexample import Counterexample
+from nashlab.theory.instance_spaces import PreferenceSpace, Spec, space_for
+from nashlab.theory.registry import Theorem, get
+from nashlab.theory.verdicts import Claim, check
+
+#: θ coordinates drawn by hypothesis lie in [−THETA, THETA] (the maps saturate beyond)
+THETA = 60.0
+
+
+@dataclass(frozen=True)
+class Falsification:
+    """The outcome of ``falsify``.
+
+    counterexample : a confirmed, shrunk ``Counterexample`` or None.
+    worst_ratio : the largest measured/bound of any instance whose assumptions held (the
+        claim's tightness as far as the search saw); None if no instance was evaluated.
+    evaluations : instances run; seconds : wall time of the search.
+    history : improvements of the best ratio and events, dicts with "evaluation",
+        "seconds", "phase", "ratio", "n" (and "event" for violations / float-floor cases).
+    float_floor : float64 violations that did not survive 50 digits: dicts with "ratio"
+        (float64) and "ratio_high_precision" (str, 50 digits) and "iteration".
+    where : the instance of ``worst_ratio`` (n, beta, eta, iterations, start, schedule).
+    theorem_id : the claim searched; searched : False when the claim's family has no
+        instance space (then nothing was run); note : why, or how the search ended.
+    """
+
+    theorem_id: str
+    counterexample: Counterexample | None
+    worst_ratio: float | None
+    evaluations: int
+    seconds: float
+    history: list = field(default_factory=list)
+    float_floor: list = field(default_factory=list)
+    where: dict | None = None
+    searched: bool = True
+    note: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.counterexample is not None
+
+    def summary(self) -> str:
+        if not self.searched:
+            return f"{self.theorem_id}: not searched ({self.note})"
+        if self.found:
+            c = self.counterexample
+            return (f"{self.theorem_id}: VIOLATED at iteration {c.iteration} (n = {c.problem.n}, "
+                    f"ratio {c.ratio:.9g} in float64, {c.ratio_high_precision[:14]} at 50 "
+                    f"digits) after {self.evaluations} instances, {self.seconds:.1f} s")
+        worst = "none" if self.worst_ratio is None else f"{self.worst_ratio:.9g}"
+        floor = (f"; {len(self.float_floor)} float64 violation(s) at the float floor (not "
+                 f"confirmed at 50 digits)" if self.float_floor else "")
+        return (f"{self.theorem_id}: no counterexample; worst ratio {worst} at {self.where} "
+                f"({self.evaluations} instances, {self.seconds:.1f} s){floor}")
+
+
+class _Violation(Exception):
+    """Raised inside the hypothesis property when an instance is a confirmed violation."""
+
+
+class _Search:
+    """The state of one search: evaluations, best ratio, history, the clock."""
+
+    def __init__(self, theorem, space, budget_seconds, max_evaluations, progress):
+        self.theorem, self.space = theorem, space
+        self.start = time.perf_counter()
+        self.deadline = self.start + budget_seconds
+        self.max_evaluations = max_evaluations
+        self.progress = progress
+        self.evaluations = 0
+        self.best, self.best_case, self.where = None, None, None
+        self.candidates = []  # (ratio, spec, θ) of the best instances, for the local phase
+        self.history, self.float_floor = [], []
+        self.found = None
+        self.cache = {}
+        self.slope_only = theorem.status == "slope-only"
+
+    def exhausted(self) -> bool:
+        return (self.found is not None or time.perf_counter() >= self.deadline
+                or (self.max_evaluations is not None and self.evaluations >= self.max_evaluations))
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def admissible(self, params) -> bool:
+        try:
+            return all(bool(a.holds(params)) for a in self.theorem.assumptions)
+        except (KeyError, TypeError, ValueError):
+            return False
+
+    def evaluate(self, spec, theta, phase):
+        """(ratio or None, confirmed Counterexample-to-be or None) of the instance (spec, θ)."""
+        key = (spec, np.asarray(theta, dtype=float).tobytes())
+        if key in self.cache:
+            return self.cache[key]
+        if self.exhausted():
+            return None, None
+        self.evaluations += 1
+        result = self._evaluate(spec, theta, phase)
+        self.cache[key] = result
+        if self.progress is not None:
+            self.progress(self)
+        return result
+
+    def _evaluate(self, spec, theta, phase):
+        from nashlab.theory.certify import certify, last_violation
+
+        instance = self.space.decode(spec, theta, self.admissible)
+        if instance is None:
+            return None, None
+        trajectory, verdict = run_and_check(self.theorem, instance)
+        if verdict is None or not verdict.assumptions_hold or verdict.worst_ratio is None:
+            return None, None
+        ratio = verdict.worst_ratio
+        if not math.isfinite(ratio):
+            return None, None
+        if self.best is None or ratio > self.best:
+            self.best, self.where = ratio, describe(instance)
+            self.history.append({"evaluation": self.evaluations, "seconds": self.seconds(),
+                                 "phase": phase, "ratio": ratio, "n": spec.n})
+        self.candidates.append((ratio, spec, np.asarray(theta, dtype=float)))
+        if self.slope_only or verdict.first_violation is None:
+            return ratio, None
+        high = certify(self.theorem, instance, trajectory,
+                       last=last_violation(self.theorem, trajectory))
+        event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
+                 "ratio": ratio, "n": spec.n, "iteration": high.iteration,
+                 "ratio_high_precision": None if high.ratio is None else _digits(high.ratio)}
+        if not high.violated:
+            self.float_floor.append({**event, "event": "at the float floor"})
+            self.history.append({**event, "event": "at the float floor"})
+            return ratio, None
+        self.history.append({**event, "event": "violation confirmed at 50 digits"})
+        return ratio, (instance, trajectory, verdict, high)
+
+
+def run_and_check(theorem, instance):
+    """(trajectory, verdict) of ``instance`` through ``nashlab.run`` and ``check``; (None,
+    None) when the run refuses the instance (e.g. an equilibrium that cannot be certified)."""
+    from nashlab.solvers.front import run
+
+    try:
+        trajectory = run(instance.game, instance.method, track=(theorem.metric,),
+                         **instance.run_options())
+    except (ValueError, RuntimeError, FloatingPointError):
+        return None, None
+    trajectory.params["init"] = instance.init_label
+    return trajectory, check(trajectory, theorem)
+
+
+def describe(instance) -> dict:
+    return {"n": instance.game.n, "beta": instance.game.beta, "eta": instance.eta,
+            "iterations": instance.iterations, "schedule": instance.schedule,
+            "start": instance.init_label}
+
+
+def _digits(x, digits=50):
+    import mpmath
+
+    return mpmath.nstr(x, digits)
+
+
+def _resolve(claim) -> Theorem:
+    if isinstance(claim, Theorem):
+        return claim
+    if isinstance(claim, Claim):
+        raise ValueError(f"claim {claim.id!r} is a Claim (a criterion on runs, not an upper "
+                         "bound with a measured/bound ratio); falsify searches Theorems: state "
+                         "it as a Theorem (metric, bound, assumptions)")
+    if isinstance(claim, str):
+        return get(claim)
+    raise TypeError(f"claim must be a theorem id (str) or a Theorem, got {type(claim).__name__}")
+
+
+def _space(theorem, space):
+    default = space_for(theorem.algorithm)
+    if space is None or isinstance(space, dict):
+        if default is None:
+            return None
+        try:
+            return default if space is None else default.narrowed(**space)
+        except TypeError as exc:
+            raise ValueError(f"space: {exc}") from None
+    if isinstance(space, PreferenceSpace):
+        return space
+    raise TypeError(f"space must be None, a dict of overrides or a PreferenceSpace, got "
+                    f"{type(space).__name__}")
+
+
+def _explore(search, seed, max_examples):
+    """Hypothesis exploration (phase 1); returns the confirmed violation or None."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+    from hypothesis import seed as fix_seed
+    from hypothesis import strategies as st
+    from hypothesis.errors import Flaky
+
+    space = search.space
+
+    @st.composite
+    def cases(draw):
+        spec = space.specs(lambda lo, hi: draw(st.integers(lo, hi)),
+                           lambda: draw(st.booleans()), lambda xs: draw(st.sampled_from(xs)))
+        dim = space.dimension(spec.n)
+        theta = draw(st.lists(st.floats(-THETA, THETA, allow_nan=False), min_size=dim,
+                              max_size=dim))
+        return spec, tuple(theta)
+
+    found = []
+
+    @fix_seed(seed)
+    @settings(max_examples=max_examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+              phases=(Phase.generate, Phase.target, Phase.shrink), report_multiple_bugs=False,
+              print_blob=False)
+    @given(cases())
+    def property_holds(case):
+        spec, theta = case
+        ratio, confirmed = search.evaluate(spec, theta, "hypothesis")
+        if ratio is not None:
+            target(ratio)
+        if confirmed is not None:
+            found.append(confirmed)
+            raise _Violation
+
+    try:
+        property_holds()
+    except (_Violation, Flaky):
+        pass
+    return found[-1] if found else None
+
+
+def _local(search, seed):
+    """CMA-ES restarts from the best distinct candidates (phase 2)."""
+    import cma
+
+    tried = set()
+    restart = 0
+    while not search.exhausted():
+        ranked = sorted(search.candidates, key=lambda c: -c[0])
+        start = next(((s, t) for r, s, t in ranked if (s, t.tobytes()) not in tried), None)
+        if start is None:
+            break
+        spec, theta0 = start
+        tried.add((spec, theta0.tobytes()))
+        es = cma.CMAEvolutionStrategy(
+            np.clip(theta0, -THETA, THETA), 2.0,
+            {"seed": seed * 1000 + restart + 1, "verbose": -9, "bounds": [-THETA, THETA],
+             "maxfevals": 400 + 40 * theta0.size})
+        restart += 1
+        while not es.stop() and not search.exhausted():
+            xs = es.ask()
+            losses = []
+            for x in xs:
+                ratio, confirmed = search.evaluate(spec, tuple(x), "cma-es")
+                if confirmed is not None:
+                    return confirmed
+                losses.append(-ratio if ratio is not None else 1e6)
+            es.tell(xs, losses)
+    return None
+
+
+def _search(theorem, space, budget_seconds, seed, max_evaluations, progress):
+    search = _Search(theorem, space, budget_seconds, max_evaluations, progress)
+    explore_examples = 150 if max_evaluations is None else max(20, max_evaluations // 3)
+    found = _explore(search, seed, explore_examples)
+    if found is None and not search.exhausted():
+        found = _local(search, seed)
+    counterexample = None
+    if found is not None:
+        from nashlab.theory.shrink import shrink
+
+        instance, trajectory, verdict, high = found
+        counterexample = shrink(theorem, search, instance)
+    search.cache.clear()  # holds trajectories; the result travels (dask) without them
+    search.candidates.clear()
+    return search, counterexample
+
+
+def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
+            max_evaluations=None, progress=None) -> Falsification:
+    """Search for an instance violating ``claim`` (module docstring).
+
+    budget_seconds : wall-clock budget of the search (shrinking a found counterexample runs
+        past it by at most a few seconds); seed : int ≥ 0, the search's randomness;
+    space : None (the family's default space for the claim's algorithm), a dict of
+        overrides of it (e.g. {"n": 3, "beta": (0.1, 1.0)}), or a ``PreferenceSpace``;
+    client : a dask.distributed Client for parallel restarts (seeds seed, seed+1, ...);
+    max_evaluations : stop after this many instances (deterministic runs, e.g. tests);
+    progress : called with the search state after every evaluation (the CLI's bar).
+    """
+    theorem = _resolve(claim)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be an int ≥ 0, got {seed!r}")
+    if isinstance(budget_seconds, bool) or not (isinstance(budget_seconds, int | float)
+                                               and budget_seconds > 0
+                                               and math.isfinite(budget_seconds)):
+        raise ValueError(f"budget_seconds must be a finite number > 0, got {budget_seconds!r}")
+    if max_evaluations is not None and (isinstance(max_evaluations, bool) or not isinstance(
+            max_evaluations, int | np.integer) or max_evaluations < 1):
+        raise ValueError(f"max_evaluations must be None or an int ≥ 1, got {max_evaluations!r}")
+    chosen = _space(theorem, space)
+    if chosen is None:
+        return Falsification(theorem.id, None, None, 0, 0.0, searched=False,
+                             note=f"no instance space for algorithm {theorem.algorithm!r} "
+                                  "(searched families: preference games)")
+    if theorem.status == "slope-only":
+        note = "slope-only theorem: the measured constant is reported, never a counterexample"
+    else:
+        note = ""
+    start = time.perf_counter()
+    if client is None:
+        search, counterexample = _search(theorem, chosen, budget_seconds, int(seed),
+                                         max_evaluations, progress)
+        searches = [(search, counterexample)]
+    else:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        futures = client.map(_search, [theorem] * workers, [chosen] * workers,
+                             [budget_seconds] * workers, [int(seed) + i for i in range(workers)],
+                             [max_evaluations] * workers, [None] * workers, pure=False)
+        searches = client.gather(futures)
+    found = [c for _, c in searches if c is not None]
+    best = max((s for s, _ in searches if s.best is not None), key=lambda s: s.best,
+               default=None)
+    return Falsification(
+        theorem.id, found[0] if found else None, None if best is None else best.best,
+        sum(s.evaluations for s, _ in searches), time.perf_counter() - start,
+        [h for s, _ in searches for h in s.history],
+        [f for s, _ in searches for f in s.float_floor],
+        None if best is None else best.where, True, note)
