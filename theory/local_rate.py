@@ -43,6 +43,15 @@ dT = γ·P_π with π = ∇Ω*(q_v) (softmax(q/τ) for the entropy, ∝ μ e^{q/
 action unregularized, where the greedy action is unique), a stochastic matrix times γ:
 ρ = γ exactly (1 is the Perron eigenvector of P_π), whatever the regularizer.
 
+MDP policy methods ("npg-entropy", Cen et al. 2007.06558; "pmd", Lan 2102.00135) are the
+"single" composition per state with F(ℓ) = Q^π_Ω (π = softmax ℓ, Ω = τ·KL(·‖μ) or
+τ·negentropy): D = dQ/dℓ = γ·P·(I − γP_π)⁻¹·U with U(s, (s, a)) = (S_π(s)·w(s))_a,
+w = Q − τ(log π − log μ) (differentiate V = Σ_a π(Q − τ log π/μ), Q = r + γPV, and use
+Σ_a π d log π = 0) [D]. At the optimum w(s, ·) = τ·log Z(s) is constant over a, so U = 0
+and D = 0: J = a·N, ρ = a exactly (1 − ητ/(1−γ) for Cen's step, 1/(1 + ητ) for PMD), and
+every modulus equals ρ. Because dV = 0 there, the value, Q and potential errors of these
+runs are quadratic in the policy error (``POLICY_METRIC_ORDER``); log_policy_error is linear.
+
 The tangent space and why its spectrum is the one that matters
 ---------------------------------------------------------------
 A constant shift of a block of ℓ (or of ĝ) does not change the policy (nor the step: N kills
@@ -76,6 +85,7 @@ from nashlab.games.matrix import MatrixGame
 from nashlab.games.mdp import MDP
 from nashlab.games.population import Population
 from nashlab.games.preference import PreferenceGame
+from nashlab.games.regularizers import KL, Entropy
 from nashlab.solvers.compositions import COMPOSITIONS, make_step
 from nashlab.solvers.methods import get_method
 from nashlab.solvers.prox import step_coefficients
@@ -98,8 +108,17 @@ METRIC_ORDER = {
     "value_error": 1,
 }
 
+#: the order of the metrics of MDP policy methods (``POLICY_METHODS``): there the iterate is
+#: the policy, and V^π, Q^π (hence Lan's potential) are stationary at π* (dV = 0), so their
+#: errors are quadratic in the policy error; log_policy_error is the policy error itself
+POLICY_METRIC_ORDER = {"log_policy_error": 1, "value_error": 2, "q_error": 2, "lan_potential": 2}
+#: MDP methods whose policy update is the prox step against Q^π_Ω (module docstring)
+POLICY_METHODS = ("npg-entropy", "pmd")
+
 #: methods without a local rate, and why
 NO_LOCAL_RATE = {
+    ("mdp", "npg"): "unregularized NPG: no strongly convex term, so no linear local rate (with "
+                    "growing steps it converges superlinearly)",
     ("preference", "hedge"): "Hedge does not use β: no interior attracting fixed point "
                              "(its average converges at O(1/T))",
     ("preference", "sppo"): "SPPO (= hedge) does not use β: no interior attracting fixed point",
@@ -141,7 +160,13 @@ class LocalRate:
     basis: np.ndarray = field(repr=False)
 
     def order(self, metric) -> int:
-        """1 if ``metric`` decays as ρ, 2 if as ρ² (``METRIC_ORDER``)."""
+        """1 if ``metric`` decays as ρ, 2 if as ρ² (``METRIC_ORDER``; ``POLICY_METRIC_ORDER``
+        for the MDP policy methods)."""
+        if self.family == "mdp" and self.method in POLICY_METHODS:
+            if metric in POLICY_METRIC_ORDER:
+                return POLICY_METRIC_ORDER[metric]
+            raise ValueError(f"metric must be one of {sorted(POLICY_METRIC_ORDER)} for "
+                             f"{self.method!r}, got {metric!r}")
         try:
             return METRIC_ORDER[metric]
         except KeyError:
@@ -337,6 +362,50 @@ class _MarkovStage(_Family):
         return D
 
 
+class _MdpPolicy(_Family):
+    """An MDP policy method's per-state prox step: blocks ℓ(s), F(ℓ) = Q^π_Ω (module
+    docstring); Ω = τ·negentropy (μ uniform) or τ·KL(·‖μ)."""
+
+    family = "mdp"
+
+    def __init__(self, mdp, regularizer):
+        S, A = mdp.n_states, mdp.n_actions
+        self.mdp, self.regularizer, self.tau = mdp, regularizer, float(regularizer.tau)
+        self.sizes = [A] * S
+        self.reference = (np.broadcast_to(regularizer.log_reference, (S, A)).copy()
+                          if isinstance(regularizer, KL) else np.full((S, A), -math.log(A)))
+
+    def to_lib(self, flat):
+        return np.array(flat).reshape(len(self.sizes), -1)
+
+    def from_lib(self, x):
+        return np.asarray(x, dtype=float).ravel()
+
+    def payoff(self, z):
+        return self.mdp.q_policy(np.exp(normalize_logits(z)), self.regularizer)
+
+    def D(self, flat):
+        mdp = self.mdp
+        S, A = mdp.n_states, mdp.n_actions
+        ell = normalize_logits(self.to_lib(flat))
+        pi = np.exp(ell)
+        w = self.payoff(ell) - self.tau * (ell - self.reference)
+        U = np.zeros((S, S * A))
+        for s in range(S):
+            U[s, s * A:(s + 1) * A] = _covariance(pi[s]) @ w[s]
+        M = np.linalg.solve(np.eye(S) - mdp.gamma * _dense(mdp.P_pi(pi)), U)
+        return mdp.gamma * (_dense(mdp.P_flat) @ M)
+
+
+def policy_step_coefficients(mdp, method, eta, tau):
+    """(a, b, c) of the policy step of ``method`` ∈ ``POLICY_METHODS`` (as the runners of
+    ``nashlab.solvers.dp_methods`` take it): "npg-entropy" is the mirror-descent step
+    η/(1−γ) (capped at 1/τ, soft policy iteration), "pmd" the prox step η, both with β = τ."""
+    if method == "npg-entropy":
+        return step_coefficients("mirror-descent", min(eta / (1 - mdp.gamma), 1 / tau), tau)
+    return step_coefficients("prox", eta, tau)
+
+
 # ---- the composed map and its Jacobian ------------------------------------------------------
 
 class _Map:
@@ -475,7 +544,8 @@ def local_rate(problem, method, *, eta=None, **options) -> LocalRate:
 
     ``problem``: a single (unbatched) PreferenceGame, MatrixGame, Population,
     ZeroSumMarkovGame (option ``tau``, the entropy weight; the per-state map with the value
-    update frozen at V*_τ) or MDP (method "vi", option ``regularizer``; ``eta`` unused).
+    update frozen at V*_τ) or MDP (method "vi", option ``regularizer``, ``eta`` unused; or
+    "npg-entropy" / "pmd" with ``regularizer`` Entropy(τ) or KL(τ, μ) and their ``eta``).
     ``eta`` is read in the method's step form (``nashlab.solvers.methods``), as by
     ``nashlab.run``. Options: ``solution`` (the certified ``nashlab.solve`` result to take
     the fixed point from), ``schedule`` (Nash-MD: only None, the constant step), ``tau``
@@ -554,9 +624,13 @@ def _mdp_rate(mdp, method, eta, options):
     from nashlab.solvers.dp import solve_mdp
 
     _check_options(options, ("regularizer", "solution"), method)
+    _no_rate("mdp", method)
+    if method in POLICY_METHODS:
+        return _mdp_policy_rate(mdp, method, eta, options)
     if method != "vi":
         get_method("mdp", method)
-        raise ValueError(f"local_rate covers MDP value iteration ('vi'), got {method!r}")
+        raise ValueError(f"local_rate covers MDP value iteration ('vi') and the policy methods "
+                         f"{POLICY_METHODS}, got {method!r}")
     if eta is not None:
         raise ValueError("value iteration takes no step: eta must be None")
     if mdp.horizon is not None:
@@ -576,6 +650,33 @@ def _mdp_rate(mdp, method, eta, options):
     policy = greedy_policy(q, regularizer)
     J = mdp.gamma * _dense(mdp.P_pi(policy))
     return _result(J, np.eye(mdp.n_states), v, "mdp", method, None, "values")
+
+
+def _mdp_policy_rate(mdp, method, eta, options):
+    """``local_rate`` of "npg-entropy" / "pmd" (module docstring): the per-state prox step
+    against Q^π_Ω at π*_Ω, for Ω = Entropy(τ) or KL(τ, μ) (``regularizer``, required)."""
+    from nashlab.solvers.dp import solve_mdp
+
+    regularizer = options.get("regularizer")
+    if not isinstance(regularizer, Entropy | KL):
+        raise ValueError(f"method {method!r} needs regularizer=Entropy(tau) or KL(tau, reference)"
+                         f"{' (npg-entropy: Entropy only)' if method == 'npg-entropy' else ''}, "
+                         f"got {regularizer!r}")
+    if method == "npg-entropy" and not isinstance(regularizer, Entropy):
+        raise ValueError(f"npg-entropy needs regularizer=Entropy(tau), got {regularizer!r}")
+    if mdp.horizon is not None:
+        raise ValueError("policy methods need an infinite-horizon MDP (horizon=None)")
+    eta = _require_eta(get_method("mdp", method), eta)
+    solution = options.get("solution")
+    solution = solve_mdp(mdp, regularizer=regularizer) if solution is None else solution
+    if not solution.certified:
+        raise RuntimeError(f"the optimum could not be certified ({solution.message})")
+    fam = _MdpPolicy(mdp, regularizer)
+    with np.errstate(divide="ignore"):
+        ell = np.log(np.asarray(solution.policy, dtype=float)).ravel()
+    T = _Map(fam, "single", policy_step_coefficients(mdp, method, eta, fam.tau))
+    x = T.stack(_interior(ell, "the MDP"))
+    return _rate_of(T, x, "mdp", method, eta, "per-state log-policy")
 
 
 def _dense(M):
@@ -671,14 +772,17 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
     if family == "markov-game" and params.get("gamma", 0) > 0:
         return verdict(False, "inconclusive: the local rate is the per-state map's with the "
                               "value update frozen; with γ > 0 the run's value update is slower")
-    if family == "mdp" and params.get("regularizer") is not None:
-        return verdict(False, "inconclusive: the trajectory records its regularizer by name "
-                              "only; call local_rate(mdp, 'vi', regularizer=...) directly")
     options = {"tau": params.get("tau", 0.0)} if family == "markov-game" else {}
+    if family == "mdp" and params.get("regularizer") is not None:
+        if params["regularizer"] != Entropy.name:
+            return verdict(False, "inconclusive: the trajectory records its regularizer by name "
+                                  "only; call local_rate(mdp, method, regularizer=...) directly")
+        options["regularizer"] = Entropy(params["tau"])  # Entropy(τ) is its name and τ
     if solution is not None:
         options["solution"] = solution
-    eta = params.get("eta") if family != "mdp" else None
-    metrics = [m for m in METRIC_ORDER if m in trajectory.metrics]
+    eta = params.get("eta") if family != "mdp" or method in POLICY_METHODS else None
+    names = POLICY_METRIC_ORDER if family == "mdp" and method in POLICY_METHODS else METRIC_ORDER
+    metrics = [m for m in names if m in trajectory.metrics]
     worst, worst_fit, worst_theory, counted, failures = -math.inf, None, None, 0, []
     for idx, game in _games_of(problem):
         rate = local_rate(game, method, eta=eta, **options)

@@ -453,3 +453,68 @@ def test_check_dispatches_the_local_rate_verdict():
     assert verdict.passed and verdict.theorem_id == "local-rate"
     with pytest.raises(ValueError, match="problem"):
         check(trajectory, "local-rate")
+
+
+# ---- MDP policy methods (npg-entropy, pmd) -----------------------------------------------------
+
+def _policy_map(mdp, method, eta, regularizer):
+    """One step of the runner's policy update (dp_methods): prox_step against Q^π_Ω, with
+    Cen's η as the prox step eta_from_mirror_descent(η/(1−γ)) for npg-entropy."""
+    from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
+
+    S, A = mdp.n_states, mdp.n_actions
+    tau = regularizer.tau
+    prox_eta = (eta_from_mirror_descent(min(eta / (1 - mdp.gamma), 1 / tau), tau)
+                if method == "npg-entropy" else eta)
+    reference = (np.broadcast_to(regularizer.log_reference, (S, A)) if isinstance(regularizer, KL)
+                 else np.full((S, A), -math.log(A)))
+
+    def T(x):
+        ell = normalize_logits(x.reshape(S, A))
+        q = mdp.q_policy(np.exp(ell), regularizer)
+        return prox_step(ell, q, eta=prox_eta, beta=tau, log_reference=reference).ravel()
+    return T
+
+
+POLICY = [("npg-entropy", 0.05, Entropy(0.2)), ("pmd", 1.5, Entropy(0.2)),
+          ("pmd", 0.7, KL(0.3, [0.2, 0.8]))]
+
+
+@pytest.mark.parametrize("method, eta, regularizer", POLICY)
+def test_mdp_policy_jacobian_matches_finite_differences(method, eta, regularizer):
+    from nashlab.theory.local_rate import _MdpPolicy, policy_step_coefficients
+
+    mdp = garnet(5, 2, 2, seed=1, gamma=0.9)
+    rate = local_rate(mdp, method, eta=eta, regularizer=regularizer)
+    _assert_fd(_policy_map(mdp, method, eta, regularizer), rate)
+    a = policy_step_coefficients(mdp, method, eta, regularizer.tau)[0]
+    assert rate.rho == pytest.approx(a, rel=1e-9) and rate.moduli[-1] == pytest.approx(a, rel=1e-9)
+    # away from the optimum dQ/dℓ is not 0: the closed form against differences of Q^π_Ω
+    fam = _MdpPolicy(mdp, regularizer)
+    x = fam.normalise(np.random.default_rng(2).standard_normal(mdp.n_states * mdp.n_actions))
+    D = fam.D(x)
+    assert np.max(np.abs(D)) > 1e-3
+    fd = np.stack([(fam.payoff(fam.to_lib(x + FD_EPS * e)) - fam.payoff(fam.to_lib(x - FD_EPS * e)))
+                   .ravel() / (2 * FD_EPS) for e in np.eye(x.size)], axis=1)
+    assert np.max(np.abs(fd - D)) <= FD_RTOL * np.max(np.abs(D))
+
+
+def test_mdp_policy_runs_decay_by_rho_and_the_verdict_passes():
+    from nashlab.theory import check
+
+    mdp = garnet(8, 3, 3, seed=0, gamma=0.9)
+    for method, eta, reg in (("npg-entropy", 0.1, Entropy(0.1)), ("pmd", None, Entropy(0.5))):
+        traj = run(mdp, method, iterations=150, eta=eta, regularizer=reg)
+        verdict = check(traj, "local-rate", problem=mdp)
+        assert verdict.status == "pass", (method, verdict.reason)
+        rate = local_rate(mdp, method, eta=traj.params["eta"], regularizer=reg)
+        assert rate.order("log_policy_error" if method == "npg-entropy" else "lan_potential") == (
+            1 if method == "npg-entropy" else 2)
+        assert rate.order("value_error") == 2  # V^π is stationary at π*: quadratic
+        wrong = run(mdp, method, iterations=150, eta=0.9 * traj.params["eta"], regularizer=reg)
+        wrong.params["eta"] = traj.params["eta"]  # the nominal step recorded
+        assert check(wrong, "local-rate", problem=mdp).status == "fail", method
+    npg = run(mdp, "npg", iterations=20, eta=1.0)
+    assert check(npg, "local-rate", problem=mdp).status == "inconclusive"
+    with pytest.raises(ValueError, match="regularizer"):
+        local_rate(mdp, "pmd", eta=1.0)
