@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from nashlab.games.mdp import MDP
+from nashlab.games.mdp_problems import garnet
 from nashlab.games.uncertainty import (
     Chi2Ball,
     KLBall,
@@ -27,6 +28,7 @@ from nashlab.games.uncertainty import (
     parse_uncertainty,
 )
 from nashlab.solvers import robust_oracles as ro
+from nashlab.solvers.dp import solve_mdp
 from nashlab.solvers.robust import RobustBellman, run_robust, solve_robust
 
 HIGHS_TIGHT = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
@@ -248,7 +250,7 @@ def _craam_randomized_mdp(terminal):
     feasible = np.zeros((S, 2), bool)
     feasible[:, 0] = feasible[0, 1] = True
     P[0, 0, [1, 2]] = P[0, 1, [3, 4]] = 0.5
-    for s, rew in zip(range(1, 5), [2.0, 3.0, 1.0, 4.0]):
+    for s, rew in zip(range(1, 5), [2.0, 3.0, 1.0, 4.0], strict=True):
         P[s, 0, 5 if terminal else s] = 1.0
         r[s, 0] = 10 * rew if terminal else rew
     if terminal:
@@ -376,8 +378,6 @@ def test_optimistic_nominal_pessimistic_ordering_and_vi(rect):
     """v_robust ≤ v_nominal ≤ v_optimistic, the simplex set's robust value ≤ the nominal-support
     one, and robust VI converges to each certified solution at rate γ."""
     mdp, _ = _feasible_and_padded(9)
-    from nashlab.solvers.dp import solve_mdp
-
     nominal = solve_mdp(mdp).values
     values = {}
     for support in ("simplex", "nominal"):
@@ -436,7 +436,7 @@ def _joint_reward_kernel_lp(p_bar, v, r_bar, alpha, gamma, kappa, pi, rect, nomi
         b_ub.append(np.full(A, kappa))
     A_eq = np.c_[np.kron(np.eye(A), np.ones((1, S))), np.zeros((A, n + A))]
     bounds = [(0, 0) if nominal and p_bar.ravel()[i] == 0 else (0, None) for i in range(n)]
-    bounds += [(0, None)] * n + list(zip(r_bar - alpha, r_bar + alpha))
+    bounds += [(0, None)] * n + list(zip(r_bar - alpha, r_bar + alpha, strict=True))
     res = linprog(c, A_ub=np.vstack(blocks), b_ub=np.concatenate(b_ub), A_eq=A_eq,
                   b_eq=np.ones(A), bounds=bounds, method="highs", options=HIGHS_TIGHT)
     return sense * res.fun
@@ -483,3 +483,49 @@ def test_reward_box_solution_is_the_shifted_reward_solution(make):
         make(-1.0)
     with pytest.raises(ValueError, match="reward_radius"):
         RobustBellman(mdp, make(np.zeros(3)))
+
+
+# -- every new set: certified, consistent, a monotone γ-contraction -------------------------------
+NEW_SETS = [L1Ball(0.3, support="nominal"), L1Ball(0.6, "s", "nominal"),
+            L1Ball(0.3, optimistic=True), L1Ball(0.6, "s", optimistic=True),
+            L1Ball(0.6, "s", "nominal", optimistic=True), KLBall(0.2, optimistic=True),
+            Chi2Ball(0.3, optimistic=True), WassersteinBall(0.4, optimistic=True),
+            LpBall(2, 0.05, "sa", optimistic=True), LpBall(2, 0.05, "s", optimistic=True),
+            LpBall(math.inf, 0.05, "s", optimistic=True),
+            L1Ball(0.3, "s", "nominal", reward_radius=0.1)]
+
+
+@pytest.mark.parametrize("unc", NEW_SETS, ids=lambda u: repr(u)[:70])
+def test_new_sets_certified_and_consistent(unc):
+    mdp = garnet(6, 3, 3, seed=2, gamma=0.9)
+    sol = solve_robust(mdp, uncertainty=unc)
+    assert sol.certified and sol.residual <= 1e-10
+    op = RobustBellman(mdp, unc)
+    assert np.max(np.abs(op.evaluate(sol.policy) - sol.values)) <= 1e-10
+    assert np.sum(sol.policy * sol.q, axis=1) == pytest.approx(sol.values, abs=1e-10)
+    nominal = solve_mdp(mdp).values
+    if unc.optimistic:
+        assert np.all(sol.values >= nominal - 1e-10)
+    else:
+        assert np.all(sol.values <= nominal + 1e-10)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10**6), which=st.integers(0, len(NEW_SETS) - 1),
+       gamma=st.floats(0.1, 0.99))
+def test_new_sets_are_monotone_gamma_contractions(seed, which, gamma):
+    unc = NEW_SETS[which]
+    mdp = garnet(5, 3, 3, seed=seed % 1000, gamma=gamma)
+    if isinstance(unc, LpBall):  # the L_p set must lie in the simplex: min P̄ ≥ 0.1 ≥ β
+        mdp = MDP(0.5 * mdp.dense_P() + 0.1, mdp.r, gamma)
+    op = RobustBellman(mdp, unc)
+    assert op.kernels_in_simplex
+    rng = np.random.default_rng(seed)
+    v1, v2 = rng.normal(size=5) * rng.choice([0.1, 1, 10]), rng.normal(size=5)
+    policy = rng.dirichlet(np.ones(3), size=5)
+    dist = np.max(np.abs(v1 - v2))
+    for T in (lambda v: op.backup(v)[0], lambda v: op.policy_backup(v, policy)[0]):
+        assert np.max(np.abs(T(v1) - T(v2))) <= gamma * dist * (1 + 1e-12) + 1e-13
+    lo, hi = np.minimum(v1, v2), np.maximum(v1, v2)
+    assert np.all(op.backup(lo)[0] <= op.backup(hi)[0] + 1e-13)
+    assert np.all(op.policy_backup(lo, policy)[0] <= op.policy_backup(hi, policy)[0] + 1e-13)
