@@ -8,7 +8,7 @@ symbols of ``SYMBOLS``; the values come from ``trajectory.params`` and the traje
 * ``prev``  the metric at k − 1 (for per-step statements),
 * ``n``     the number of actions, ``params["n_actions"]`` (an int),
 * ``S``     the number of states, ``params["n_states"]`` (an int),
-* any other symbol by its name in ``trajectory.params`` (β, η, γ, τ, δ, ...) or, where a
+* any other symbol by its name in ``trajectory.params`` (β, η, γ, τ, δ, D0, ...) or, where a
   solver records it per iteration, in ``trajectory.metrics`` (``N`` = "queries", η).
 
 ``form`` says how the bound is read:
@@ -30,7 +30,7 @@ import sympy
 SYMBOLS = {
     name: sympy.Symbol(name, positive=True)
     for name in ("beta", "eta", "k", "err0", "prev", "n", "S", "N", "delta", "gamma", "tau",
-                 "alpha", "L", "C1", "C2", "T", "vartheta")
+                 "alpha", "L", "C1", "C2", "T", "vartheta", "D0")
 }
 
 STATUSES = ("paper-verified", "derived", "slope-only")
