@@ -21,6 +21,11 @@ def build_parser():
                         help="ids containing PATTERN (or matching it, if it has * ? [)")
     parser.add_argument("--out", metavar="DIR", default="verify-report",
                         help="output folder (default ./verify-report)")
+    parser.add_argument("--power", action="store_true",
+                        help="run the fault battery (nashlab.theory.faults) instead: per "
+                             "algorithm (--only filters them) faults caught / tried and each "
+                             "escape with the checks it passed; writes DIR/power.json; exit "
+                             "status 1 below 95 %% caught")
     return parser
 
 
@@ -36,12 +41,47 @@ def _print_table(console, rows):
     console.print(table)
 
 
+def _power(console, args) -> int:
+    """``--power``: the fault battery, its table, its escapes and DIR/power.json."""
+    from rich.table import Table
+
+    from nashlab.theory import faults
+
+    if not faults.algorithms(args.only):
+        console.print(f"no algorithm of the fault battery matches --only {args.only!r}; "
+                      f"they are {', '.join(a.name for a in faults.ALGORITHMS)}")
+        return 2
+    with console.status("running the fault battery"):
+        report = faults.power(quick=args.quick, only=args.only)
+    table = Table(title="nashlab verify --power", show_lines=False)
+    for h in ("algorithm", "caught / tried", "theorems only", "checks", "no effect"):
+        table.add_column(h, overflow="fold")
+    for a in report.algorithms:
+        style = "green" if a.caught == a.tried else "yellow"
+        table.add_row(a.algorithm, f"[{style}]{a.caught} / {a.tried}[/{style}]",
+                      f"{a.caught_without(faults.LOCAL_RATE_ID)} / {a.tried}",
+                      str(len(a.checks)), ", ".join(a.no_effect) or "—")
+    console.print(table)
+    for a in report.algorithms:
+        for fault, reason in a.escapes:
+            console.print(f"[yellow]ESCAPED[/yellow] {a.algorithm} {fault}: {reason}")
+    path = faults.write_json(report, args.out)
+    console.print(f"wrote {path}")
+    fraction = report.fraction
+    console.print(f"power: {report.caught}/{report.tried} faults caught ({100 * fraction:.1f} %), "
+                  f"{report.caught_without(faults.LOCAL_RATE_ID)}/{report.tried} by the "
+                  f"theorems alone; goal ≥ {100 * faults.POWER_GOAL:g} %")
+    return 0 if fraction >= faults.POWER_GOAL else 1
+
+
 def main(argv: list[str]) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     args = build_parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
+    if args.power:
+        return _power(console, args)
     verify.load_theorem_modules(echo=console.print)
     items = verify.selected(args.only)
     if not items:

@@ -394,7 +394,7 @@ def _policy_cases(method, settings):
         for label, mdp in _mdps(quick):
             for name, options in settings(mdp):
                 out.append(Case(f"{method}({name}) {label}", mdp,
-                                {"iterations": 40 if quick else 80, **options},
+                                {"iterations": 150 if quick else 300, **options},
                                 {"regularizer": options.get("regularizer")}))
         return out
     return cases
@@ -403,9 +403,9 @@ def _policy_cases(method, settings):
 def _npg_entropy_settings(mdp):
     from nashlab.games.regularizers import Entropy
 
-    for tau in (0.1, 1.0):
-        eta = 0.5 * (1 - mdp.gamma) / tau
-        yield f"τ={tau}, η=0.5·(1−γ)/τ", {"regularizer": Entropy(tau), "eta": eta}
+    for tau in (0.1, 1.0):  # local rate ρ = 1 − ητ/(1−γ) = 0.9: the fit window is asymptotic
+        eta = 0.1 * (1 - mdp.gamma) / tau
+        yield f"τ={tau}, η=0.1·(1−γ)/τ", {"regularizer": Entropy(tau), "eta": eta}
 
 
 def _pmd_settings(mdp):

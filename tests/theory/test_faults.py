@@ -15,16 +15,16 @@ from nashlab.theory import faults
 
 local_rate = importlib.import_module("nashlab.theory.local_rate")  # the module, not the function
 
-#: caught / tried per algorithm, measured on the quick battery (2026-12-02, before the
-#: MDP policy local rates): a check that gets weaker lowers a count below its floor
+#: caught / tried per algorithm, measured on the quick battery (2026-12-02, with the local
+#: rates of the MDP policy methods): a check that gets weaker lowers a count below its floor
 FLOORS = {
     "nash-mp": (8, 8), "nash-md": (2, 8), "egpo": (8, 8), "omd": (6, 6), "omwu": (8, 8),
-    "mmd": (6, 6), "matrix/mmd": (6, 6), "mdp/vi": (5, 5), "mdp/npg-entropy": (1, 6),
-    "mdp/pmd": (3, 6), "mdp/npg": (0, 6), "robust-mdp/vi": (6, 6),
+    "mmd": (6, 6), "matrix/mmd": (6, 6), "mdp/vi": (5, 5), "mdp/npg-entropy": (6, 6),
+    "mdp/pmd": (6, 6), "mdp/npg": (0, 6), "robust-mdp/vi": (6, 6),
 }
 #: the same without the local-rate verdict (registered theorems only)
 FLOORS_THEOREMS_ONLY = {"nash-mp": 4, "egpo": 4, "omd": 3, "omwu": 4, "mmd": 4, "matrix/mmd": 4,
-                        "mdp/vi": 5, "robust-mdp/vi": 6}
+                        "mdp/vi": 5, "mdp/npg-entropy": 1, "mdp/pmd": 3, "robust-mdp/vi": 6}
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +57,15 @@ def test_every_applicable_fault_changes_the_iterates(report):
 
 
 def test_correct_runs_pass_their_checks(report):
-    """No check fails on a correct run; where one is not a pass it is an inconclusive local
-    rate (no local rate for that run) or, for unregularized NPG, a local rate that does not
-    exist (recorded as an error, never as a pass)."""
+    """No check fails (or raises) on a correct run; the only checks that do not pass are the
+    local rates that do not exist: Nash-MD (its metrics are not measured against its own
+    fixed point, or a step schedule) and unregularized NPG, which are inconclusive."""
     for a in report.algorithms:
         assert any(cid != faults.LOCAL_RATE_ID for cid in a.checks), a.algorithm
         for label, cid, status, reason in a.baseline:
-            assert status != "fail", (a.algorithm, label, cid, reason)
-            assert cid == faults.LOCAL_RATE_ID, (a.algorithm, label, cid, status, reason)
-            assert status == "inconclusive" or a.algorithm == "mdp/npg", (label, reason)
-    passed = {a.algorithm: {b[:2] for b in a.baseline} for a in report.algorithms}
-    assert passed["nash-mp"] == set() and passed["matrix/mmd"] == set()
+            assert (cid, status) == (faults.LOCAL_RATE_ID, "inconclusive"), (
+                a.algorithm, label, cid, status, reason)
+            assert a.algorithm in ("nash-md", "mdp/npg"), (a.algorithm, label, reason)
 
 
 def test_json_schema_and_atomic_write(report, tmp_path):
@@ -136,3 +134,14 @@ def test_effect_and_only():
                                                             "mdp/pmd", "mdp/npg"]
     with pytest.raises(TypeError, match="only"):
         faults.algorithms(3)
+
+
+def test_cli_power_prints_and_writes(tmp_path, capsys):
+    from nashlab.cli import verify as cli
+
+    status = cli.main(["--power", "--quick", "--only", "nash-md", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    data = json.loads((tmp_path / "power.json").read_text())
+    assert list(data["algorithms"]) == ["nash-md"]
+    assert status == (0 if data["caught"] >= faults.POWER_GOAL * data["tried"] else 1)
+    assert "ESCAPED nash-md" in out and f"power: {data['caught']}/{data['tried']}" in out
