@@ -337,7 +337,10 @@ def run_matrix_game(game, method, *, eta, iterations, init=None, seed=None,
     params = {"family": "matrix", "method": method, "backend": backend,
               "n_actions": [game.m, game.n], "n_states": None,
               "batch_shape": list(game.batch_shape), "tau": game.tau, "eta": eta,
-              "L": game.scale, "iterations": iterations, "seed": seed}
+              "L": game.scale, "iterations": iterations, "seed": seed,
+              # max_u KL(u‖ζ_0) over the product of simplices (at the vertices): the
+              # Bregman radius of the start in the Mirror Prox bound
+              "D0": float(-np.log(x0.min()) - np.log(y0.min()))}
     if "kl" in metrics:
         params["kl0"] = np.asarray(metrics["kl"][0]).tolist()
     return Trajectory(method, params, metrics, np.exp(Z[-1]), average)
