@@ -26,7 +26,7 @@ from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem, regist
 k, err0, prev = SYMBOLS["k"], SYMBOLS["err0"], SYMBOLS["prev"]
 gamma, tau, eta, n = SYMBOLS["gamma"], SYMBOLS["tau"], SYMBOLS["eta"], SYMBOLS["n"]
 delta = SYMBOLS["delta"]
-C1, C2, vartheta = SYMBOLS["C1"], SYMBOLS["C2"], SYMBOLS["vartheta"]
+C1, C2, vartheta, D0 = SYMBOLS["C1"], SYMBOLS["C2"], SYMBOLS["vartheta"], SYMBOLS["D0"]
 
 GEIST = "A Theory of Regularized Markov Decision Processes"
 CEN = "Fast Global Convergence of Natural Policy Gradient Methods with Entropy Regularization"
@@ -369,6 +369,24 @@ register(Theorem(
                "gives ϑδ_{k+1} + D*_{k+1}/((1−γ)η_k) ≤ (ϑ−1)δ_k + D*_k/((1−γ)η_k); since "
                "η_{k+1}(ϑ−1) ≥ η_kϑ, Φ_{k+1} ≤ (1/ϑ)[ϑδ_{k+1} + D*_{k+1}/((1−γ)η_k)] ≤ "
                "(1 − 1/ϑ)Φ_k.",
+    assumptions=(Assumption("η_{k+1}(ϑ−1) ≥ η_kϑ", lambda p: p["vartheta"] > 1 and p[
+        "step_growth"] >= p["vartheta"] / (p["vartheta"] - 1) * (1 - 1e-12)),),
+    rate=1 - 1 / vartheta,
+    suite=lambda quick: _suite_npg(quick, growth_over_gamma=True)))
+
+register(Theorem(
+    id="dp.npg.xiao-thm10-statement",
+    algorithm="NPG / KL policy mirror descent, increasing steps",
+    statement="δ_k ≤ (1 − 1/ϑ_ρ)^k·(δ_0 + D*_0/(γη_0)) (Theorem 10 as stated, eq. 53), "
+              "η_{k+1}(ϑ_ρ−1) ≥ η_kϑ_ρ, D*_0 = E_{d_ρ(π*)}KL(π*_s‖π_0(s)) = params['D0']",
+    metric="suboptimality",
+    bound=(err0 + D0 / (gamma * eta)) * (1 - 1 / vartheta) ** k,
+    source=Source(XIAO, "2201.07443", "Theorem 10, eq. (53)"),
+    status="derived",
+    derivation="From the proof recursion (dp.npg.xiao-thm10, eq. 54): δ_k ≤ δ_k + "
+               "D*_k/((1−γ)(ϑ−1)η_k) ≤ (1 − 1/ϑ)^k[δ_0 + D*_0/((1−γ)(ϑ−1)η_0)], and "
+               "ϑ_ρ ≥ 1/(1−γ) (d_ρ(π*) ≥ (1−γ)ρ) gives (1−γ)(ϑ−1) ≥ γ. The theory notes' "
+               "earlier eq. (54) dropped the 1/(1−γ); eq. (53) is unaffected.",
     assumptions=(Assumption("η_{k+1}(ϑ−1) ≥ η_kϑ", lambda p: p["vartheta"] > 1 and p[
         "step_growth"] >= p["vartheta"] / (p["vartheta"] - 1) * (1 - 1e-12)),),
     rate=1 - 1 / vartheta,

@@ -164,6 +164,7 @@ def test_xiao_theorem_8_and_agarwal_theorem_16(mdp, eta):
 def test_xiao_theorem_10(mdp, eta0, extra_growth):
     traj = run_mdp(mdp, "npg", iterations=30, eta=eta0, step_growth=extra_growth / mdp.gamma)
     assert_passes(get("dp.npg.xiao-thm10"), traj)
+    assert_passes(get("dp.npg.xiao-thm10-statement"), traj)
     assert_passes(get("dp.npg.xiao-thm10-step"), traj)
 
 
