@@ -147,7 +147,8 @@ def test_pymdptoolbox_live_pi_vi_and_finite_horizon_with_terminal_reward():
         vi.run()
         eps = solve_mdp(mdp, method="vi", tol=1e-6)
         assert _actions(eps) == tuple(vi.policy)
-        assert np.max(np.abs(eps.values - ours.values)) <= eps.params["value_error_bound"]
+        rounding = 1e-13 * np.max(np.abs(ours.values))  # the bound is 0 where T v − v is flat
+        assert np.max(np.abs(eps.values - ours.values)) <= eps.params["value_error_bound"] + rounding
         h = np.arange(1.0, mdp.n_states + 1)
         fh = mdptoolbox.FiniteHorizon(P, R, 0.9, 4, h=h)
         fh.run()
@@ -236,6 +237,7 @@ def _inventory():
     return s_idx, a_idx, R, Q
 
 
+@pytest.mark.filterwarnings("ignore:infinite horizon solution methods are disabled")
 def test_quantecon_inventory_finite_horizon_gamma_one_with_action_sets():
     mdp = MDP.from_state_action_pairs(*_inventory(), 1.0, horizon=3)
     sol = solve_mdp(mdp)
