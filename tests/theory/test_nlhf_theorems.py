@@ -17,10 +17,10 @@ from nashlab.games import generators
 from nashlab.solvers import run
 from nashlab.theory import nlhf_theorems  # registers the theorems
 from nashlab.theory.registry import all_theorems
-from nashlab.theory.strategies import distributions, preference_games
+from nashlab.theory.strategies import distributions, example_budget, preference_games
 from nashlab.theory.verdicts import check, check_claim
 
-FAST = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=example_budget(20), deadline=None, suppress_health_check=list(HealthCheck))
 
 GAMES = preference_games(n_max=64)
 SLOPE_GAMES = preference_games(n_max=32, beta_min=0.1)
@@ -77,12 +77,20 @@ def test_nash_mp_span_slope(game, data):
     _assert_holds(_nash_mp(game, data), "nash-mp/span-slope")
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@FAST
+@given(GAMES, FRACTION, st.data())
+def test_nash_mp_span_step(game, fraction, data):
+    _assert_holds(_nash_mp(game, data, eta=2.0 * fraction), "nash-mp/span-step")
+
+
+@settings(max_examples=example_budget(5), deadline=None,
+          suppress_health_check=list(HealthCheck))
 @given(preference_games(n_max=16, beta_min=0.05), st.integers(0, 2**16))
 def test_nash_mp_inexact_floor(game, seed):
     traj = run(game, "nash-mp-inexact", eta=2.0, iterations=10, inner_steps=10, seed=seed,
                track=("kl",))
     _assert_holds(traj, "nash-mp-inexact/kl-floor")
+    _assert_holds(traj, "nash-mp-inexact/kl-step")
 
 
 @FAST
@@ -220,4 +228,37 @@ TESTED = {
     "nash-md/munos-envelope", "nash-md/constant-step", "egpo/kl-envelope",
     "egpo/duality-gap-slope", "mmd/kl-contraction", "mmd/sokota-contraction",
     "omd/kl-contraction", "omwu/kl-slope", "hedge/average-exploitability",
+    "nash-mp-inexact/kl-step", "omd/self-play-pg-slope", "nash-mp/span-step",
 }
+
+
+@FAST
+@given(SLOPE_GAMES, st.data())
+def test_nash_mp_exploitability_bound(game, data):
+    """Expl_β ≤ (β/8)span² + KL/(4β) at every iterate of Nash-MP (a derived inequality)."""
+    verdict = check_claim(_nash_mp(game, data), "nash-mp/exploitability-bound")
+    assert verdict.passed or "over 0 counted" in verdict.reason, verdict.reason
+
+
+@FAST
+@given(preference_games(n_max=16, beta_min=0.05, beta_max=1.0), st.data())
+def test_omd_self_play_pg_slope(game, data):
+    eta = 4 * game.beta / (1 + 4 * game.beta ** 2) * data.draw(FRACTION)
+    traj = run(game, "omd", eta=eta, iterations=_iterations(1 - eta * game.beta, 400),
+               init=_start(data, game), track=("kl",))
+    _assert_holds(traj, "omd/self-play-pg-slope")
+
+
+def test_proximal_point_and_unregularized_omwu_claims():
+    """Both claims hold on their quick suites; the OMWU criterion rejects Hedge (whose last
+    iterate does not converge on the same kind of game)."""
+    from nashlab.theory.verdicts import all_claims
+
+    claims = {c.id: c for c in all_claims()}
+    for claim_id in ("magnet-refresh/proximal-point", "omwu/unregularized-last-iterate"):
+        claim = claims[claim_id]
+        verdict = check_claim([t for _, t in claim.suite(True)], claim)
+        assert verdict.passed, verdict.reason
+    hedge = run(generators.perturbed_rps(beta=0.0), "hedge", eta=0.1, iterations=3000,
+                init=generators.random_reference(3, scale=2.0, seed=1), track=("exploitability",))
+    assert not check_claim(hedge, claims["omwu/unregularized-last-iterate"]).passed
