@@ -201,8 +201,9 @@ def test_quantecon_puterman_31_with_an_infeasible_action_in_every_form():
             eps = solve_mdp(mdp, method=method, tol=1e-2)
             assert np.max(np.abs(eps.values - PUTERMAN_V)) < 1e-2 / 2  # QuantEcon: ε/2
             assert _actions(eps) == (0, 0) and eps.certified
-        for method in ("vi", "pi", "mpi", "gauss-seidel"):
-            run = run_mdp(mdp, method, iterations=300, solution=exact)
+        for method, iterations, options in (("vi", 300, {}), ("pi", 5, {}),
+                                            ("mpi", 30, {"m": 20}), ("gauss-seidel", 300, {})):
+            run = run_mdp(mdp, method, iterations=iterations, solution=exact, **options)
             assert run.policy[1, 1] == 0.0 and np.all(np.isfinite(run["value_error"]))
             assert run["value_error"][-1] < 1e-5
 
