@@ -27,7 +27,7 @@ def main(output_dir="runs/nash-md", steps=4):
     beta, mixture_coef = 0.1, 0.2
     trainer = Trainer(policy, oracle, algorithm="nash-md", beta=beta, eta=mixture_coef / beta,
                       loss="pg", batch_size=3, inner_steps=1, lr=1e-3, steps=steps,
-                      contexts=PROMPTS, progress=False)
+                      eval_samples=16, contexts=PROMPTS, progress=False)
     if latest_checkpoint(output_dir) is not None:
         trainer.load(output_dir)
     print(trainer.train(output_dir=output_dir))

@@ -67,13 +67,13 @@ class NLHFConfig(TrainingArguments):
             raise TypeError(f"disable_dropout must be True or False, got {self.disable_dropout!r}")
         self.train_config()  # validates beta, eta, loss, inner_steps, temperature, anchor_ema
 
-    def train_config(self, batch_size=None) -> TrainConfig:
-        """The ``TrainConfig`` of the step library for these arguments (sampled estimator;
-        ``batch_size``: one optimiser step's prompts, default ``per_device_train_batch_size``)."""
+    def train_config(self) -> TrainConfig:
+        """The ``TrainConfig`` of the step library for these arguments (sampled estimator,
+        one optimiser step's prompts as the batch)."""
         return TrainConfig(algorithm=self.algorithm, beta=self.beta, eta=self.eta, loss=self.loss,
                            estimator="sampled", inner_steps=self.inner_steps,
                            anchor_ema=self.anchor_ema, temperature=self.temperature,
-                           batch_size=batch_size or self.per_device_train_batch_size,
+                           batch_size=self.per_device_train_batch_size,
                            seed=self.seed, progress=False)
 
 

@@ -133,7 +133,7 @@ class NLHFTrainer(Trainer):
             raise TypeError("NLHFTrainer is the base class: use NashMDTrainer, NashMPTrainer, "
                             "EGPOTrainer or OnlineIPOTrainer")
         args = cls() if args is None else args
-        if type(args) is not cls:
+        if not isinstance(args, cls):
             raise TypeError(f"args must be a {cls.__name__} for {type(self).__name__}, got "
                             f"{type(args).__name__}")
         if processing_class is None or getattr(processing_class, "eos_token_id", None) is None:
@@ -226,10 +226,7 @@ class NLHFTrainer(Trainer):
             raise ValueError("an NLHF trainer's loss has no model outputs to return")
         prompts = inputs["prompt"]
         phase = self._prepare_step()
-        batch = len(prompts)
-        if self.subproblems.config.batch_size != batch:
-            self.subproblems.config = self.args.train_config(batch)
-        self.subproblems.batch = batch
+        self.subproblems.batch = len(prompts)
         self.sampler.prompts = prompts
         self.subproblems.model = self._train_view(model)
         build = (self.subproblems.pg_closure if self.nlhf_config.loss == "pg"
@@ -294,8 +291,8 @@ class NLHFTrainer(Trainer):
 
 class NashMDTrainer(NLHFTrainer):
     """Nash-MD (Munos et al., arXiv 2312.00886): opponent π_k^{1−α}·μ^α, sampled token by
-    token for an LM (an approximation of the sequence-level mixture: ``nashlab.scaling.
-    policies.token_level_mixture``)."""
+    token for an LM, an approximation of the sequence-level mixture (measured by
+    ``token_mixture_kl`` of ``nashlab.scaling.policies``)."""
 
     config_class = NashMDConfig
 
