@@ -4,7 +4,8 @@ Theory notes dp_robust.md §3. The robust Bellman maps T_U, T^π_U of an uncerta
 (``nashlab.games.uncertainty``) are ``nashlab.solvers.robust_bellman.RobustBellman``; the
 iterative methods are ``nashlab.solvers.robust_methods``.
 
-``solve_robust(mdp, *, uncertainty, regularizer=None, max_iterations=200, backend="auto")``
+``solve_robust(mdp, *, uncertainty, regularizer=None, max_iterations=200, backend="auto",
+transition_reward=None)``
 runs robust policy iteration (Iyengar 2005, "Robust dynamic programming", Math. OR 30: exact
 robust evaluation v^π_U by nature's policy iteration, then the greedy policy of T_U) and
 certifies the result by the robust Bellman residual ‖T_U v − v‖∞ ≤ 1e-10 (a ``Solution``
@@ -66,16 +67,18 @@ def _robust_pi(op, max_iterations):
 
 
 def solve_robust(mdp, *, uncertainty, regularizer=None, max_iterations=200,
-                 backend="auto") -> Solution:
+                 backend="auto", transition_reward=None) -> Solution:
     """Certified robust optimum: robust PI with exact evaluation, certified by ‖T_U v − v‖∞.
 
     ``uncertainty``: a set of ``nashlab.games.uncertainty`` or a ``parse_uncertainty`` spec
     ("l1:0.1", ...); ``regularizer``: (s,a)-rectangular sets only; ``max_iterations``: robust
     policy evaluations at most. ``q`` is q_U(v*) for (s,a)-rectangular sets; for
     s-rectangular sets it is r + γ P* v* with P* the worst kernel of the optimal (possibly
-    randomized) policy, so that Σ_a π q = v*. ``backend``: as in ``RobustBellman``."""
+    randomized) policy, so that Σ_a π q = v*. ``backend`` and ``transition_reward`` (R of
+    shape (S, A, S), moved with nature's kernel): as in ``RobustBellman``."""
     max_iterations = check_int(max_iterations, "max_iterations", 1)
-    op = RobustBellman(mdp, uncertainty, regularizer, backend=backend)
+    op = RobustBellman(mdp, uncertainty, regularizer, backend=backend,
+                       transition_reward=transition_reward)
     v, policy, it = _robust_pi(op, max_iterations)
     values, greedy = op.backup(v)
     if op.rectangularity == "sa":
@@ -95,7 +98,7 @@ def solve_robust(mdp, *, uncertainty, regularizer=None, max_iterations=200,
 
 def run_robust(mdp, method, *, uncertainty, iterations, eta=None, init=None, seed=None,
                track=None, solution=None, backend="auto", regularizer=None,
-               **method_options) -> Trajectory:
+               transition_reward=None, **method_options) -> Trajectory:
     """Run the robust ``method`` ("vi", "pi", "rpmd") for ``iterations`` steps.
 
     ``uncertainty``: a set of ``nashlab.games.uncertainty`` or a spec string ("l1:0.1").
@@ -104,16 +107,21 @@ def run_robust(mdp, method, *, uncertainty, iterations, eta=None, init=None, see
     random (a TypeError when given). ``track``: None (every metric the method records:
     value_error) or a collection of metric names. ``solution``: the ``solve_robust``
     solution the errors are measured against (computed when not given). ``backend``: as in
-    ``RobustBellman``. Method options: step_growth (rpmd). Unknown options: TypeError.
+    ``RobustBellman``; ``transition_reward``: as in ``solve_robust``. Method options:
+    step_growth (rpmd). Unknown options: TypeError.
     """
     entry = get_method(FAMILY, method)
     check_run_options(entry, method_options, eta=eta, seed=seed)
     iterations = check_int(iterations, "iterations", 0)
-    op = RobustBellman(mdp, uncertainty, regularizer, backend=backend)
+    op = RobustBellman(mdp, uncertainty, regularizer, backend=backend,
+                       transition_reward=transition_reward)
     if solution is None:
         solution = solve_robust(mdp, uncertainty=op.uncertainty, regularizer=regularizer,
-                                backend=backend)
+                                backend=backend, transition_reward=transition_reward)
     check_solution(solution, mdp)
+    if solution.params.get("transition_reward", False) != (op.R_flat is not None):
+        raise ValueError("solution was solved with" + ("out" if op.R_flat is not None else "")
+                         + " transition_reward, unlike this run")
     options = dict(method_options, init=init)
     if entry.step_form is not None:
         options["eta"] = eta

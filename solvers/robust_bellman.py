@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from nashlab.games._validation import as_float_array
 from nashlab.games.mdp import MDP
 from nashlab.games.uncertainty import (
     UNCERTAINTY_SETS,
@@ -78,13 +79,22 @@ class RobustBellman:
       penalty c (S, A)) with T^π_U v = Σ_a π (r + γ(P* v + c)) − Ω(π);
     * ``evaluate(policy)`` → v^π_U, the fixed point of T^π_U (nature's MDP).
 
+    ``transition_reward``: None, or R of shape (S, A, S) paid on the transition s → s'
+    (craam2's models): nature's kernel then also moves the reward, q_U(s, a) =
+    min_{p ∈ U_{s,a}} p·(R(s, a, ·) + γ v) (Iyengar 2005, the inner problem at z = R + γv),
+    which the expected reward r = P̄·R cannot express. ``mdp.r`` must be that nominal
+    expectation (``MDP.from_arrays(P, R, gamma, reward="SAS")``). (s,a)-rectangular sets
+    but L_p, γ > 0: σ(v) = min_p p·(v + R/γ) − r/γ (the sets constrain p only, so the
+    inner problem scales), one oracle call per row.
+
     ``backend``: the worst-case oracles σ_U of every set but L_p are compiled kernels
     (``nashlab.solvers.robust_oracles``; their references are the LP and cvxpy programs of
     the tests): "auto" or "numba". L_p sets use the closed form of Kumar et al. in NumPy:
     "auto" or "numpy".
     """
 
-    def __init__(self, mdp, uncertainty, regularizer=None, *, backend="auto"):
+    def __init__(self, mdp, uncertainty, regularizer=None, *, backend="auto",
+                 transition_reward=None):
         if not isinstance(mdp, MDP):
             raise TypeError(f"mdp must be an MDP, got {type(mdp).__name__}")
         if mdp.horizon is not None:
@@ -104,6 +114,7 @@ class RobustBellman:
         self.kind = None if isinstance(self.uncertainty, LpBall) else (
             "l1-nominal" if self.nominal else _KINDS[type(self.uncertainty)])
         self.csr = as_csr(mdp.P_flat)
+        self.R_flat = _transition_reward(transition_reward, mdp, self.uncertainty)
         self.cost = (self.uncertainty.cost_matrix(S)
                      if isinstance(self.uncertainty, WassersteinBall) else None)
         #: whether every kernel of the set is a distribution (always, except L_p sets of
@@ -144,10 +155,27 @@ class RobustBellman:
             if kernel is not None and not isinstance(kernel, np.ndarray):
                 kernel = np.asarray(kernel)
             return sigma, kernel
+        if self.R_flat is not None:
+            return self._transition_sigma(v, want_kernel)
         values, kernel = batch_worst_case(self.kind, self.csr, self.sign * v,
                                           self.radii.ravel(), cost=self.cost,
                                           want_kernel=want_kernel)
         return self.sign * values.reshape(S, A), kernel
+
+    def _transition_sigma(self, v, want_kernel):
+        """σ with transition rewards: min_p p·(v + R_row/γ) − r/γ, row by row."""
+        mdp, radii = self.mdp, self.radii.ravel()
+        S, A = mdp.n_states, mdp.n_actions
+        values = np.empty(S * A)
+        kernel = np.zeros((S * A, S)) if want_kernel else None
+        for i in range(S * A):
+            z = self.sign * (v + self.R_flat[i] / mdp.gamma)
+            val, row = batch_worst_case(self.kind, self.csr[i], z, radii[i:i + 1],
+                                        cost=self.cost, want_kernel=want_kernel)
+            values[i] = self.sign * val[0]
+            if want_kernel:
+                kernel[i] = row[0]
+        return values.reshape(S, A) - mdp.r / mdp.gamma, kernel
 
     def _reward(self):
         """Nature's reward r̄ ∓ α (L_p "s": r̄, its reward ball is coupled with π)."""
@@ -280,7 +308,37 @@ class RobustBellman:
                 "rectangularity": self.rectangularity,
                 "support": getattr(self.uncertainty, "support", None),
                 "optimistic": self.uncertainty.optimistic,
+                "transition_reward": self.R_flat is not None,
                 "kernels_in_simplex": self.kernels_in_simplex}
+
+
+def _transition_reward(R, mdp, uncertainty):
+    """None, or the validated transition reward as an (S·A, S) array (class docstring)."""
+    if R is None:
+        return None
+    S, A = mdp.n_states, mdp.n_actions
+    R = as_float_array(R, "transition_reward", ndim=3)
+    if R.shape != (S, A, S):
+        raise ValueError(f"transition_reward must have shape (S, A, S) = {(S, A, S)}, got "
+                         f"{R.shape}")
+    if uncertainty.rectangularity != "sa" or isinstance(uncertainty, LpBall):
+        raise ValueError("transition_reward is supported with (s,a)-rectangular sets other "
+                         f"than L_p, got {type(uncertainty).__name__} "
+                         f"({uncertainty.rectangularity!r})")
+    if mdp.gamma == 0:
+        raise ValueError("transition_reward needs gamma > 0 (σ is computed at v + R/γ)")
+    R_flat = R.reshape(S * A, S)
+    expected = (np.asarray(mdp.P_flat.multiply(R_flat).sum(axis=1)).ravel() if mdp.is_sparse
+                else np.einsum("ij,ij->i", mdp.P_flat, R_flat)).reshape(S, A)
+    if mdp.feasible is not None:
+        R_flat = np.where(mdp.feasible.reshape(-1, 1), R_flat, 0.0)
+        expected = np.where(mdp.feasible, expected, 0.0)
+    err = float(np.max(np.abs(expected - mdp.r)))
+    if err > 1e-12 * max(1.0, float(np.max(np.abs(R_flat)))):
+        raise ValueError("transition_reward: mdp.r must be its nominal expectation "
+                         f"Σ_s' P̄(s'|s, a) R(s, a, s') (off by {err:.3g}); build the MDP with "
+                         "MDP.from_arrays(P, R, gamma, reward='SAS')")
+    return R_flat
 
 
 def _robust_backend(backend, uncertainty):

@@ -529,3 +529,70 @@ def test_new_sets_are_monotone_gamma_contractions(seed, which, gamma):
     lo, hi = np.minimum(v1, v2), np.maximum(v1, v2)
     assert np.all(op.backup(lo)[0] <= op.backup(hi)[0] + 1e-13)
     assert np.all(op.policy_backup(lo, policy)[0] <= op.policy_backup(hi, policy)[0] + 1e-13)
+
+
+# -- rewards on transitions (craam2's models) ------------------------------------------------------
+def _craam_robustification_mdp():
+    """craam2 ``create_test_mdp_robustify`` (test/core_tests.hpp): state 0 reaches states 1 and 2
+    with probability ½ each, rewards 1 and 2 on those transitions; states 1-3 terminal (here
+    absorbing with reward 0). Built the way a port reads it: R on transitions, layout SAS."""
+    P, R = np.zeros((4, 1, 4)), np.zeros((4, 1, 4))
+    P[0, 0, [1, 2]] = 0.5
+    R[0, 0, [1, 2]] = [1.0, 2.0]
+    P[1:, 0] = np.eye(4)[1:]
+    return MDP.from_arrays(P, R, 0.9, reward="SAS"), R
+
+
+def test_craam2_transition_reward_values():
+    """craam2 ``test_robustification``: robust_l1u(0.5) gives 1·(½ + ¼) + 2·(½ − ¼) = 1.25 on the
+    MDP (nominal successors) and 1·½ + 2·(½ − ¼) + 0·¼ = 1.0 when zero-probability transitions
+    (reward 0) are allowed: the simplex set. With the expected reward r = P̄·R alone every set
+    gives 1.5 here (the next values are 0): the reward must move with the kernel."""
+    mdp, R = _craam_robustification_mdp()
+    for unc, expected in ((L1Ball(0.5, support="nominal"), 1.25), (L1Ball(0.5), 1.0),
+                          (L1Ball(0.5, support="nominal", optimistic=True), 1.75)):
+        sol = solve_robust(mdp, uncertainty=unc, transition_reward=R)
+        assert sol.certified and sol.params["transition_reward"]
+        np.testing.assert_allclose(sol.values, [expected, 0, 0, 0], atol=1e-14)
+        assert solve_robust(mdp, uncertainty=unc).values[0] == pytest.approx(1.5, abs=1e-14)
+
+
+@pytest.mark.parametrize("unc", [L1Ball(0.4, support="nominal"), L1Ball(0.4),
+                                 L1Ball(0.4, optimistic=True)], ids=["nominal", "simplex", "opt"])
+def test_transition_reward_solution_is_the_lp_fixed_point(unc):
+    """v*(s) = max_a min_{p ∈ U} p·(R(s, a, ·) + γv*) with the inner LP of ``_lp_l1``."""
+    rng = np.random.default_rng(12)
+    base = garnet(5, 2, 3, seed=3, gamma=0.85)
+    P = base.dense_P()
+    R = rng.normal(size=P.shape)
+    mdp = MDP.from_arrays(P, R, 0.85, reward="SAS")
+    sol = solve_robust(mdp, uncertainty=unc, transition_reward=R)
+    assert sol.certified
+    sense = -1.0 if unc.optimistic else 1.0
+    q = np.array([[_lp_l1(P[s, a], R[s, a] + 0.85 * sol.values, 0.4,
+                          unc.support == "nominal", sense) for a in range(2)] for s in range(5)])
+    np.testing.assert_allclose(sol.q, q, atol=1e-8)
+    np.testing.assert_allclose(sol.values, q.max(axis=1), atol=1e-8)
+    op = RobustBellman(mdp, unc, transition_reward=R)
+    np.testing.assert_allclose(op.evaluate(sol.policy), sol.values, atol=1e-10)
+    run = run_robust(mdp, "pi", uncertainty=unc, iterations=10, transition_reward=R,
+                     solution=sol)
+    assert run.metrics["value_error"][-1] <= 1e-10
+
+
+def test_transition_reward_errors():
+    mdp, R = _craam_robustification_mdp()
+    with pytest.raises(ValueError, match="shape"):
+        RobustBellman(mdp, L1Ball(0.5), transition_reward=R[:, :, :3])
+    with pytest.raises(ValueError, match="rectangular"):
+        RobustBellman(mdp, L1Ball(0.5, "s"), transition_reward=R)
+    with pytest.raises(ValueError, match="other\\s+than L_p"):
+        RobustBellman(mdp, LpBall(2, 0.1, "sa"), transition_reward=R)
+    with pytest.raises(ValueError, match="nominal expectation"):
+        RobustBellman(mdp, L1Ball(0.5), transition_reward=2 * R)
+    with pytest.raises(ValueError, match="gamma > 0"):
+        RobustBellman(MDP(mdp.P, mdp.r, 0.0), L1Ball(0.5), transition_reward=R)
+    plain = solve_robust(mdp, uncertainty=L1Ball(0.5))
+    with pytest.raises(ValueError, match="transition_reward"):
+        run_robust(mdp, "vi", uncertainty=L1Ball(0.5), iterations=2, transition_reward=R,
+                   solution=plain)
