@@ -16,12 +16,13 @@ Rows (each reports the ratio of medians, the problem size, the backend and the m
 4. Busy machine (issue 11): the batched kernel of row 2 against the NumPy batched reference,
    on the quiet machine and while a second process keeps one core busy
    (``bench_dp.busy_core``); each row says the load average before it was measured.
-5. The log-log plot ``benchmarks/scaling.png`` (full run; ``--quick`` writes it to the temp
-   directory) of the time per Nash-MP iteration against n: NumPy dense reference steps vs
-   the packed numba kernel.
+5. The log-log plot ``scaling.png`` of the time per Nash-MP iteration against n: NumPy dense
+   reference steps vs the packed numba kernel, written to ``out`` (``nashlab bench --out
+   DIR``; run as a module: ``--out DIR``, default ``benchmarks/`` for the full run and
+   ``./bench-report`` for ``--quick``).
 
 Compilation is excluded (every kernel is warmed up on the same signature first). Run as
-``python -m nashlab.benchmarks.bench_games [--quick]`` or through ``nashlab bench``.
+``python -m nashlab.benchmarks.bench_games [--quick] [--out DIR]`` or through ``nashlab bench``.
 """
 
 import os
@@ -310,18 +311,13 @@ def bench_mmd(quick):
 
 # ---- 5. scaling plot -----------------------------------------------------------------------
 
-def scaling_plot(quick, path=None):
-    """The plot of the full run is ``benchmarks/scaling.png``; --quick writes to the temp dir."""
-    import tempfile
-
+def scaling_plot(quick, path):
+    """Measure the time per Nash-MP iteration against n and draw it to ``path`` (a PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if path is None:
-        path = Path(tempfile.gettempdir()) / "nashlab-scaling-quick.png" if quick \
-            else HERE / "scaling.png"
     sizes = [256, 1024, 4096] if quick else [256, 512, 1024, 2048, 4096]
     per_call = 5
     dense, packed64, packed32 = [], [], []
@@ -362,12 +358,17 @@ def scaling_plot(quick, path=None):
             "numba_packed32_s": packed32}
 
 
-def main(quick: bool = False) -> list[dict]:
+def main(quick: bool = False, out=None) -> list[dict]:
+    """The rows of benchmarks 1-4; the scaling plot goes to ``out/scaling.png`` (``out``
+    None: ``benchmarks/`` for the full run, the committed figure; ``./bench-report`` for
+    ``quick``)."""
     rows = (bench_large_game(quick) + bench_batched(quick) + bench_mmd(quick)
             + bench_batched_busy(quick))
     for row in rows:
         print(format_row(row))
-    scaling_plot(quick)
+    out = Path(out) if out is not None else Path("bench-report") if quick else HERE
+    out.mkdir(parents=True, exist_ok=True)
+    scaling_plot(quick, out / "scaling.png")
     return rows
 
 
@@ -385,6 +386,10 @@ def _verdict(met):
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    main("--quick" in sys.argv[1:])
+    cli = argparse.ArgumentParser(prog="python -m nashlab.benchmarks.bench_games")
+    cli.add_argument("--quick", action="store_true", help="small sizes")
+    cli.add_argument("--out", metavar="DIR", help="folder of scaling.png")
+    options = cli.parse_args()
+    main(options.quick, options.out)

@@ -7,8 +7,11 @@ returns a JSON-serialisable summary. Bad specifications raise ``ValueError`` wit
 message (the CLI prints it on stderr and exits with status 2).
 """
 
+import inspect
+
 import numpy as np
 
+from nashlab.cli._errors import one_line, plain
 from nashlab.games import mdp_problems
 from nashlab.games.regularizers import KL, Entropy, Tsallis
 from nashlab.solvers.dp import solve_mdp
@@ -23,6 +26,25 @@ PROBLEMS = {
 }
 
 REGULARIZER_KINDS = ("entropy", "kl", "tsallis")
+
+
+def default_gammas() -> dict:
+    """Each --mdp problem's own discount factor (its generator's default γ)."""
+    return {name: inspect.signature(make).parameters["gamma"].default
+            for name, make in PROBLEMS.items()}
+
+
+def gamma_help() -> str:
+    defaults = ", ".join(f"{k} {v:g}" for k, v in default_gammas().items())
+    return f"discount factor γ ∈ [0, 1) of --mdp (default: the problem's own: {defaults})"
+
+
+def uncertainty_help() -> str:
+    """The --uncertainty help: the spec grammar as ``parse_uncertainty`` documents it (the
+    one list of accepted kinds)."""
+    from nashlab.games.uncertainty import parse_uncertainty
+
+    return f"a robust MDP (with --mdp). {one_line(plain(parse_uncertainty.__doc__))}"
 
 
 def parse_regularizer(spec, n_actions):

@@ -2,14 +2,14 @@
 (``nashlab.experiments.plots``): metric vs iterations and vs queries per method, queries to ε
 vs β and vs n, the (β, η) heat map; PNG and SVG in DIR/figures."""
 
-import argparse
 import sys
+from pathlib import Path
 
-from nashlab.cli._errors import UsageError
+from nashlab.cli._errors import Parser, UsageError, writable_dir
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="nashlab plot", description=__doc__.splitlines()[0])
+    parser = Parser(prog="nashlab plot", description=__doc__)
     parser.add_argument("directory", metavar="DIR", help="a finished sweep folder (nashlab sweep --out)")
     parser.add_argument("--out", metavar="FIGDIR", help="figure folder (default DIR/figures)")
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
@@ -17,6 +17,8 @@ def main(argv=None) -> int:
 
     require_extra()
     from nashlab.experiments.plots import plot_sweep
+
+    writable_dir(args.out if args.out else Path(args.directory) / "figures", "--out")
 
     try:
         paths = plot_sweep(args.directory, args.out)

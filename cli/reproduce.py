@@ -2,16 +2,15 @@
 the sweep layer (``nashlab.experiments.reproductions``): mmd-qre, nash-mp-rate, egpo-tabular.
 Writes the figure(s), the numbers behind them and summary.md to DIR (default ./NAME)."""
 
-import argparse
 import sys
 
-from nashlab.cli._errors import UsageError
+from nashlab.cli._errors import INTERRUPTED, Parser, UsageError, report, writable_dir
 
 
 def main(argv=None) -> int:
     from nashlab.experiments.reproductions import NAMES
 
-    parser = argparse.ArgumentParser(prog="nashlab reproduce", description=__doc__.splitlines()[0])
+    parser = Parser(prog="nashlab reproduce", description=__doc__)
     parser.add_argument("name", choices=NAMES, metavar="NAME", help=f"one of {', '.join(NAMES)}")
     parser.add_argument("--games", metavar="FILE", help="egpo-tabular: NPZ with P (G, N, N) and "
                         "reference_logits (G, N) to replay")
@@ -23,6 +22,7 @@ def main(argv=None) -> int:
     require_extra()
     from nashlab.experiments.reproductions import reproduce
 
+    out = writable_dir(args.out or args.name, "--out")
     client = None
     if args.scheduler:
         from distributed import Client
@@ -32,7 +32,11 @@ def main(argv=None) -> int:
         except OSError as exc:
             raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
     try:
-        paths = reproduce(args.name, args.out, games=args.games, client=client)
+        paths = reproduce(args.name, out, games=args.games, client=client)
+    except KeyboardInterrupt:
+        report("nashlab reproduce", f"interrupted (Ctrl-C); {out} may hold a part of the figures; "
+               f"rerun 'nashlab reproduce {args.name} --out {out}' to redo it", kind="stopped")
+        return INTERRUPTED
     finally:
         if client is not None:
             client.close()

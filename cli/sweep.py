@@ -10,11 +10,10 @@ that are missing. Ctrl-C stops the sweep and keeps every finished cell. Needs th
 ``experiments`` extra.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from nashlab.cli._errors import UsageError
+from nashlab.cli._errors import INTERRUPTED, Parser, UsageError, report, writable_dir
 
 EXTRA = "install the experiments extra: pip install 'nashlab[experiments]'"
 
@@ -29,7 +28,7 @@ def require_extra():
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="nashlab sweep", description=__doc__.splitlines()[0])
+    parser = Parser(prog="nashlab sweep", description=__doc__)
     parser.add_argument("spec", nargs="?", metavar="SPEC.toml", help="the sweep specification")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler (tcp://HOST:PORT)")
     parser.add_argument("--out", metavar="DIR", help="result folder (default: sweep-<SPEC name>)")
@@ -53,6 +52,12 @@ def main(argv=None) -> int:
             raise UsageError(f"spec file not found: {spec_path}")
     spec = load_spec(spec_path)
     out = Path(args.out) if args.out else Path(f"sweep-{spec_path.stem}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a file; give a folder")
+    if out.exists():
+        writable_dir(out, "--out")
+    else:
+        writable_dir(out.parent, "--out")
     if args.workers is not None and (args.workers < 1 or args.scheduler):
         raise UsageError("--workers must be >= 1 and is for the LocalCluster (not with --scheduler)")
     client = None
@@ -70,9 +75,9 @@ def main(argv=None) -> int:
                         progress=not args.no_progress)
     except KeyboardInterrupt:
         done = len(list((out / "cells").glob("*.parquet"))) if (out / "cells").exists() else 0
-        print(f"nashlab sweep: interrupted; {done} of {len(spec.cells)} cells are kept in "
-              f"{out / 'cells'} (rerun with --resume)", file=sys.stderr)
-        return 130
+        report("nashlab sweep", f"interrupted (Ctrl-C); {done} of {len(spec.cells)} cells are kept "
+               f"in {out / 'cells'}; resume with: nashlab sweep --resume --out {out}", kind="stopped")
+        return INTERRUPTED
     finally:
         if client is not None:
             cluster = client.cluster if not args.scheduler else None
