@@ -92,14 +92,15 @@ def solve_mdp(mdp, *, regularizer=None, uncertainty=None, max_iterations=None,
     "suboptimality_bound"); ``max_iterations`` then caps the sweeps (None: 10 000).
     ``method="policy-evaluation"`` with ``policy``: v^π_Ω exactly (tol None) or iteratively to
     ``tol`` (``dp_stopping.evaluate_policy``). ``criterion="average"``: the gain and bias of
-    the average-reward criterion (``nashlab.solvers.dp_average.solve_average``; γ unused).
+    the average-reward criterion (``nashlab.solvers.dp_average.solve_average``; γ unused),
+    ``method`` "relative-vi" (default; constant-gain models) or "lp" (multichain too).
     """
     if not isinstance(mdp, MDP):
         raise TypeError(f"mdp must be an MDP, got {type(mdp).__name__}")
     check_regularizer(regularizer, mdp)
     if criterion not in ("discounted", "average"):
         raise ValueError(f"criterion must be 'discounted' or 'average', got {criterion!r}")
-    if method is not None and method not in SOLVE_METHODS:
+    if method is not None and criterion == "discounted" and method not in SOLVE_METHODS:
         raise ValueError(f"method must be None or one of {SOLVE_METHODS}, got {method!r}")
     if policy is not None and method != "policy-evaluation":
         raise TypeError("policy= is the policy of method='policy-evaluation'")
