@@ -38,8 +38,10 @@ The faults (``FAULTS``), each applied where its seam and the method's structure 
 ``power(quick=True, only=None) -> PowerReport`` runs every algorithm of ``ALGORITHMS`` on
 its cases (instances of its theorems' suites: ``nlhf_theorems._cases`` and ``STEP_RULES``,
 the MDPs of ``dp_theorems``/``robust_theorems``), first correct, then with each fault, and
-checks every run with ``check(trajectory, problem=...)``: every registered theorem of the
-method whose assumptions hold, and the "local-rate" verdict. A fault is *tried* when it
+checks every run as ``check(trajectory, problem=...)`` does, restricted to the algorithm's
+own theorems (``Algorithm.theorems``: id prefixes, since the DP and robust theorems state no
+method assumption): every one whose metric is tracked and whose assumptions hold, and the
+"local-rate" verdict. A fault is *tried* when it
 changes some iterate of some case by more than ``EFFECT_TOL`` = 1e-8 (max-norm, the seam's
 recorded outputs against the correct run's), else it is reported as "no effect"; it is
 *caught* when some check's status is "fail" on a faulty run while that check did not fail
@@ -352,13 +354,13 @@ def _preference_cases(method, rules):
     return cases
 
 
-def _matrix_cases(method, step):
+def _matrix_cases(method, step, quick_taus=(0.1, 1.0)):
     def cases(quick):
         from nashlab.games.matrix import random_matrix_game
         from nashlab.theory.common import iterations_for
 
         out = []
-        for tau in (0.1, 1.0):
+        for tau in quick_taus if quick else (0.1, 1.0):
             game = random_matrix_game(8, 10, tau=tau, seed=3, batch_shape=(3,))
             eta, rate = step(tau, game.scale)
             iterations = iterations_for(rate, 1500 if quick else 8000)
@@ -452,6 +454,21 @@ ALGORITHMS = (
     Algorithm("matrix/mmd", "matrix", "mmd", _GAME_SEAMS,
               _matrix_cases("mmd", lambda tau, L: (tau / L ** 2, 1 / (1 + tau ** 2 / L ** 2) ** 2)),
               "single", theorems=("mmd/matrix-game",)),
+    # the steps of the matrix_theorems suites: PU η = 1/(τ+L), Mirror Prox γ = 1/L (the
+    # mirror-descent step γ/(1+γτ)), OMWU η = min{1/(2τ+2L), 1/(4L)}; quick: τ = 1 only
+    # (τ = 0.1 takes up to 600 steps per run)
+    Algorithm("matrix/pu", "matrix", "pu", _GAME_SEAMS,
+              _matrix_cases("pu", lambda tau, L: (1 / (tau + L), (1 - tau / (tau + L)) ** 2), (1.0,)),
+              "extragradient", theorems=("pu/matrix-game",)),
+    Algorithm("matrix/mirror-prox", "matrix", "mirror-prox", _GAME_SEAMS,
+              _matrix_cases("mirror-prox", lambda tau, L: (1 / L, (1 - tau / (L + tau)) ** 2), (1.0,)),
+              "extragradient", theorems=("mirror-prox/",)),
+    Algorithm("matrix/omwu", "matrix", "omwu", _GAME_SEAMS,
+              _matrix_cases("omwu", lambda tau, L: (min(1 / (2 * tau + 2 * L), 1 / (4 * L)),
+                                                    (1 - tau * min(1 / (2 * tau + 2 * L),
+                                                                   1 / (4 * L))) ** 2),
+                            (1.0,)),
+              "optimistic", theorems=("omwu/matrix-game",)),
     Algorithm("mdp/vi", "mdp", "vi", ("bellman",), _vi_cases,
               theorems=("dp.vi.", "dp.regularized-vi.")),
     Algorithm("mdp/npg-entropy", "mdp", "npg-entropy", ("policy-step",),

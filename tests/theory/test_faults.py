@@ -21,10 +21,12 @@ FLOORS = {
     "nash-mp": (8, 8), "nash-md": (2, 8), "egpo": (8, 8), "omd": (6, 6), "omwu": (8, 8),
     "mmd": (6, 6), "matrix/mmd": (6, 6), "mdp/vi": (5, 5), "mdp/npg-entropy": (6, 6),
     "mdp/pmd": (6, 6), "mdp/npg": (0, 6), "robust-mdp/vi": (6, 6),
+    "matrix/pu": (8, 8), "matrix/mirror-prox": (8, 8), "matrix/omwu": (8, 8),
 }
 #: the same without the local-rate verdict (registered theorems only)
 FLOORS_THEOREMS_ONLY = {"nash-mp": 4, "egpo": 4, "omd": 3, "omwu": 4, "mmd": 4, "matrix/mmd": 4,
-                        "mdp/vi": 5, "mdp/npg-entropy": 1, "mdp/pmd": 3, "robust-mdp/vi": 6}
+                        "mdp/vi": 5, "mdp/npg-entropy": 1, "mdp/pmd": 3, "robust-mdp/vi": 6,
+                        "matrix/omwu": 4}
 
 
 @pytest.fixture(scope="module")
