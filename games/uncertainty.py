@@ -35,6 +35,8 @@ Reward uncertainty: every ball but L_p also takes ``reward_radius`` α (a scalar
 the box |r(s, a) − r̄(s, a)| ≤ α_{s,a}, independent of the kernel's set; it is rectangular per
 (s, a), so for either rectangularity and any π ≥ 0 nature's reward is r̄ − α (optimistic:
 r̄ + α). ``LpBall``'s ``reward_radius`` is its own ‖r_s − r̄_s‖_p ≤ α_s ball ("s") instead.
+Rewards paid on transitions, R(s, a, s'), which nature's kernel moves as well, are a solver
+option (``solve_robust(..., transition_reward=R)``), not part of the set.
 
 ``optimistic=True`` on a ball (L1, KL, χ², L_p, Wasserstein) turns the inner min into a
 max: the best case max_{p ∈ U} p·z = −min_{p ∈ U} p·(−z) (every ball is a set, so the same
