@@ -20,11 +20,14 @@ usage error (reported before any training step) or without the ``neural`` extra.
 """
 
 import argparse
+import inspect
 import json
+import re
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
+from nashlab.cli._errors import INTERRUPTED, Parser, UsageError, one_line, plain, report, writable_dir
 from nashlab.scaling.config import (
     RESUMABLE,
     ProblemConfig,
@@ -41,20 +44,42 @@ NEURAL_MODULES = ("torch", "accelerate", "safetensors", "tqdm")
 NEEDS_NEURAL = "nashlab train needs the neural extra: pip install 'nashlab[neural]'"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise ValueError(message)
+_ENTRY = re.compile(r"(?:^|(?<=[.)])\s+)(\w+(?:(?:, | / )\w+)*) : ")
+
+
+def field_help(cls) -> dict:
+    """Each field's description from the class docstring: its "name : text" entry (one entry
+    may name several fields, "a, b : text" or "a / b : text"), else the docstring's sentence
+    that names it in double backticks; without reST markup."""
+    text = one_line(plain(inspect.cleandoc(cls.__doc__).partition("\n\n")[2]))
+    entries = list(_ENTRY.finditer(text))
+    found = {}
+    for entry, after in zip(entries, entries[1:] + [None], strict=True):
+        description = text[entry.end():len(text) if after is None else after.start()].strip()
+        for name in re.split(r", | / ", entry.group(1)):
+            found[name] = description
+    raw = one_line(inspect.cleandoc(cls.__doc__))
+    for f in fields(cls):
+        if f.name not in found:
+            sentence = re.search(rf"[^.;]*``{f.name}``[^.;]*[.;]", raw)
+            found[f.name] = plain(sentence.group(0)).strip() if sentence else ""
+    return found
 
 
 def _flag(name):
     return "--" + name.replace("_", "-")
 
 
+def _default(f) -> str:
+    value = f.default if f.default is not MISSING else None
+    return "" if value is None else f" (default {value})"
+
+
 def build_parser():
-    parser = _Parser(prog="nashlab train", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                     epilog="Options: the fields of nashlab.scaling.config.ProblemConfig and "
-                            "TrainConfig (their docstrings say what each means).")
+    parser = Parser(prog="nashlab train", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog="Every flag is a field of nashlab.scaling.config.ProblemConfig or "
+                           "TrainConfig, and a key of the TOML file.")
     parser.add_argument("config", nargs="?", help="a TOML file of options (one flat table)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run checkpointed in DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -63,11 +88,13 @@ def build_parser():
     parser.add_argument("--prompt", dest="prompts", action="append",
                         help="a training prompt (repeat the flag for several)")
     for cls in (ProblemConfig, TrainConfig):
+        described = field_help(cls)
         for f in fields(cls):
             if f.name in ("prompts", "progress"):
                 continue
             kind = int if f.type in (int, int | None) else float if f.type in (float, float | None) else str
-            parser.add_argument(_flag(f.name), dest=f.name, type=kind, default=None)
+            parser.add_argument(_flag(f.name), dest=f.name, type=kind, default=None,
+                                metavar=f.name.upper(), help=described[f.name] + _default(f))
     return parser
 
 
@@ -157,6 +184,11 @@ def _configs(args):
         raise CheckpointError(f"{run_file}: not readable JSON ({exc})") from None
     if not isinstance(options, dict):
         raise CheckpointError(f"{run_file}: not a JSON object of run options")
+    try:
+        saved_problem, saved_train = split_options(options)
+        ProblemConfig(**saved_problem), TrainConfig(**saved_train)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{run_file}: not the options of a run ({exc})") from None
     changed = {k: v for k, v in _options(args).items() if options.get(k) != v}
     if args.progress is not None:
         changed["progress"] = args.progress
@@ -182,42 +214,58 @@ def _missing_extra(exc) -> bool:
     return (exc.name or "").partition(".")[0] in NEURAL_MODULES + ("transformers",)
 
 
+def _stopped(trainer, args, problem) -> str:
+    """Where an interrupted run stopped, and how to go on."""
+    if trainer is None:
+        return "interrupted (Ctrl-C) before the first training step; nothing was trained"
+    where = f"interrupted (Ctrl-C) during step {trainer.step + 1}"
+    run_dir = args.resume if args.resume is not None else problem.output
+    if run_dir is None:
+        return f"{where}; nothing was saved (no --output)"
+    if trainer.last_checkpoint is None:
+        return f"{where}; no checkpoint was written yet in {run_dir}"
+    return (f"{where}; the last checkpoint is {trainer.last_checkpoint}; "
+            f"resume with: nashlab train --resume {run_dir}")
+
+
 def main(argv=None) -> int:
     """Entry point of ``nashlab train``; returns the exit status."""
     from nashlab._files import write_atomic
     from nashlab.scaling.config import as_dict
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    trainer = problem = args = None
     try:
         args = build_parser().parse_args(argv)
         problem, train = _configs(args)
+        run_dir = args.resume if args.resume is not None else problem.output
+        if run_dir is not None:
+            writable_dir(run_dir, "--resume" if args.resume is not None else "--output")
         _import_neural(problem)
         trainer = build_trainer(problem, train)
         trainer.run_options = {**as_dict(problem), **as_dict(train)}
         if args.resume is not None:
             trainer.load(args.resume)
-        elif problem.output is not None:
-            Path(problem.output).mkdir(parents=True, exist_ok=True)
-            if trainer.accelerator.is_main_process:
-                write_atomic(Path(problem.output) / RUN_FILE,
-                             json.dumps(trainer.run_options).encode())
+        elif problem.output is not None and trainer.accelerator.is_main_process:
+            write_atomic(Path(problem.output) / RUN_FILE, json.dumps(trainer.run_options).encode())
+        summary = trainer.train(output_dir=problem.output)
     except ModuleNotFoundError as exc:
         if not _missing_extra(exc):
             raise
         print(NEEDS_NEURAL, file=sys.stderr)
         return 2
     except CheckpointError as exc:
-        print(f"nashlab train: cannot resume: {exc}", file=sys.stderr)
+        report("nashlab train", exc, kind="cannot resume")
         return 1
-    except (ValueError, TypeError) as exc:
-        print(f"nashlab train: error: {exc}", file=sys.stderr)
-        return 2
-
-    try:
-        summary = trainer.train(output_dir=problem.output)
     except TrainingError as exc:
-        print(f"nashlab train: {exc}", file=sys.stderr)
+        report("nashlab train", exc)
         return 1
+    except KeyboardInterrupt:
+        report("nashlab train", _stopped(trainer, args, problem), kind="stopped")
+        return INTERRUPTED
+    except (UsageError, ValueError, TypeError) as exc:
+        report("nashlab train", exc)
+        return 2
     if trainer.accelerator.is_main_process:
         summary.setdefault("kl", None)
         if args.json:
