@@ -7,10 +7,10 @@ removed afterwards; it never copies an update. The seams (``SEAMS``):
 =================  =====================================================  ====================
 seam               what is wrapped                                        families
 =================  =====================================================  ====================
-"composition"      ``compositions.COMPOSITIONS[name]``: the composition   preference, matrix
+"composition"      ``compositions.COMPOSITIONS[name]``: the composition   preference, matrix,
                    the drivers look up at every step; it is handed the
-                   payoff operator F and the prox step S as closures
-"coefficients"     ``step_coefficients`` as the driver module names it:   preference, matrix
+                   payoff operator F and the prox step S as closures      population
+"coefficients"     ``step_coefficients`` as the driver module names it:   the same
                    the (a, b, c) of S from (form, η, β)
 "policy-step"      ``prox_step`` as ``solvers.dp_methods`` names it: the  mdp
                    policy update of NPG / PMD / entropy-NPG
@@ -62,7 +62,7 @@ import numpy as np
 
 from nashlab._files import write_atomic
 from nashlab._xp import normalize_logits
-from nashlab.solvers import compositions, dp_methods, matrix_games, nlhf
+from nashlab.solvers import compositions, dp_methods, matrix_games, multiplayer, nlhf
 from nashlab.solvers.front import run, solve
 from nashlab.solvers.robust_bellman import RobustBellman
 from nashlab.theory import local_rate as _local_rate  # noqa: F401  (registers "local-rate")
@@ -80,7 +80,7 @@ NON_WORST = 0.01   # non-worst oracle: σ_U + ε(P̄v − σ_U)
 _KICK_SEED = 20251202
 
 #: the module whose ``step_coefficients`` a family's driver calls
-_DRIVERS = {"preference": nlhf, "matrix": matrix_games}
+_DRIVERS = {"preference": nlhf, "matrix": matrix_games, "population": multiplayer}
 
 
 # ---- seams ------------------------------------------------------------------------------
@@ -370,6 +370,23 @@ def _matrix_cases(method, step, quick_taus=(0.1, 1.0)):
     return cases
 
 
+def _population_cases(eta):
+    def cases(quick):
+        from nashlab.games.generators import random_preference
+        from nashlab.games.population import Population
+        from nashlab.theory.common import iterations_for
+
+        out = []
+        for beta in (0.1, 1.0):
+            population = Population(random_preference(8, beta=beta, seed=4), 3)
+            iterations = iterations_for((1 + eta * beta) ** -2, 600 if quick else 3000)
+            out.append(Case(f"3 players × uniform n=8 β={beta:g} η={eta:g}", population,
+                            {"eta": eta, "iterations": iterations,
+                             "track": ("kl", "nikaido_isoda")}))
+        return out
+    return cases
+
+
 def _mdps(quick):
     from nashlab.games.mdp_problems import garnet, riverswim
 
@@ -469,6 +486,11 @@ ALGORITHMS = (
                                                                    1 / (4 * L))) ** 2),
                             (1.0,)),
               "optimistic", theorems=("omwu/matrix-game",)),
+    # populations (no registered theorem: the local rate is their only check)
+    Algorithm("population/prox", "population", "prox", _GAME_SEAMS, _population_cases(1.0),
+              "single"),
+    Algorithm("population/mirror-prox", "population", "mirror-prox", _GAME_SEAMS,
+              _population_cases(2.0), "extragradient"),
     Algorithm("mdp/vi", "mdp", "vi", ("bellman",), _vi_cases,
               theorems=("dp.vi.", "dp.regularized-vi.")),
     Algorithm("mdp/npg-entropy", "mdp", "npg-entropy", ("policy-step",),
