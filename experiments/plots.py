@@ -2,7 +2,8 @@
 
 * ``<metric>_vs_iterations`` and ``<metric>_vs_queries``, for every tracked metric: a line per
   method (median over seeds, shaded min–max spread), log scale, one panel per combination of
-  the other axes (β, n, family, ...);
+  the other axes (β, n, family, ...); the queries axis names what the sweep counts
+  (``QUERY_AXIS``: preference queries, payoff evaluations of a matrix game, Bellman steps);
 * ``queries_to_eps_vs_beta`` and ``queries_to_eps_vs_n`` (where β / n is an axis with two or
   more values): the summary's queries to reach ε ∈ EPSILONS (one panel per ε), median over
   seeds, log–log;
@@ -16,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nashlab.experiments.spec import EPSILONS
+from nashlab.experiments.spec import EPSILONS, kind_of
 
 MAX_PANELS = 12
 #: values below this are drawn at it (the float64 floor of a converged metric)
 FLOOR = 1e-16
 _SKIP = ("method", "seed")
+#: What the ``queries`` column counts for each problem kind (``nashlab.experiments.sweep``).
+QUERY_AXIS = {"preference": "preference queries", "matrix": "payoff evaluations", "mdp": "Bellman steps"}
 
 
 def _pyplot():
@@ -74,6 +77,7 @@ def _groups(frame, keys):
 
 
 def _curves(plt, results, spec, metric, x):
+    axis_name = QUERY_AXIS[kind_of(results["family"].iloc[0])]
     keys = _panel_keys(spec)
     panels = _groups(results, keys)
     shown = f" (first {MAX_PANELS} of {len(panels)} panels)" if len(panels) > MAX_PANELS else ""
@@ -104,14 +108,14 @@ def _curves(plt, results, spec, metric, x):
         ax.set_yscale("log")
         _log_axis(ax.yaxis)
         ax.set_title(_label(keys, values), fontsize=9)
-        ax.set_xlabel("preference queries" if x == "queries" else "iteration")
+        ax.set_xlabel(axis_name if x == "queries" else "iteration")
         ax.set_ylabel(metric)
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
     seeds = results["seed"].nunique() if "seed" in results else 1
-    fig.suptitle(f"{metric} vs {'queries' if x == 'queries' else 'iterations'}: median over "
+    fig.suptitle(f"{metric} vs {axis_name if x == 'queries' else 'iterations'}: median over "
                  f"{seeds} seed(s), shaded min–max; floor {FLOOR:g}{shown}", fontsize=10)
     fig.tight_layout()
     return fig
