@@ -750,7 +750,8 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
     above the floor a fit needs (no evidence: NaN, inf, too short), for Nash-MD (its metrics
     are measured against π*_β, not its own fixed point), for Markov games with γ > 0 (the
     run's value update is slower than the per-state map), for step schedules, for
-    regularized MDP runs (the trajectory does not carry the regularizer) and for methods
+    MDP runs regularized by anything but the entropy (the trajectory carries the
+    regularizer's name and τ only; Entropy(τ) is rebuilt from them) and for methods
     without a local rate. Returns a ``Verdict``: ``worst_ratio`` = max over metrics of
     max(r/high, low/r), r = fitted/ρ^order (≤ 1 inside the band); ``fitted_rate`` and
     ``theory_rate`` the fitted factor and ρ^order of that metric."""
