@@ -3,19 +3,22 @@ and claim on its suite, print a table, write figures and a markdown report.
 
 The library part (selecting theorems, running suites, results, the report) is
 :mod:`nashlab.theory.verify`; this module is the argument parsing and the printing.
-Written to DIR (default ./verify-report), every file atomically. The exit status is 1 if
-any theorem or claim fails (a suite that raises counts as a failure), 2 if nothing matches
-``--only``, 0 otherwise.
+Written to DIR (default ./verify-report, checked to be writable before anything runs),
+every file atomically. Each theorem or claim is "pass", "FAIL" (a suite that raises counts
+as a failure) or "inconclusive" (no evidence to decide: never a pass); the last line is
+"N pass, M fail, K inconclusive". The exit status is 0 if every item passed (or is
+inconclusive where its suite says it is expected to be), 1 otherwise, 2 on usage errors
+(nothing matches ``--only``, an unwritable --out).
 """
 
-import argparse
 import sys
 
+from nashlab.cli._errors import Parser, UsageError
 from nashlab.theory import verify
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="nashlab verify", description=__doc__.splitlines()[0])
+    parser = Parser(prog="nashlab verify", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small suites (< 60 s)")
     parser.add_argument("--only", metavar="PATTERN",
                         help="ids containing PATTERN (or matching it, if it has * ? [)")
@@ -36,7 +39,7 @@ def _print_table(console, rows):
     for h in verify.HEADERS:
         table.add_column(h, overflow="fold")
     for row in rows:
-        style = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red"}[row[-1]]
+        style = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red"}.get(row[-1], "yellow")
         table.add_row(*row[:-1], f"[{style}]{row[-1]}[/{style}]")
     console.print(table)
 
@@ -79,14 +82,17 @@ def main(argv: list[str]) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     args = build_parser().parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    try:
+        verify.check_writable(args.out)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--out {args.out!r} is not a writable directory: {exc}") from None
+    console = Console(width=None if sys.stdout.isatty() else 200)
     if args.power:
         return _power(console, args)
     verify.load_theorem_modules(echo=console.print)
     items = verify.selected(args.only)
     if not items:
-        console.print(f"no theorem or claim matches {args.only!r}")
-        return 2
+        raise UsageError(f"no theorem or claim matches --only {args.only!r}")
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -105,10 +111,13 @@ def main(argv: list[str]) -> int:
     _print_table(console, rows)
     for r in results:
         if not r.passed:
-            console.print(f"[red]FAILED[/red] {r.item.id}: {verify.failure_reason(r)}")
+            label = "[red]FAILED[/red]" if r.status in ("FAIL", "ERROR") else \
+                f"[yellow]{r.status.upper()}[/yellow]"
+            console.print(f"{label} {r.item.id}: {verify.failure_reason(r)}")
     written = verify.write_report(args.out, results, rows, args.quick, echo=console.print)
     console.print(f"wrote {', '.join(written)} to {args.out}")
-    return 0 if all(r.passed for r in results) else 1
+    console.print(verify.summary_line(results))
+    return 0 if all(r.acceptable for r in results) else 1
 
 
 if __name__ == "__main__":

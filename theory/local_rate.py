@@ -746,10 +746,10 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
     """The "local-rate" verdict of ``trajectory`` (a run of ``problem``): for every tracked
     metric of ``METRIC_ORDER`` and every game of the batch, the fitted factor (the fit of
     ``fitted_factor`` above ``verdict_floor``) divided by ρ^order lies in ``rate_band``.
-    Not passed, the reason starting with "inconclusive", when no metric has the ≥ 3 points
-    above the floor a fit needs (no evidence: NaN, inf, too short), for Nash-MD (its metrics
-    are measured against π*_β, not its own fixed point), for Markov games with γ > 0 (the
-    run's value update is slower than the per-state map), for step schedules, for
+    Inconclusive (status "inconclusive", the reason starting so) when no metric has the
+    ≥ 3 points above the floor a fit needs (no evidence: NaN, inf, too short), for Nash-MD
+    (its metrics are measured against π*_β, not its own fixed point), for Markov games with
+    γ > 0 (the run's value update is slower than the per-state map), for step schedules, for
     MDP runs regularized by anything but the entropy (the trajectory carries the
     regularizer's name and τ only; Entropy(τ) is rebuilt from them) and for methods
     without a local rate. Returns a ``Verdict``: ``worst_ratio`` = max over metrics of
@@ -758,10 +758,13 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
     params = trajectory.params
     method, family = params.get("method"), params.get("family")
 
-    def verdict(passed, reason, worst=None, fit=None, theory=None):
-        return Verdict(theorem_id=LOCAL_RATE_ID, passed=bool(passed), worst_ratio=worst,
+    def verdict(passed, reason, worst=None, fit=None, theory=None, evidence=0):
+        status = ("pass" if passed else
+                  "inconclusive" if reason.startswith("inconclusive") else "fail")
+        return Verdict(theorem_id=LOCAL_RATE_ID, status=status, worst_ratio=worst,
                        first_violation=None, fitted_rate=fit, theory_rate=theory,
-                       tightness=worst, assumptions_hold=True, reason=reason)
+                       tightness=worst, assumptions_hold=True, reason=reason,
+                       evidence=evidence)
 
     if (family, method) in NO_LOCAL_RATE:
         return verdict(False, f"inconclusive: {NO_LOCAL_RATE[(family, method)]}")
@@ -809,9 +812,10 @@ def local_rate_verdict(trajectory, problem, *, solution=None):
         return verdict(False, "inconclusive: no tracked metric of METRIC_ORDER has the 3 points "
                               "above the floor that a fit needs")
     if failures:
-        return verdict(False, "; ".join(failures), worst, worst_fit, worst_theory)
+        return verdict(False, "; ".join(failures), worst, worst_fit, worst_theory, counted)
     return verdict(True, f"{counted} fitted factor(s) within the band of ρ^order "
-                         f"(worst {worst:.6g} of the band)", worst, worst_fit, worst_theory)
+                         f"(worst {worst:.6g} of the band)", worst, worst_fit, worst_theory,
+                   counted)
 
 
 VERDICT_HOOKS[LOCAL_RATE_ID] = local_rate_verdict

@@ -21,6 +21,7 @@ the theorem is checked on by ``nashlab verify``.
 """
 
 import importlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -37,16 +38,31 @@ STATUSES = ("paper-verified", "derived", "slope-only")
 FORMS = ("envelope", "per-step")
 
 
+_ARXIV_ID = re.compile(r"\d{4}\.\d{4,5}(v\d+)?")
+
+
 @dataclass(frozen=True)
 class Source:
-    """Where the statement comes from."""
+    """Where the statement comes from: ``arxiv`` is the arXiv id, or None for a work that
+    has none (then ``title`` names the venue, e.g. "(Iyengar, Math. Oper. Res. 30(2), 2005)")."""
 
     title: str
-    arxiv: str
+    arxiv: str | None
     locator: str  # "Theorem 1", "Lemma 2", "abstract", ...
 
+    def __post_init__(self):
+        if self.arxiv is not None and not _ARXIV_ID.fullmatch(self.arxiv):
+            raise ValueError(f"arxiv must be an arXiv id such as '2312.00886' or None, "
+                             f"got {self.arxiv!r}")
+
+    @property
+    def reference(self) -> str:
+        """The short reference: "arXiv <id>", or the title for a work without one."""
+        return f"arXiv {self.arxiv}" if self.arxiv else self.title
+
     def __str__(self):
-        return f"{self.title} (arXiv {self.arxiv}), {self.locator}"
+        where = f" (arXiv {self.arxiv})" if self.arxiv else ""
+        return f"{self.title}{where}, {self.locator}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,9 @@ class Theorem:
     rate: sympy.Expr | None = None
     derivation: str = ""
     suite: Callable[[bool], Iterable] | None = field(default=None, compare=False)
+    #: why its suite is expected to give "inconclusive" verdicts ("" = it is not): verify
+    #: then shows them as such without failing
+    expected_inconclusive: str = ""
 
     def __post_init__(self):
         if self.status not in STATUSES:

@@ -17,7 +17,7 @@ import sympy
 
 from nashlab._files import write_atomic
 from nashlab.theory.registry import SYMBOLS, Theorem
-from nashlab.theory.verdicts import evaluate
+from nashlab.theory.verdicts import ATOL, FLOAT_FLOOR, RTOL, SLOPE_RTOL, evaluate
 
 
 def _save_figure(fig, path) -> None:
@@ -141,14 +141,18 @@ def _fmt(x, spec=".4g"):
     return "—" if x is None else format(x, spec)
 
 
-def markdown(summary_rows, results, images, quick) -> str:
-    """The report: ``summary_rows`` (the printed table), ``results`` (verify's Results)."""
+def markdown(headers, summary_rows, summary, results, images, quick) -> str:
+    """The report: ``headers`` and ``summary_rows`` (the printed table), ``summary`` (its
+    "N pass, M fail, K inconclusive" line), ``results`` (verify's Results)."""
     out = ["# nashlab verify report", "",
-           f"Mode: {'quick' if quick else 'full'}. A bound counts where it is ≥ 1e-11; "
-           "violation iff measured > bound·(1+1e-9) + 1e-12. Slope-only theorems: pass iff "
-           "fitted factor ≤ rate^(1−0.05) (see `nashlab.theory.verdicts`).", "",
-           "| theorem | source | status | games | worst measured/bound | measured vs theoretical "
-           "rate | verdict |", "|---|---|---|---|---|---|---|"]
+           f"Mode: {'quick' if quick else 'full'}. A bound counts where it is finite and "
+           f"≥ {FLOAT_FLOOR:g}; violation iff measured > bound·(1+{RTOL:g}) + {ATOL:g}. "
+           f"Slope-only theorems: pass iff fitted factor ≤ rate^(1−{SLOPE_RTOL:g}); their "
+           "tightness column is the fitted decay exponent as a fraction of the theorem's. A "
+           "verdict without evidence (nothing counted, a non-finite metric, too few points "
+           "for a fit) is *inconclusive*, never a pass (see `nashlab.theory.verdicts`).", "",
+           f"**{summary}**", "",
+           "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in summary_rows]
     out += ["", "## Figures", ""]
     out += [f"![{name}]({name})" for name in images]
@@ -169,10 +173,11 @@ def markdown(summary_rows, results, images, quick) -> str:
                     f"- source: {item.source}", f"- status: {item.status}"]
         if result.error:
             out += ["", f"**Suite error:** {result.error}"]
-        out += ["", "| case | worst ratio | fitted rate | theory rate | verdict | reason |",
-                "|---|---|---|---|---|---|"]
-        for label, v in result.verdicts:
-            out.append(f"| {_cell(label)} | {_fmt(v.worst_ratio)} | {_fmt(v.fitted_rate)} | "
-                       f"{_fmt(v.theory_rate)} | {'pass' if v.passed else 'FAIL'} | "
-                       f"{_cell(v.reason)} |")
+        out += ["", "| case | evidence | worst ratio | fitted rate | theory rate | verdict | "
+                "reason |", "|---|---|---|---|---|---|---|"]
+        for label, v in [*result.verdicts, *((f"{lab} (local rate)", v)
+                                             for lab, v in result.local_rates)]:
+            out.append(f"| {_cell(label)} | {v.evidence} | {_fmt(v.worst_ratio)} | "
+                       f"{_fmt(v.fitted_rate)} | {_fmt(v.theory_rate)} | "
+                       f"{'FAIL' if v.status == 'fail' else v.status} | {_cell(v.reason)} |")
     return "\n".join(out) + "\n"

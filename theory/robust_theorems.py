@@ -28,12 +28,12 @@ from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem, regist
 k, prev, gamma, C1 = SYMBOLS["k"], SYMBOLS["prev"], SYMBOLS["gamma"], SYMBOLS["C1"]
 
 IYENGAR = Source("Robust dynamic programming (Iyengar, Math. Oper. Res. 30(2), 2005)",
-                 "none", "Theorems 3 and 4 (robust value and policy iteration)")
+                 None, "Theorems 3 and 4 (robust value and policy iteration)")
 NILIM = Source("Robust control of Markov decision processes with uncertain transition "
-               "matrices (Nilim & El Ghaoui, Oper. Res. 53(5), 2005)", "none",
+               "matrices (Nilim & El Ghaoui, Oper. Res. 53(5), 2005)", None,
                "Section 4 (robust value iteration)")
 WIESEMANN = Source("Robust Markov decision processes (Wiesemann, Kuhn, Rustem, Math. Oper. "
-                   "Res. 38(1), 2013)", "none", "s-rectangular Bellman operator")
+                   "Res. 38(1), 2013)", None, "s-rectangular Bellman operator")
 LI_LAN_ZHAO = Source("First-order Policy Optimization for Robust Markov Decision Process "
                      "(Li, Lan, Zhao)", "2209.10579",
                      "abstract: linear rate with increasing step sizes (theorem number and "

@@ -2,10 +2,15 @@
 
 The rule (project standard; theorem forms in ``theory/registry.py``):
 
-* a bound entry counts only where the bound is ≥ ``FLOAT_FLOOR`` = 1e-11 (below it the
-  metric is at the rounding floor of float64 and the comparison is meaningless);
-* iteration k violates the bound iff ``metric[k] > bound_k·(1 + RTOL) + ATOL`` with the
-  relative tolerance ``RTOL`` = 1e-9 and the absolute one ``ATOL`` = 1e-12;
+* a bound entry counts only where the bound is finite and ≥ ``FLOAT_FLOOR`` = 1e-11 (below
+  it the metric is at the rounding floor of float64 and the comparison is meaningless);
+* iteration k violates the bound iff ``metric[k] > bound_k·(1 + RTOL) + ATOL`` with the one
+  relative tolerance ``RTOL`` = 1e-9 and an absolute one ``ATOL`` = 1e-14, a thousandth of
+  the counting floor (so near the floor a relative excess of 0.1 % is still caught);
+* the verdict is "pass", "fail" or "inconclusive" (``Verdict.status``): inconclusive when
+  there is no evidence to decide (no counted entry, e.g. a metric NaN or inf from the start;
+  a non-finite metric where the bound counts; too few points for a slope fit; assumptions
+  that do not hold), never a pass; ``Verdict.evidence`` counts what was compared;
 * ``worst_ratio`` = max over counted entries with k ≥ 1 (and over every game of a batch) of
   metric/bound: 1 means the bound is attained, ≪ 1 that it is loose (k = 0 is left out of
   the ratio because an envelope err0·ρ^k is trivially attained there; it is still checked);
@@ -34,6 +39,7 @@ needs the step k − 1 → k), any other symbol by its own name.
 """
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -41,11 +47,11 @@ import numpy as np
 import sympy
 
 from nashlab.solvers.results import Trajectory
-from nashlab.theory.registry import Source, Theorem, get, load_builtin_theorems
+from nashlab.theory.registry import Source, Theorem, all_theorems, get, load_builtin_theorems
 
 FLOAT_FLOOR = 1e-11
 RTOL = 1e-9
-ATOL = 1e-12
+ATOL = 1e-14
 SLOPE_RTOL = 0.05
 UNKNOWN_CONSTANTS = ("C1", "C2")
 
@@ -60,20 +66,31 @@ _STEP_METRICS = ("eta",)
 VERDICT_HOOKS = {}
 
 
+VERDICT_STATUSES = ("pass", "fail", "inconclusive")
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Outcome of checking one trajectory against one theorem or claim.
 
+    status : "pass", "fail" or "inconclusive". Inconclusive means there was not the evidence
+        to decide: no counted entry (the bound never ≥ 1e-11, e.g. a metric that is NaN or
+        inf from the start), a non-finite metric where the bound counts, or, for slope-only
+        theorems and local rates, fewer points above the floor than a fit needs. It is never
+        a pass.
+    passed : True iff status == "pass".
+    evidence : how much was counted: (iteration, game) entries compared with the bound; for
+        slope-only theorems the games with a fitted slope; for claims the runs.
     worst_ratio : max measured/bound over iterations k ≥ 1 with bound ≥ 1e-11 (None if none).
     first_violation : first iteration k (any game of the batch) violating the bound, or None.
     fitted_rate, theory_rate : per-iteration factors (fitted from the data; the theorem's).
     tightness : equal to worst_ratio (1 = attained).
     assumptions_hold : whether every executable assumption holds for the trajectory's params.
-    reason : why it failed (or a short note when it passed).
+    reason : why it failed or was inconclusive (or a short note when it passed).
     """
 
     theorem_id: str
-    passed: bool
+    status: str
     worst_ratio: float | None
     first_violation: int | None
     fitted_rate: float | None
@@ -81,6 +98,15 @@ class Verdict:
     tightness: float | None
     assumptions_hold: bool
     reason: str = ""
+    evidence: int = 0
+
+    def __post_init__(self):
+        if self.status not in VERDICT_STATUSES:
+            raise ValueError(f"status must be one of {VERDICT_STATUSES}, got {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
 
 
 def _as_theorem(theorem) -> Theorem:
@@ -190,7 +216,7 @@ def _assumptions(theorem, params):
 
 
 def _bound_ratios(theorem, trajectory, values):
-    """(ratio array with NaN where not counted, violation mask)."""
+    """(ratio array with NaN where not counted, violation mask, counted mask)."""
     defaults = ({c: 1.0 for c in UNKNOWN_CONSTANTS} if theorem.status == "slope-only" else None)
     bound = evaluate(theorem.bound, trajectory, values, defaults)
     counted = np.isfinite(bound) & (bound >= FLOAT_FLOOR)
@@ -199,7 +225,7 @@ def _bound_ratios(theorem, trajectory, values):
     violated = counted & ~(values <= bound * (1 + RTOL) + ATOL)  # NaN metric counts as violated
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(counted, values / bound, np.nan)
-    return ratio, violated
+    return ratio, violated, counted
 
 
 def _rates(theorem, trajectory, values):
@@ -225,16 +251,30 @@ def _reported_rate(fits, theories):
     return float(fits[g]), float(theories[g])
 
 
-def check(trajectory, theorem_id, *, problem=None) -> Verdict:
+def check(trajectory, theorem_id=None, *, problem=None):
     """Check ``trajectory`` against the theorem ``theorem_id`` (an id or a ``Theorem``).
 
     Passes iff every assumption holds and no iteration of any game violates the bound (see
     the module docstring for the tolerances), or, for slope-only theorems, iff the fitted
-    per-iteration factor of every game is ≤ rate^(1 − SLOPE_RTOL); a game with fewer than
-    3 points above the floor passes that part only if its metric ended below the floor.
+    per-iteration factor of every game with a fit is ≤ rate^(1 − SLOPE_RTOL). Inconclusive
+    (``Verdict.status``) without evidence: no counted entry, a non-finite metric where the
+    bound counts, or (slope-only) a game without the 3 points above the floor a fit needs
+    that did not reach the floor, or no game with a fit at all.
+
     ``theorem_id`` a key of ``VERDICT_HOOKS`` ("local-rate", registered by
-    ``nashlab.theory.local_rate``): that verdict, which needs ``problem`` (the game the
-    trajectory ran on: the exact ρ depends on it)."""
+    ``nashlab.theory.local_rate``): that verdict; it needs ``problem`` (the game the
+    trajectory ran on: the exact ρ depends on it; ValueError without it).
+
+    ``theorem_id=None``: the list of verdicts of every registered theorem of the trajectory's
+    method (``params["method"]`` among the theorem's method assumptions) whose assumptions
+    hold, then the local-rate verdict (inconclusive without ``problem``).
+    """
+    if theorem_id is None:
+        hooks = [VERDICT_HOOKS[h](trajectory, problem) if problem is not None else
+                 Verdict(h, "inconclusive", None, None, None, None, None, True,
+                         f"inconclusive: the {h} verdict needs problem=")
+                 for h in sorted(VERDICT_HOOKS)]
+        return [check(trajectory, t) for t in applicable_theorems(trajectory)] + hooks
     if isinstance(theorem_id, str) and theorem_id in VERDICT_HOOKS:
         if problem is None:
             raise ValueError(f"the {theorem_id} verdict needs problem= (the game the "
@@ -243,38 +283,65 @@ def check(trajectory, theorem_id, *, problem=None) -> Verdict:
     theorem = _as_theorem(theorem_id)
     values = _metric(trajectory, theorem.metric)
     hold, failed = _assumptions(theorem, trajectory.params)
-    ratio, violated = _bound_ratios(theorem, trajectory, values)
+    ratio, violated, counted_mask = _bound_ratios(theorem, trajectory, values)
     counted = np.isfinite(ratio[1:])
     worst = float(np.max(ratio[1:][counted])) if counted.any() else None
-    bad_steps = np.flatnonzero(violated.reshape(values.shape[0], -1).any(axis=1))
-    first = int(bad_steps[0]) if bad_steps.size else None
     fits, theories = _rates(theorem, trajectory, values)
     fit, theory = _reported_rate(fits, theories)
+    non_finite = counted_mask & ~np.isfinite(values)
+    finite_violation = violated & np.isfinite(values)
+    bad_steps = np.flatnonzero(finite_violation.reshape(values.shape[0], -1).any(axis=1))
+    first = int(bad_steps[0]) if bad_steps.size else None
 
     reasons = [] if hold else ["assumption fails: " + "; ".join(failed)]
+    inconclusive = []
     if theorem.status == "slope-only":
         final = values.reshape(values.shape[0], -1)[-1]
         stuck = ~np.isfinite(fits) & ~(final <= FLOAT_FLOOR)
         slow = np.isfinite(fits) & ~(fits <= theories ** (1 - SLOPE_RTOL))
+        evidence = int(np.isfinite(fits).sum())
         if stuck.any():
-            reasons.append(f"{int(stuck.sum())} game(s) have < 3 points above the floor "
-                           "and did not reach it: no slope to fit")
+            inconclusive.append(f"{int(stuck.sum())} game(s) have < 3 points above the floor "
+                                "and did not reach it: no slope to fit")
+        if evidence == 0:
+            inconclusive.append("no game has the 3 points above the floor a slope fit needs")
         if slow.any():
             reasons.append(f"fitted rate {fit:.6g} > theory rate {theory:.6g}^(1−{SLOPE_RTOL})")
-        bound_ok = not (stuck.any() or slow.any())
+        bound_ok = not slow.any()
     else:
+        evidence = int(counted_mask.sum())
+        if evidence == 0:
+            inconclusive.append("no counted entry: the bound is nowhere finite and ≥ "
+                                f"{FLOAT_FLOOR:g} (e.g. a metric non-finite from the start)")
+        if non_finite.any():
+            at = int(np.flatnonzero(non_finite.reshape(values.shape[0], -1).any(axis=1))[0])
+            inconclusive.append(f"non-finite metric where the bound counts (first at "
+                                f"iteration {at})")
         bound_ok = first is None
-        if first is not None:
-            row = ratio[first][violated[first]]
-            row = row[np.isfinite(row)]
-            what = f"measured/bound {row.max():.9g}" if row.size else "non-finite metric"
-            reasons.append(f"bound violated first at iteration {first} ({what})")
-    passed = hold and bound_ok
-    if passed:
+        if not bound_ok:
+            row = ratio[first][finite_violation[first]]
+            reasons.append(f"bound violated first at iteration {first} "
+                           f"(measured/bound {row.max():.9g})")
+    if not hold:  # outside its assumptions a theorem says nothing: neither pass nor fail
+        status = "inconclusive"
+    elif not bound_ok:
+        status = "fail"
+    elif inconclusive:
+        status = "inconclusive"
+        reasons.append("inconclusive: " + "; ".join(inconclusive))
+    else:
+        status = "pass"
         reasons.append("fitted slope within tolerance" if theorem.status == "slope-only"
-                       else "holds at every counted iteration")
-    return Verdict(theorem.id, bool(passed), worst, first, fit, theory, worst, bool(hold),
-                   "; ".join(reasons))
+                       else f"holds at every counted iteration ({evidence} counted)")
+    return Verdict(theorem.id, status, worst, first, fit, theory, worst, bool(hold),
+                   "; ".join(reasons), evidence)
+
+
+def applicable_theorems(trajectory) -> list:
+    """Registered theorems whose assumptions (among them the method) hold for the
+    trajectory's params and whose metric it tracks."""
+    return [t for t in all_theorems() if t.metric in trajectory.metrics
+            and _assumptions(t, trajectory.params)[0]]
 
 
 # ---- claims: executable statements that are not upper bounds (e.g. negative results) -----
@@ -294,6 +361,7 @@ class Claim:
     source: Source
     status: str = "derived"
     suite: Callable[[bool], Iterable] | None = None
+    expected_inconclusive: str = ""  # as ``Theorem.expected_inconclusive``
 
 
 _CLAIMS: dict[str, Claim] = {}
@@ -313,11 +381,20 @@ def all_claims() -> list[Claim]:
 
 def check_claim(trajectory, claim) -> Verdict:
     """Run a claim's criterion on a trajectory or a list of them (a claim may compare
-    runs, e.g. across n); ``worst_ratio`` holds the measured number."""
+    runs, e.g. across n); ``worst_ratio`` holds the measured number. Inconclusive when
+    there is no run or the measured number is not finite."""
     if not isinstance(claim, Claim):
         load_builtin_theorems()
         claim = _CLAIMS[claim]
     trajectories = [trajectory] if isinstance(trajectory, Trajectory) else list(trajectory)
+    if not trajectories:
+        return Verdict(claim.id, "inconclusive", None, None, None, None, None, True,
+                       "inconclusive: no run to check the claim on")
     holds, measured, text = claim.criterion(trajectories)
-    return Verdict(claim.id, bool(holds), float(measured), None, None, None, float(measured),
-                   True, text)
+    measured = float(measured)
+    if not math.isfinite(measured):
+        return Verdict(claim.id, "inconclusive", None, None, None, None, None, True,
+                       f"inconclusive: the measured number is {measured} ({text})",
+                       len(trajectories))
+    return Verdict(claim.id, "pass" if holds else "fail", measured, None, None, None,
+                   measured, True, text, len(trajectories))

@@ -16,6 +16,7 @@ import fnmatch
 import importlib
 import math
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +44,36 @@ class Result:
     trajectories: list = field(default_factory=list)  # [(label, Trajectory)]
     error: str | None = None
     seconds: float = 0.0
+    #: [(label, Verdict)] of the "local-rate" verdict, for suite cases that yield their
+    #: problem too: (label, trajectory, problem)
+    local_rates: list = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """"ERROR" (the suite raised), "FAIL" (some verdict failed), "inconclusive" (no
+        verdict, or some inconclusive and none failed) or "pass"."""
+        if self.error is not None:
+            return "ERROR"
+        statuses = {v.status for _, v in self.verdicts}
+        if "fail" in statuses:
+            return "FAIL"
+        if not statuses or "inconclusive" in statuses:
+            return "inconclusive"
+        return "pass"
 
     @property
     def passed(self) -> bool:
-        return (self.error is None and bool(self.verdicts)
-                and all(v.passed for _, v in self.verdicts))
+        return self.status == "pass"
+
+    @property
+    def acceptable(self) -> bool:
+        """Passed, or inconclusive where the item says its suite is expected to be."""
+        return self.passed or (self.status == "inconclusive"
+                               and bool(getattr(self.item, "expected_inconclusive", "")))
+
+    @property
+    def evidence(self) -> int:
+        return sum(v.evidence for _, v in self.verdicts)
 
     @property
     def games(self) -> int:
@@ -96,9 +122,12 @@ def run_item(item, quick) -> Result:
     try:
         if item.suite is None:
             raise ValueError(f"{item.id} has no suite")
-        result.trajectories = list(item.suite(quick))
+        cases = [tuple(case) for case in item.suite(quick)]
+        result.trajectories = [case[:2] for case in cases]
         if isinstance(item, Theorem):
-            result.verdicts = [(label, checking.check(t, item)) for label, t in result.trajectories]
+            result.verdicts = [(label, checking.check(t, item)) for label, t, *_ in cases]
+            result.local_rates = [(label, checking.check(t, "local-rate", problem=problem))
+                                  for label, t, *rest in cases for problem in rest[:1]]
         else:
             verdict = checking.check_claim([t for _, t in result.trajectories], item)
             result.verdicts = [(f"{len(result.trajectories)} runs", verdict)]
@@ -122,14 +151,10 @@ def run_items(items, quick, on_item=None) -> list[Result]:
 
 
 def failure_reason(result) -> str:
-    """Why a result failed: its error, or the failing verdicts' reasons joined by '; '."""
+    """Why a result did not pass: its error, or the reasons of the verdicts that did not
+    pass, joined by '; '."""
     return result.error or "; ".join(f"{label}: {v.reason}" for label, v in result.verdicts
-                                     if not v.passed)
-
-
-def _short_source(source) -> str:
-    locator = source.locator if len(source.locator) <= 24 else source.locator[:23] + "…"
-    return f"arXiv {source.arxiv}, {locator}"
+                                     if not v.passed) or "no verdict (an empty suite)"
 
 
 def _worst(result):
@@ -137,31 +162,81 @@ def _worst(result):
     return max(ratios) if ratios else None
 
 
-def _rates(result) -> str:
-    """Measured vs theoretical factor of the case whose fit is furthest above its rate."""
+def _exponent_fraction(fitted, theory):
+    """log(fitted)/log(theory): the fraction of the promised decay exponent that was fitted
+    (≥ 1 means at least as fast as the theorem's rate)."""
+    if fitted is None or theory is None or not (0 < fitted and 0 < theory < 1):
+        return math.inf if fitted is not None and fitted <= 0 else None
+    return math.log(fitted) / math.log(theory)
+
+
+def _slowest_fit(result):
+    """(fitted, theoretical) of the case whose fit is the smallest fraction of its rate."""
     pairs = [(v.fitted_rate, v.theory_rate) for _, v in result.verdicts
              if v.fitted_rate is not None and v.theory_rate is not None]
     if not pairs:
+        return None
+    return min(pairs, key=lambda p: _exponent_fraction(*p) or math.inf)
+
+
+def _rates(result) -> str:
+    """Measured vs theoretical factor of the case whose fit is furthest above its rate."""
+    pair = _slowest_fit(result)
+    return "—" if pair is None else f"{pair[0]:.4f} vs {pair[1]:.4f}"
+
+
+def _tightness(result) -> str:
+    """The tightness cell: worst measured/bound for bounds; for slope-only theorems (whose
+    constants are unknown, so a ratio > 1 says nothing) the fitted decay exponent as a
+    fraction of the theorem's, "exponent ×0.97 of theory" (pass iff ≥ 1 − SLOPE_RTOL)."""
+    item = result.item
+    if isinstance(item, Theorem) and item.status == "slope-only":
+        pair = _slowest_fit(result)
+        fraction = None if pair is None else _exponent_fraction(*pair)
+        return "—" if fraction is None else f"exponent ×{fraction:.3g} of theory"
+    worst = _worst(result)
+    return "—" if worst is None else f"{worst:.4g}"
+
+
+def _local_rate(result) -> str:
+    """ρ^order vs the fitted factor of the local-rate verdicts, and how many passed."""
+    verdicts = [v for _, v in result.local_rates]
+    if not verdicts:
         return "—"
-    fitted, theory = min(pairs, key=lambda p: math.log(p[0]) / math.log(p[1])
-                         if 0 < p[1] < 1 and 0 < p[0] else math.inf)
-    return f"{fitted:.4f} vs {theory:.4f}"
+    decided = [v for v in verdicts if v.theory_rate is not None]
+    ok = sum(v.passed for v in verdicts)
+    if not decided:
+        return f"inconclusive ({len(verdicts)})"
+    v = max(decided, key=lambda v: v.worst_ratio)
+    return f"{v.theory_rate:.4g} (fit {v.fitted_rate:.4g}); {ok}/{len(verdicts)} pass"
 
 
-def summary_row(result) -> list[str]:
+def summary_row(result, power=None) -> list[str]:
+    """The table row of ``result``; ``power``: {algorithm: (caught, tried)} of
+    ``nashlab verify --power``, shown in the power column when given."""
     item = result.item
     status = item.status if isinstance(item, Theorem) else f"claim ({item.status})"
-    worst = _worst(result)
-    if result.error:
-        verdict = "ERROR"
-    else:
-        verdict = "pass" if result.passed else "FAIL"
-    return [item.id, _short_source(item.source), status, str(result.games),
-            "—" if worst is None else f"{worst:.4g}", _rates(result), verdict]
+    verdict = result.status
+    if verdict == "inconclusive" and getattr(item, "expected_inconclusive", ""):
+        verdict = "inconclusive (expected)"
+    caught = None if power is None else power.get(item.algorithm)
+    return [item.id, f"{item.source.reference}, {item.source.locator}", status,
+            str(result.games), str(result.evidence), _tightness(result), _rates(result),
+            _local_rate(result), "—" if caught is None else f"{caught[0]}/{caught[1]}", verdict]
 
 
-HEADERS = ("theorem", "source", "status", "games", "worst measured/bound",
-           "measured vs theoretical rate", "verdict")
+HEADERS = ("theorem", "source", "status", "games", "evidence", "worst measured/bound",
+           "fitted vs theorem rate", "exact local rate", "power", "verdict")
+
+
+def summary_line(results) -> str:
+    """ "N pass, M fail, K inconclusive" (errors count as failures; the expected
+    inconclusive ones are said apart)."""
+    statuses = [r.status for r in results]
+    expected = sum(r.status == "inconclusive" and r.acceptable for r in results)
+    line = (f"{statuses.count('pass')} pass, {statuses.count('FAIL') + statuses.count('ERROR')}"
+            f" fail, {statuses.count('inconclusive')} inconclusive")
+    return line + (f" ({expected} expected)" if expected else "")
 
 
 def _comparison_runs(quick):
@@ -188,6 +263,8 @@ def _decrease(trajectory, metric) -> float:
     """log(m_0/min_k m_k) of the first game, floored at 1e-11: how much a panel shows."""
     values = np.asarray(trajectory.metrics.get(metric, [np.nan]), dtype=float)
     first = values.reshape(values.shape[0], -1)[:, 0]
+    if not np.isfinite(first).any():
+        return -np.inf
     with np.errstate(divide="ignore", invalid="ignore"):
         drop = np.log(first[0] / np.maximum(np.nanmin(first), checking.FLOAT_FLOOR))
     return float(drop) if np.isfinite(drop) else -np.inf
@@ -219,6 +296,18 @@ def _slug(text, limit=60) -> str:
     return slug[:limit] or "algorithm"
 
 
+def check_writable(out) -> Path:
+    """``out`` as a Path, created, after checking that a file can be written in it (before
+    any suite runs: an unwritable --out must not cost a whole verification)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a directory, {str(out)!r} is a file")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=out):
+        pass
+    return out
+
+
 def write_report(out, results, rows, quick, echo=print) -> list[str]:
     """Figures and report.md in ``out``; returns the written file names."""
     out = Path(out)
@@ -235,6 +324,6 @@ def write_report(out, results, rows, quick, echo=print) -> list[str]:
             images.append("comparison.png")
         except Exception as exc:
             echo(f"comparison figure skipped: {type(exc).__name__}: {exc}")
-    text = report.markdown(rows, results, images, quick)
+    text = report.markdown(HEADERS, rows, summary_line(results), results, images, quick)
     write_atomic(out / "report.md", text.encode())
     return images + ["report.md"]

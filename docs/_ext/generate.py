@@ -234,9 +234,8 @@ def _math(expr, lhs="") -> list[str]:
 
 
 def _source(source) -> str:
-    arxiv = source.arxiv.strip()
-    link = f"`arXiv {arxiv} <https://arxiv.org/abs/{arxiv}>`__" if re.fullmatch(r"\d{4}\.\d{4,5}", arxiv) \
-        else f"arXiv {_rst_escape(arxiv)}" if arxiv else ""
+    arxiv = source.arxiv  # an arXiv id (validated by Source) or None
+    link = f"`arXiv {arxiv} <https://arxiv.org/abs/{arxiv}>`__" if arxiv else ""
     return ", ".join(p for p in (f"*{_rst_escape(source.title)}*", link, _rst_escape(source.locator)) if p)
 
 
@@ -255,13 +254,14 @@ def _verdict_table(result) -> list[str]:
     lines = [_title("Measured (quick suite, at build time)", "-"), ""]
     if result.error:
         return lines + [f"The suite raised: ``{' '.join(result.error.split())[:300]}``", ""]
-    lines += [f"{'passed' if result.passed else '**failed**'} on {len(result.verdicts)} "
+    status = {"pass": "passed", "inconclusive": "*inconclusive*"}.get(result.status, "**failed**")
+    lines += [f"{status} on {len(result.verdicts)} "
               f"run(s) in {result.seconds:.2f} s. *Tightness* is the worst measured / bound ratio "
               "(1 = the bound is attained); the rates are per-iteration factors.", "",
               ".. list-table::", "   :header-rows: 1", "",
-              "   * - run", "     - passed", "     - tightness", "     - fitted rate", "     - theory rate"]
+              "   * - run", "     - verdict", "     - tightness", "     - fitted rate", "     - theory rate"]
     for label, v in result.verdicts:
-        lines += [f"   * - {_cell(label)}", f"     - {'yes' if v.passed else 'no'}",
+        lines += [f"   * - {_cell(label)}", f"     - {v.status}",
                   f"     - {_fmt(v.tightness)}", f"     - {_fmt(v.fitted_rate)}", f"     - {_fmt(v.theory_rate)}"]
     return lines + [""]
 
@@ -340,7 +340,7 @@ def theorem_pages(out: Path, measure: bool = True) -> None:
             measured = "error"
         else:
             ratios = [v.tightness for _, v in r.verdicts if v.tightness is not None]
-            measured = ("" if r.passed else "failed ") + (_fmt(max(ratios)) if ratios else "–")
+            measured = ("" if r.passed else f"{r.status.lower()} ") + (_fmt(max(ratios)) if ratios else "–")
         metric = f"``{item.metric}``" if hasattr(item, "metric") else "claim"
         index += [f"   * - :ref:`{_rst_escape(item.id)} <theorem-{_slug(item.id)}>`",
                   f"     - {_cell(item.algorithm)}", f"     - {metric}", f"     - {item.status}",

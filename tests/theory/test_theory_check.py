@@ -159,11 +159,37 @@ def test_nash_md_style_per_step_bound_with_a_schedule():
     assert v.passed and v.worst_ratio == pytest.approx(1.0, rel=1e-12)
 
 
-def test_nan_metric_is_a_violation():
+def test_nan_metric_is_inconclusive_not_a_pass():
     values = geometric(1.0, 0.5, 10)
     values[4] = np.nan
     v = check(trajectory(values, beta=0.5), ENVELOPE)
-    assert not v.passed and v.first_violation == 4
+    assert v.status == "inconclusive" and not v.passed and "iteration 4" in v.reason
+    values[6] = 1.0  # a finite violation still fails, whatever else is non-finite
+    v = check(trajectory(values, beta=0.5), ENVELOPE)
+    assert v.status == "fail" and v.first_violation == 6
+
+
+@pytest.mark.parametrize("fill", [np.nan, np.inf])
+def test_no_pass_without_evidence(fill):
+    """A metric that is NaN or inf throughout counts nothing: inconclusive, for envelope,
+    per-step and slope-only theorems alike (it passed before, with 0 iterations counted)."""
+    values = np.full(20, fill)
+    slope_only = theorem(SYMBOLS["C1"] * err0 * (1 / (1 + beta)) ** k, status="slope-only",
+                         rate=1 / (1 + beta))
+    per_step = theorem(prev / (1 + beta), form="per-step")
+    for th in (ENVELOPE, per_step, slope_only):
+        v = check(trajectory(values, beta=0.5), th)
+        assert v.status == "inconclusive" and v.evidence == 0, (th.form, v)
+
+
+def test_near_the_floor_a_tenth_of_a_percent_excess_fails():
+    """ATOL is far below the counting floor: at bound 2e-11 an excess of 0.1 % fails."""
+    bound = 2e-11 * 1.002 ** -np.arange(3.0)  # ENVELOPE at η = 2, β = 0.001
+    values = bound.copy()
+    assert check(trajectory(values, beta=0.001), ENVELOPE).passed
+    values[1] *= 1.001
+    v = check(trajectory(values, beta=0.001), ENVELOPE)
+    assert v.status == "fail" and v.first_violation == 1
 
 
 def test_bad_input_is_named():

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nashlab.cli import main as cli_main
 from nashlab.cli import verify as verify_cli
 from nashlab.solvers.results import Trajectory
 from nashlab.theory import verify
@@ -29,7 +30,7 @@ def _violating_theorem():
     trajectory = Trajectory("fake", {"beta": 1.0, "eta": 1.0}, {"kl": values})
     return Theorem(id="fake/violated", algorithm="fake", statement="KL_k ≤ 2^-k KL_0",
                    metric="kl", bound=SYMBOLS["err0"] * 2 ** (-SYMBOLS["k"]),
-                   source=Source("none", "0000.00000", "test"), status="derived",
+                   source=Source("test", "0000.00000", "test"), status="derived",
                    suite=lambda quick: [("halving", trajectory)])
 
 
@@ -47,7 +48,7 @@ def test_a_suite_that_raises_is_a_failure_not_a_crash():
         raise RuntimeError("no equilibrium")
 
     fake = Theorem(id="fake/broken", algorithm="fake", statement="-", metric="kl",
-                   bound=SYMBOLS["prev"], source=Source("none", "0", "test"), status="derived",
+                   bound=SYMBOLS["prev"], source=Source("test", None, "test"), status="derived",
                    form="per-step", suite=broken)
     result = verify.run_item(fake, quick=True)
     assert not result.passed and "no equilibrium" in result.error
@@ -63,10 +64,51 @@ def test_only_pattern_matching():
 
 
 def test_no_match_and_bad_flags(tmp_path, capsys):
-    assert verify_cli.main(["--only", "no-such-theorem", "--out", str(tmp_path)]) == 2
-    with pytest.raises(SystemExit) as exc:
-        verify_cli.main(["--bogus"])
-    assert exc.value.code == 2
+    assert cli_main(["verify", "--only", "no-such-theorem", "--out", str(tmp_path)]) == 2
+    assert cli_main(["verify", "--bogus"]) == 2
+    assert capsys.readouterr().err.count("\n") == 2  # one line each
+
+
+def _inconclusive_theorem(expected=""):
+    trajectory = Trajectory("fake", {"beta": 1.0, "eta": 1.0}, {"kl": np.full(8, np.nan)})
+    return Theorem(id="fake/no-evidence", algorithm="fake", statement="KL_k ≤ 2^-k KL_0",
+                   metric="kl", bound=SYMBOLS["err0"] * 2 ** (-SYMBOLS["k"]),
+                   source=Source("A long title (Someone, Some Journal 1(2), 2000)", None,
+                                 "Theorem 12 of the long appendix, second part"),
+                   status="derived", suite=lambda quick: [("nan", trajectory)],
+                   expected_inconclusive=expected)
+
+
+def test_no_evidence_is_inconclusive_and_exits_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(verify, "selected", lambda pattern=None: [_inconclusive_theorem()])
+    assert verify_cli.main(["--quick", "--out", str(tmp_path)]) == 1
+    printed = capsys.readouterr().out
+    assert "inconclusive" in printed and "pass" not in printed.replace("0 pass", "")
+    assert printed.rstrip().endswith("0 pass, 0 fail, 1 inconclusive")
+    report = (tmp_path / "report.md").read_text()
+    assert "0 pass, 0 fail, 1 inconclusive" in report
+    # the source is never cut, and a work without an arXiv id is not "arXiv none"
+    words = "Theorem 12 of the long appendix, second part".split()  # folded, not cut
+    assert all(word in printed.split() for word in words) and "…" not in printed
+    assert "arXiv none" not in report and "n/a" not in report
+
+
+def test_expected_inconclusive_is_said_and_does_not_fail(tmp_path, monkeypatch, capsys):
+    fake = _inconclusive_theorem(expected="its metric is undefined on this suite")
+    monkeypatch.setattr(verify, "selected", lambda pattern=None: [fake])
+    assert verify_cli.main(["--quick", "--out", str(tmp_path)]) == 0
+    assert "1 inconclusive (1 expected)" in capsys.readouterr().out
+
+
+def test_unwritable_out_is_refused_before_any_suite_runs(tmp_path, monkeypatch, capsys):
+    ran = []
+    fake = _violating_theorem()
+    monkeypatch.setattr(verify, "selected", lambda pattern=None: [fake])
+    monkeypatch.setattr(verify, "run_items", lambda *a, **k: ran.append(1) or [])
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert cli_main(["verify", "--out", str(target)]) == 2
+    assert not ran and "--out" in capsys.readouterr().err
 
 
 def test_missing_optional_theorem_module_is_skipped_with_reason():
