@@ -41,7 +41,8 @@ def backup(q, regularizer=None):
     if isinstance(regularizer, Entropy | KL) or np.all(np.isfinite(q)):
         return regularizer.conjugate(q)
     p = regularizer.greedy(q)
-    return np.sum(np.where(p > 0, p * q, 0.0), axis=-1) - regularizer.value(p)
+    with np.errstate(invalid="ignore"):  # 0·(−inf) off the support, replaced by 0
+        return np.sum(np.where(p > 0, p * q, 0.0), axis=-1) - regularizer.value(p)
 
 
 def bellman_operator(mdp, v, regularizer=None, *, backend="auto"):

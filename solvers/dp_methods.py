@@ -84,9 +84,10 @@ def _sup_distance(x, y):
         return float(np.max(np.where(both, 0.0, np.abs(x - y))))
 
 
-def _expect(policy, x):
-    """Σ_a π(a|s)·x(s, a) with 0·(±inf) = 0 off the support of π."""
-    return np.sum(np.where(policy > 0, policy * x, 0.0), axis=1)
+def _expect_difference(policy, x, y):
+    """Σ_a π(a|s)·(x − y)(s, a) with 0 off the support of π (where x − y may be −inf − (−inf))."""
+    with np.errstate(invalid="ignore"):
+        return np.sum(np.where(policy > 0, policy * (x - y), 0.0), axis=1)
 
 
 def _kl_rows(p, log_q):
@@ -240,7 +241,7 @@ def _run_md_mpi(mdp, regularizer, iterations, solution, init=None, m=1, lam=1.0)
         new_logits = prox_step(logits, _payoff(mdp, mdp.q_values(v)), eta=1.0 / lam, beta=0.0,
                                log_reference=logits)
         policy = softmax(new_logits)
-        kl = lam * _expect(policy, new_logits - logits)
+        kl = lam * _expect_difference(policy, new_logits, logits)
         for _ in range(m):
             v = mdp.policy_backup(policy, v) - kl
         logits = new_logits
@@ -277,7 +278,7 @@ def _run_npg_entropy(mdp, regularizer, iterations, solution, init=None, eta=None
     metrics = {"q_error": [], "log_policy_error": [], "value_error": []}
     for k in range(iterations + 1):
         q = _soft_q(mdp, logits, regularizer)
-        v = _expect(softmax(logits), q - tau * logits)
+        v = _expect_difference(softmax(logits), q, tau * logits)
         metrics["q_error"].append(_sup_distance(solution.q, q))
         metrics["log_policy_error"].append(_sup_distance(log_star, logits))
         metrics["value_error"].append(np.max(np.abs(solution.values - v)))
