@@ -1,7 +1,6 @@
 """``nashlab verify``: end to end on a small selection, exit statuses, report files."""
 
 import numpy as np
-import pytest
 
 from nashlab.cli import main as cli_main
 from nashlab.cli import verify as verify_cli
