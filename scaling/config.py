@@ -22,18 +22,22 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import tomllib
 
 from nashlab.solvers.methods import get_method, methods
+from nashlab.solvers.nlhf import NASH_PROX_INNER_STEPS
 from nashlab.solvers.prox import eta_from_mirror_descent
 
 #: The preference methods the trainer implements (it needs β > 0, one opponent per
 #: sub-problem and no extra method option).
-TRAINED = ("nash-mp", "nash-md", "egpo", "omd")
+TRAINED = ("nash-mp", "nash-md", "egpo", "omd", "nash-prox")
 #: The opponents of the prox sub-problems of one algorithm step, for each composition of
 #: ``nashlab.solvers.compositions`` ("anchor": π_k; "half": the frozen first solution
 #: π_{k+½}; "mixture": the geometric mixture π_k^{1−η'β}·μ^{η'β}).
 COMPOSITION_PLANS = {"extragradient": ("anchor", "half"), "mixture": ("mixture",),
                      "single": ("anchor",)}
-#: The plan of each trained method, read from its table row's composition.
-PLANS = {name: COMPOSITION_PLANS[get_method("preference", name).composition] for name in TRAINED}
+#: The plan of each trained method, read from its table row's composition; Nash Prox's is
+#: one self-play round ("half": the frozen current policy π_j, the opponent and the round's
+#: anchor), repeated ``self_play_rounds`` times per algorithm step (``plan``).
+PLANS = {name: COMPOSITION_PLANS[get_method("preference", name).composition]
+         for name in TRAINED if name != "nash-prox"} | {"nash-prox": ("half",)}
 #: The trained methods in table order.
 ALGORITHMS = tuple(name for name in methods("preference") if name in PLANS)
 #: Options a resumed run may change (everything else must equal the checkpoint's).
@@ -62,18 +66,26 @@ def _require(ok, message):
         raise ValueError(message)
 
 
+def plan(config) -> tuple:
+    """The opponents of the sub-problems of one algorithm step of ``config``."""
+    if config.algorithm == "nash-prox":
+        return PLANS["nash-prox"] * config.self_play_rounds
+    return PLANS[config.algorithm]
+
+
 def default_eta(algorithm, beta):
     """Nash-MP: η = 2 (the largest step of its contraction proof). EGPO: η' = 2/(1 + 2β), the
     same map (Nash-MP(η) ≡ EGPO(η/(1 + ηβ)), theory notes §2). Nash-MD and OMD: η' = β (a
-    step that keeps OMD, whose rate is 1 − Θ(β²), stable)."""
-    return {"nash-mp": 2.0, "egpo": 2.0 / (1.0 + 2.0 * beta)}.get(algorithm, beta)
+    step that keeps OMD, whose rate is 1 − Θ(β²), stable). Nash Prox: the outer proximal
+    step η = 2 (outer contraction 1/(1 + 2β), inner game β' = β + ½)."""
+    return {"nash-mp": 2.0, "egpo": 2.0 / (1.0 + 2.0 * beta), "nash-prox": 2.0}.get(algorithm, beta)
 
 
 @dataclass
 class TrainConfig:
     """How to train.
 
-    algorithm : nash-mp | nash-md | egpo | omd.
+    algorithm : nash-mp | nash-md | egpo | omd | nash-prox.
     beta : KL weight β > 0 towards the reference μ.
     eta : step size (see the module docstring); None picks ``default_eta``.
     loss : "regression" (pairwise, IPO-style) or "pg" (policy gradient, Nash-MD-PG).
@@ -92,6 +104,8 @@ class TrainConfig:
     max_batch_size : None, or the largest batch (memory bound for LMs; the floor of δ_k
         then stays at this batch's sampling error).
     inner_steps : optimiser steps per prox sub-problem.
+    self_play_rounds : Nash Prox only: self-play online-IPO rounds per proximal (outer) step
+        (default: the tabular default, ``nashlab.solvers.nlhf.NASH_PROX_INNER_STEPS``).
     optimizer, lr : the inner optimiser ("lbfgs": full-batch, for solving exactly).
     pairs : where the regression pairs (y, y') come from: the anchor π_k, the reference μ
         (EGPO's choice), uniform over an enumerable space, or "auto" (uniform when the
@@ -118,6 +132,7 @@ class TrainConfig:
     batch_growth: float | None = None
     max_batch_size: int | None = None
     inner_steps: int = 20
+    self_play_rounds: int = NASH_PROX_INNER_STEPS
     optimizer: str = "adam"
     lr: float = 1e-2
     pairs: str = "auto"
@@ -156,7 +171,8 @@ class TrainConfig:
             self.steps = 10
         _require(self.steps is None or (_is_int(self.steps) and self.steps >= 1),
                  f"steps must be a positive integer, got {self.steps!r}")
-        for name in ("batch_size", "inner_steps", "checkpoint_every", "eval_samples"):
+        for name in ("batch_size", "inner_steps", "self_play_rounds", "checkpoint_every",
+                     "eval_samples"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, f"{name} must be a positive integer, got {value!r}")
         _require(_is_int(self.seed), f"seed must be an integer, got {self.seed!r}")

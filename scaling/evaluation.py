@@ -108,15 +108,34 @@ def evaluate(policy, reference, oracle, *, equilibrium=None, contexts=None, seed
 def prox_inexactness(policy, anchor, reference, oracle, config) -> float:
     """δ_k = span(log π̃_{k+1} − log π_{k+1}) for an enumerable policy and an exact oracle:
     π̃_{k+1} is the trained policy after algorithm step k and π_{k+1} the exact step of the
-    same algorithm (its composition of ``nashlab.solvers.compositions``, exact P·π') from
-    the same anchor π̃_k. With it KL(π*‖π̃_{k+1}) ≤ KL(π*‖π_{k+1}) + δ_k ≤ KL(π*‖π̃_k)/(1 +
-    ηβ) + δ_k for Nash-MP with η ≤ 2 (KL(p‖q̃) − KL(p‖q) ≤ span(log q − log q̃); theory
-    notes nlhf.md §2, derived)."""
-    method = get_method("preference", config.algorithm)
+    same algorithm (its composition of ``nashlab.solvers.compositions``, exact P·π'; for Nash
+    Prox the exact proximal point) from the same anchor π̃_k. With it
+    KL(π*‖π̃_{k+1}) ≤ KL(π*‖π_{k+1}) + δ_k ≤ KL(π*‖π̃_k)/(1 + ηβ) + δ_k for Nash-MP with
+    η ≤ 2 and for Nash Prox with any η > 0 (KL(p‖q̃) − KL(p‖q) ≤ span(log q − log q̃);
+    theory notes nlhf.md §2, derived)."""
     P = oracle.P.numpy()
     log_mu = _log_distribution(reference.log_probs_all(), "reference")
-    step = make_step(step_coefficients(method.step_form, config.eta, config.beta), log_mu)
-    exact, _, _ = COMPOSITIONS[method.composition](
-        _log_distribution(anchor.log_probs_all(), "anchor"), lambda z: P @ np.exp(z), step)
+    log_anchor = _log_distribution(anchor.log_probs_all(), "anchor")
+    if config.algorithm == "nash-prox":
+        exact = _proximal_point(P, log_anchor, log_mu, config.eta, config.beta)
+    else:
+        method = get_method("preference", config.algorithm)
+        step = make_step(step_coefficients(method.step_form, config.eta, config.beta), log_mu)
+        exact, _, _ = COMPOSITIONS[method.composition](log_anchor, lambda z: P @ np.exp(z), step)
     d = _log_distribution(policy.log_probs_all(), "policy") - exact
     return float(d.max() - d.min())
+
+
+def _proximal_point(P, log_anchor, log_mu, eta, beta):
+    """The exact Nash Prox step from π_k: the certified equilibrium of the game with KL weight
+    β + 1/η towards ν_k ∝ (π_k·μ^{ηβ})^{1/(1+ηβ)} (``nashlab.solvers.nlhf.step_nash_prox``)."""
+    from nashlab.games.preference import PreferenceGame
+    from nashlab.solvers.equilibrium import equilibrium
+
+    magnet = torch.log_softmax(torch.from_numpy((log_anchor + eta * beta * log_mu)
+                                                / (1 + eta * beta)), -1).numpy()
+    solution = equilibrium(PreferenceGame(P, reference=np.exp(magnet),
+                                          beta=beta + 1.0 / eta))
+    if not solution.certified:
+        raise RuntimeError(f"the exact Nash Prox step could not be certified ({solution.message})")
+    return solution.logits

@@ -10,6 +10,13 @@ loss from ``nashlab.scaling.losses`` (theory notes nlhf.md §§2–5):
 - Nash-MD (arXiv 2312.00886, eq. 5): π' = the geometric mixture π_k^{1−η'β}·μ^{η'β};
   exact on enumerable spaces, token-level mixed logits for LMs (an approximation).
 - OMD / online IPO / INPO (arXiv 2407.00617): π' = π_k.
+- Nash Prox (arXiv 2505.19731 v2, abstract level): a proximal-point step from π_k solved by
+  ``self_play_rounds`` self-play online-IPO rounds; round j freezes π_j as opponent and
+  anchor, with KL weight β + 1/η towards ν_k ∝ (π_k·μ^{ηβ})^{1/(1+ηβ)} (derived:
+  ``nashlab.solvers.nlhf.step_nash_prox``, ``subproblems.nash_prox_target``).
+
+The batch of step k grows as batch_size·g^k (``TrainConfig.batch_growth``) so that the
+inexactness δ_k of the prox steps (recorded per step on enumerable games) goes to zero.
 
 ``Trainer`` is the driver; each job lives in its own module: validation in
 ``nashlab.scaling.config`` (with the algorithms from the one method table), draws in
@@ -52,13 +59,14 @@ from nashlab.scaling.config import (
     TrainConfig,
     check_contexts,
     check_setup,
+    plan,
     resolve_batch_growth,
 )
 from nashlab.scaling.errors import CheckpointError, TrainingError
 from nashlab.scaling.evaluation import evaluate, prox_inexactness
 from nashlab.scaling.oracles import PreferenceOracle
 from nashlab.scaling.sampling import Sampler
-from nashlab.scaling.subproblems import Subproblems, make_optimizer
+from nashlab.scaling.subproblems import Subproblems, make_optimizer, nash_prox_target
 
 __all__ = ["PLANS", "CheckpointError", "Trainer", "TrainingError"]
 
@@ -111,7 +119,7 @@ class Trainer:
         self.policy = self.accelerator.unwrap_model(self.model)
         self.reference = reference.to(self.accelerator.device)
         self.anchor = _frozen_copy(self.policy)
-        self.half = _frozen_copy(self.policy) if "half" in PLANS[config.algorithm] else None
+        self.half = _frozen_copy(self.policy) if "half" in plan(config) else None
         self.prox_eta, self.mixture_weight = config.prox_eta, config.mixture_weight
         self.generator = torch.Generator().manual_seed(config.seed)
         modules = {"policy": self.policy, "anchor": self.anchor, "reference": self.reference}
@@ -156,7 +164,7 @@ class Trainer:
     def _step_queries(self) -> int:
         """Preference queries the next algorithm step will make (counted, not timed)."""
         n = self.policy.num_responses if self.enumerable else None
-        return self.subproblems.queries(len(PLANS[self.config.algorithm]), self._batch(), n)
+        return self.subproblems.queries(len(plan(self.config)), self._batch(), n)
 
     def _algorithm_step(self):
         if not all(torch.isfinite(p).all() for p in self.policy.parameters()):
@@ -165,8 +173,11 @@ class Trainer:
         self._update_anchor()
         self.subproblems.batch = self._batch()
         loss = math.nan
-        for phase, opponent in enumerate(PLANS[self.config.algorithm]):
-            loss = self.subproblems.solve(opponent, phase)
+        target = nash_prox_target(self.config) if self.config.algorithm == "nash-prox" else None
+        for phase, opponent in enumerate(plan(self.config)):
+            if target is not None:  # a self-play round: π_j frozen as opponent and anchor
+                self.half.load_state_dict(self.policy.state_dict())
+            loss = self.subproblems.solve(opponent, phase, target)
             if opponent == "anchor" and self.half is not None:
                 self.half.load_state_dict(self.policy.state_dict())
         return loss

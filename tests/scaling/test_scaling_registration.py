@@ -42,10 +42,12 @@ def test_a_missing_neural_extra_is_reported_not_an_error(monkeypatch):
 
 def test_the_trainer_algorithms_are_rows_of_the_method_table():
     assert ALGORITHMS == tuple(m for m in table.methods("preference") if m in PLANS)
-    assert set(ALGORITHMS) == set(PLANS) == {"nash-mp", "nash-md", "egpo", "omd"}
+    assert set(ALGORITHMS) == set(PLANS) == {"nash-mp", "nash-md", "egpo", "omd", "nash-prox"}
+    assert PLANS["nash-prox"] == ("half",)  # one self-play round, repeated self_play_rounds times
     for name in ALGORITHMS:
         method = table.get_method("preference", name)
-        assert PLANS[name] == config.COMPOSITION_PLANS[method.composition]
+        if name != "nash-prox":
+            assert PLANS[name] == config.COMPOSITION_PLANS[method.composition]
         c = TrainConfig(algorithm=name, beta=0.1, eta=0.5)
         assert c.step_form == method.step_form
         expected = eta_from_mirror_descent(0.5, 0.1) if method.step_form == "mirror-descent" else 0.5
