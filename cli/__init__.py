@@ -10,7 +10,7 @@ subcommands (status 0).
 One module per subcommand: :mod:`nashlab.cli.solve` (preference games; MDPs through
 :mod:`nashlab.cli.mdp`), :mod:`nashlab.cli.verify`, :mod:`nashlab.cli.bench`,
 :mod:`nashlab.cli.train`, :mod:`nashlab.cli.sweep`, :mod:`nashlab.cli.plot`,
-:mod:`nashlab.cli.reproduce`. The delegated subcommands are imported only when used.
+:mod:`nashlab.cli.reproduce`, :mod:`nashlab.cli.falsify`. The delegated subcommands are imported only when used.
 """
 
 import importlib
@@ -32,6 +32,7 @@ DELEGATES = {
     "sweep": ("nashlab.cli.sweep", "a parameter sweep on dask.distributed (Parquet results)"),
     "plot": ("nashlab.cli.plot", "the standard figures of a sweep folder"),
     "reproduce": ("nashlab.cli.reproduce", "reproduce a published tabular experiment"),
+    "falsify": ("nashlab.cli.falsify", "search for a counterexample to a convergence bound"),
 }
 #: Exceptions of a run that could not finish (exit status 1), checked before the input
 #: errors (``LinAlgError`` is a ``ValueError``).

@@ -40,6 +40,15 @@ def _mp_bound(expr):
     return symbols, sympy.lambdify(symbols, expr, modules="mpmath")
 
 
+def _value(f, args):
+    """The bound at 50 digits; a division by zero is not counted (NaN), as numpy's inf
+    is not counted by ``check`` either."""
+    try:
+        return f(*args)
+    except ZeroDivisionError:
+        return mpmath.nan
+
+
 def last_violation(theorem, trajectory):
     """The last iteration at which ``check``'s float64 rule flags a violation (or None)."""
     values = np.asarray(trajectory.metrics[theorem.metric], dtype=float)
@@ -89,7 +98,7 @@ def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
                     v = np.asarray(numeric[s.name])
                     v = np.broadcast_to(v[:len(floats)] if v.ndim else v, floats.shape)[k]
                     args.append(mpmath.mpf(float(v)))
-            b = f(*args) if k or theorem.form != "per-step" else mpmath.nan
+            b = _value(f, args) if k else mpmath.nan  # k = 0 is never counted
             bounds.append(b)
             counted = k >= 1 and mpmath.isfinite(b) and b >= FLOAT_FLOOR
             ratios.append(values[k] / b if counted else None)

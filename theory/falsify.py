@@ -11,7 +11,8 @@ algorithm and checked by ``check`` (``theory/verdicts.py``): its ``worst_ratio``
    ``target(ratio)`` steering it to large ratios); a violation fails the property, so
    hypothesis shrinks it to a small instance (small n, θ → 0: ties, uniform μ and π₀);
 2. CMA-ES on the smooth parametrisation θ (``instance_spaces``) from the best instances
-   seen, with restarts. CMA-ES rather than scipy's local optimisers: the objective (a max
+   seen, with restarts, over the space's longest horizon (the ratios of a shorter run are
+   a prefix of a longer run's, and shrinking truncates afterwards). CMA-ES rather than scipy's local optimisers: the objective (a max
    over iterations of ratios) is non-smooth and flat in many directions, has no gradient
    here, and is evaluated in batches; CMA-ES is invariant to the scales of the very
    different coordinates (logits, log β) and needs no line search.
@@ -35,7 +36,7 @@ stops on ``max_evaluations`` rather than on the clock).
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,7 +45,8 @@ from nashlab.theory.instance_spaces import PreferenceSpace, Spec, space_for
 from nashlab.theory.registry import Theorem, get
 from nashlab.theory.verdicts import Claim, check
 
-#: θ coordinates drawn by hypothesis lie in [−THETA, THETA] (the maps saturate beyond)
+#: θ coordinates lie in [−THETA, THETA] (the maps saturate beyond); hypothesis draws each
+#: from [−4, 4] (the maps' responsive range) or from the whole interval, half and half
 THETA = 60.0
 
 
@@ -242,11 +244,11 @@ def _explore(search, seed, max_examples):
         spec = space.specs(lambda lo, hi: draw(st.integers(lo, hi)),
                            lambda: draw(st.booleans()), lambda xs: draw(st.sampled_from(xs)))
         dim = space.dimension(spec.n)
-        theta = draw(st.lists(st.floats(-THETA, THETA, allow_nan=False), min_size=dim,
-                              max_size=dim))
+        coordinate = st.one_of(st.floats(-4.0, 4.0), st.floats(-THETA, THETA))
+        theta = draw(st.lists(coordinate, min_size=dim, max_size=dim))
         return spec, tuple(theta)
 
-    found = []
+    found, errors = [], []
 
     @fix_seed(seed)
     @settings(max_examples=max_examples, deadline=None, database=None,
@@ -256,7 +258,11 @@ def _explore(search, seed, max_examples):
     @given(cases())
     def property_holds(case):
         spec, theta = case
-        ratio, confirmed = search.evaluate(spec, theta, "hypothesis")
+        try:
+            ratio, confirmed = search.evaluate(spec, theta, "hypothesis")
+        except Exception as exc:  # re-raised below: hypothesis must not shrink on our bugs
+            errors.append(exc)
+            raise _Violation from exc
         if ratio is not None:
             target(ratio)
         if confirmed is not None:
@@ -267,6 +273,8 @@ def _explore(search, seed, max_examples):
         property_holds()
     except (_Violation, Flaky):
         pass
+    if errors:
+        raise errors[0]
     return found[-1] if found else None
 
 
@@ -283,6 +291,8 @@ def _local(search, seed):
             break
         spec, theta0 = start
         tried.add((spec, theta0.tobytes()))
+        # the longest horizon: the ratios of a shorter run are a prefix of its ratios
+        spec = replace(spec, iterations=search.space.iterations[1])
         es = cma.CMAEvolutionStrategy(
             np.clip(theta0, -THETA, THETA), 2.0,
             {"seed": seed * 1000 + restart + 1, "verbose": -9, "bounds": [-THETA, THETA],

@@ -84,7 +84,7 @@ class PreferenceSpace:
     n: int | tuple = (2, 8)
     beta: float | tuple = (1e-3, 10.0)
     eta: tuple = (1e-3, 10.0)
-    iterations: tuple = (2, 60)
+    iterations: tuple = (2, 200)
     schedules: tuple = (None,)
     reference_min: float = 1e-8
     preference_logit: float = 40.0
