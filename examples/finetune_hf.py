@@ -1,7 +1,8 @@
 """Fine-tune a transformers causal LM with Nash-MP against a reward model.
 
-Runs offline in seconds on CPU: the LM and the reward model are tiny, randomly initialised
-GPT-2s and the tokenizer is a word-level one built locally. With real models, replace the
+Runs offline on CPU in 15-55 s (measured on 2 loaded cores: 53 s with cold caches, 15 s
+warm; most of it importing torch and transformers): the LM and the reward model are tiny,
+randomly initialised GPT-2s and the tokenizer is a word-level one built locally. With real models, replace the
 first three lines of the recipe by ``AutoTokenizer.from_pretrained(...)``,
 ``AutoModelForCausalLM.from_pretrained(...)`` (a PEFT/LoRA model works unchanged) and
 ``AutoModelForSequenceClassification.from_pretrained(..., num_labels=1)``.
