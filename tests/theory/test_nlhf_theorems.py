@@ -78,7 +78,7 @@ def test_nash_mp_span_slope(game, data):
 
 
 @FAST
-@given(GAMES, FRACTION, st.data())
+@given(preference_games(n_max=64, beta_min=0.55), FRACTION, st.data())
 def test_nash_mp_span_step(game, fraction, data):
     _assert_holds(_nash_mp(game, data, eta=2.0 * fraction), "nash-mp/span-step")
 
