@@ -265,10 +265,13 @@ register(Theorem(
 register(Theorem(
     id="nash-mp/span-step", algorithm="nash-mp",
     statement="Per step: span(log π_{k+1} − log π*) ≤ s_k·[1 + (η/2)(1 + η/2)/(1+ηβ)]/(1+ηβ) "
-              "with s_k = span(log π_k − log π*) (a contraction for η = 2 when β > ½)",
+              "with s_k = span(log π_k − log π*); registered for β > ½, where the factor is "
+              "< 1 at η = 2 (it holds for every β > 0 but grows for small β)",
     metric="span", bound=prev * (1 + eta / 2 * (1 + eta / 2) / (1 + eta * beta))
     / (1 + eta * beta), source=NASH_MP, status="derived",
-    assumptions=(_method("nash-mp"), EXACT_ORACLE, POSITIVE_BETA,
+    assumptions=(_method("nash-mp"), EXACT_ORACLE,
+                 Assumption("β > ½", lambda p: _param(p, "beta") is not None
+                            and bool(np.all(_param(p, "beta") > 0.5))),
                  _eta_at_most("0 < η ≤ 2", lambda b: 2.0)),
     form="per-step",
     derivation="The fixed point log π* = (log π* + ηβ log μ + ηPπ*)/(1+ηβ) + c subtracted from "
@@ -277,7 +280,7 @@ register(Theorem(
                "c'. span(Aδ) ≤ ‖δ‖₁ (|A_ij| ≤ ½, Σδ = 0) and ‖p − q‖₁ ≤ √(2KL(q‖p)) ≤ "
                "span(log p − log q)/2 (Pinsker, Hoeffding) give s_{k+½} ≤ (1 + η/2)s_k/(1+ηβ) "
                "and s_{k+1} ≤ (s_k + (η/2)s_{k+½})/(1+ηβ).",
-    suite=_suite("nash-mp", "nash-mp")))
+    suite=_suite("nash-mp", "nash-mp", betas=(1.0, 5.0))))
 
 register(Theorem(
     id="nash-mp-inexact/kl-floor", algorithm="nash-mp-inexact",
@@ -303,7 +306,7 @@ register(Theorem(
     assumptions=(_method("nash-mp-inexact"), POSITIVE_BETA,
                  _eta_at_most("0 < η ≤ 2", lambda b: 2.0),
                  Assumption("δ = max_k δ_k recorded", lambda p: p.get("delta") is not None)),
-    form="per-step", rate=1 / (1 + eta * beta),
+    form="per-step",
     derivation="π̃_{k+1} is the inexact step and π_{k+1} the exact Nash-MP step from the same "
                "anchor π̃_k; δ_{k+1} = span(log π̃_{k+1} − log π_{k+1}) is what the solver "
                "records. KL(π*‖π̃_{k+1}) − KL(π*‖π_{k+1}) = Σπ*(log π_{k+1} − log π̃_{k+1}) ≤ "
