@@ -93,8 +93,9 @@ def gauss_seidel_sweep(mdp, v, regularizer=None, *, backend="auto"):
     updated. Returns a new array. ``backend``: "numba" (a serial compiled sweep over the CSR
     form of P, dense models included; no regularizer, Entropy or KL), "numpy" (a loop over
     states, any Ω) or "auto"."""
-    backend = choose_backend(backend, compiled=gauss_seidel_compiled(regularizer), reason="the compiled Gauss–Seidel sweep "
-                             "(CPU only) needs no regularizer, Entropy or KL")
+    backend = choose_backend(backend, compiled=gauss_seidel_compiled(regularizer),
+                             reason="the compiled Gauss–Seidel sweep (CPU only) needs no "
+                                    "regularizer, Entropy or KL")
     v = np.array(mdp._values(v), dtype=np.float64)
     if backend == "numba":
         import scipy.sparse as sp

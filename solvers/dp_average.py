@@ -49,8 +49,8 @@ def policy_gain_bias(mdp, policy):
     """(g, h) of ``policy``: the evaluation equations (module docstring), least squares."""
     policy = mdp.as_policy(policy)
     P, r, S = _dense(mdp.P_pi(policy)), mdp.r_pi(policy), mdp.n_states
-    I, Z = np.eye(S), np.zeros((S, S))
-    M = np.block([[I - P, Z, Z], [I, I - P, Z], [Z, I, I - P]])
+    eye, zero = np.eye(S), np.zeros((S, S))
+    M = np.block([[eye - P, zero, zero], [eye, eye - P, zero], [zero, eye, eye - P]])
     b = np.concatenate([np.zeros(S), r, np.zeros(S)])
     x = np.linalg.lstsq(M, b, rcond=None)[0]
     return x[:S], x[S:2 * S]

@@ -218,3 +218,44 @@ def test_regularizer_bad_inputs():
         KL(0.1, [0.5, 0.6])
     with pytest.raises(ValueError, match="reference_policy"):
         KL(0.1, [[[1.0]]])
+
+
+# -- infeasible pairs (issue 14) ------------------------------------------------------------
+def _two_state(feasible):
+    P = np.zeros((2, 2, 2))
+    P[0, 0] = (0.5, 0.5)
+    P[1, 0] = (0.0, 1.0)
+    P[1, 1] = (1.0, 0.0)
+    return MDP(P, np.array([[1.0, 0.0], [0.0, 2.0]]), 0.9, feasible=feasible)
+
+
+def test_feasible_mask_is_explicit_and_validated():
+    mdp = _two_state(np.array([[True, False], [True, True]]))
+    assert not mdp.feasible.flags.writeable and "3 feasible pairs" in repr(mdp)
+    q = mdp.q_values(np.zeros(2))
+    assert np.isneginf(q[0, 1]) and np.isfinite(q[1]).all()
+    np.testing.assert_array_equal(mdp.uniform_policy(), [[1.0, 0.0], [0.5, 0.5]])
+    np.testing.assert_array_equal(mdp.policy_backup(mdp.uniform_policy(), np.ones(2)),
+                                  [1.0 + 0.9, 1.0 + 0.9])
+    assert problems.riverswim().feasible is None
+
+
+@pytest.mark.parametrize("feasible, error, match", [
+    (np.array([[1, 0], [1, 1]]), TypeError, "feasible must be None or an \\(S, A\\) bool array"),
+    (np.ones((2, 3), dtype=bool), ValueError, r"feasible must have shape \(S, A\) = \(2, 2\)"),
+    (np.array([[False, False], [True, True]]), ValueError, r"states \[0\] have none"),
+    (np.array([[False, True], [True, True]]), ValueError, "rows P.* of infeasible pairs must be zero"),
+])
+def test_feasible_mask_errors(feasible, error, match):
+    with pytest.raises(error, match=match):
+        _two_state(feasible)
+
+
+def test_infeasible_pairs_store_nothing():
+    P = np.zeros((2, 2, 2))
+    P[0, 0], P[1, :] = (0.5, 0.5), (0.0, 1.0)
+    with pytest.raises(ValueError, match="r must be 0 at the infeasible pairs"):
+        MDP(P, np.array([[1.0, 3.0], [0.0, 2.0]]), 0.9,
+            feasible=np.array([[True, False], [True, True]]))
+    with pytest.raises(ValueError, match="must sum to 1"):  # a feasible pair with a zero row
+        MDP(P, np.zeros((2, 2)), 0.9)
