@@ -51,9 +51,8 @@ def _power(console, args) -> int:
     from nashlab.theory import faults
 
     if not faults.algorithms(args.only):
-        console.print(f"no algorithm of the fault battery matches --only {args.only!r}; "
-                      f"they are {', '.join(a.name for a in faults.ALGORITHMS)}")
-        return 2
+        raise UsageError(f"no algorithm of the fault battery matches --only {args.only!r}; "
+                         f"they are {', '.join(a.name for a in faults.ALGORITHMS)}")
     with console.status("running the fault battery"):
         report = faults.power(quick=args.quick, only=args.only)
     table = Table(title="nashlab verify --power", show_lines=False)

@@ -150,3 +150,5 @@ def test_cli_power_prints_and_writes(tmp_path, capsys):
     assert list(data["algorithms"]) == ["nash-md"]
     assert status == (0 if data["caught"] >= faults.POWER_GOAL * data["tried"] else 1)
     assert "ESCAPED nash-md" in out and f"power: {data['caught']}/{data['tried']}" in out
+    with pytest.raises(cli.UsageError, match="nash-mp, nash-md"):
+        cli.main(["--power", "--only", "no-such-algorithm", "--out", str(tmp_path)])
