@@ -229,6 +229,7 @@ TESTED = {
     "egpo/duality-gap-slope", "mmd/kl-contraction", "mmd/sokota-contraction",
     "omd/kl-contraction", "omwu/kl-slope", "hedge/average-exploitability",
     "nash-mp-inexact/kl-step", "omd/self-play-pg-slope", "nash-mp/span-step",
+    "nash-prox/kl-slope",
 }
 
 
@@ -262,3 +263,12 @@ def test_proximal_point_and_unregularized_omwu_claims():
     hedge = run(generators.perturbed_rps(beta=0.0), "hedge", eta=0.1, iterations=3000,
                 init=generators.random_reference(3, scale=2.0, seed=1), track=("exploitability",))
     assert not check_claim(hedge, claims["omwu/unregularized-last-iterate"]).passed
+
+
+@settings(max_examples=example_budget(8), deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(preference_games(n_max=16, beta_min=0.1, beta_max=2.0), st.data())
+def test_nash_prox_kl_slope(game, data):
+    traj = run(game, "nash-prox", eta=1.0, iterations=_iterations((1 + game.beta) ** -2, 100),
+               init=_start(data, game), track=("kl",))
+    _assert_holds(traj, "nash-prox/kl-slope")
