@@ -14,6 +14,7 @@ trainer                config                  algorithm (``nashlab.scaling``)
 ``NashMPTrainer``      ``NashMPConfig``        Nash Mirror Prox (arXiv 2505.19731)
 ``EGPOTrainer``        ``EGPOConfig``          EGPO (arXiv 2503.08942)
 ``OnlineIPOTrainer``   ``OnlineIPOConfig``     OMD / online IPO (arXiv 2407.00617)
+``NashProxTrainer``    ``NashProxConfig``      Nash Prox (arXiv 2505.19731 v2)
 =====================  ======================  ==================================
 
 Each is a thin driver of nashlab's one step library: the prox sub-problems' losses
@@ -29,6 +30,7 @@ from nashlab.scaling.trl.configs import (
     EGPOConfig,
     NashMDConfig,
     NashMPConfig,
+    NashProxConfig,
     NLHFConfig,
     OnlineIPOConfig,
 )
@@ -36,10 +38,11 @@ from nashlab.scaling.trl.trainers import (
     EGPOTrainer,
     NashMDTrainer,
     NashMPTrainer,
+    NashProxTrainer,
     NLHFTrainer,
     OnlineIPOTrainer,
 )
 
 __all__ = ["EGPOConfig", "EGPOTrainer", "NLHFConfig", "NLHFTrainer", "NashMDConfig",
-           "NashMDTrainer", "NashMPConfig", "NashMPTrainer", "OnlineIPOConfig",
-           "OnlineIPOTrainer"]
+           "NashMDTrainer", "NashMPConfig", "NashMPTrainer", "NashProxConfig",
+           "NashProxTrainer", "OnlineIPOConfig", "OnlineIPOTrainer"]

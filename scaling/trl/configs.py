@@ -20,7 +20,10 @@ anchor_ema : 0, or m ∈ (0, 1) for the EMA anchor θ̄ ← m·θ̄ + (1 − m)�
 disable_dropout : set every dropout probability of the policy to 0 (TRL's default), so
     log-probabilities are deterministic in ``model.train()`` mode.
 
-``NashMDConfig`` adds ``mixture_coef`` = α, the reference's weight in the sampled mixture
+``NashProxConfig`` adds ``self_play_rounds``: the self-play online-IPO rounds that solve
+one proximal-point step (Nash Prox, arXiv 2505.19731 v2, read at abstract level; the
+rounds' targets are the step library's ``nash_prox_target``); ``eta`` is the outer
+proximal step η. ``NashMDConfig`` adds ``mixture_coef`` = α, the reference's weight in the sampled mixture
 π^{1−α}·μ^α (TRL's name); nashlab reads it as α = η'β, so give ``mixture_coef`` or ``eta``
 (or both, consistent). ``remove_unused_columns`` defaults to False and must stay False (the
 "prompt" column is the only input). The prompt batch of one optimiser step is
@@ -56,7 +59,7 @@ class NLHFConfig(TrainingArguments):
         super().__post_init__()
         if type(self) is NLHFConfig:
             raise TypeError("NLHFConfig is the base class: use NashMDConfig, NashMPConfig, "
-                            "EGPOConfig or OnlineIPOConfig")
+                            "EGPOConfig, OnlineIPOConfig or NashProxConfig")
         if self.remove_unused_columns:
             raise ValueError("remove_unused_columns must be False: the NLHF trainers read the "
                              "'prompt' column, which no model forward takes")
@@ -74,7 +77,11 @@ class NLHFConfig(TrainingArguments):
                            estimator="sampled", inner_steps=self.inner_steps,
                            anchor_ema=self.anchor_ema, temperature=self.temperature,
                            batch_size=self.per_device_train_batch_size,
-                           seed=self.seed, progress=False)
+                           seed=self.seed, progress=False, **self._options())
+
+    def _options(self) -> dict:
+        """Algorithm-specific ``TrainConfig`` options (none here)."""
+        return {}
 
 
 @dataclass
@@ -123,3 +130,17 @@ class OnlineIPOConfig(NLHFConfig):
     """Online IPO / OMD: one prox sub-problem per step against the anchor π_k."""
 
     algorithm: ClassVar[str] = "omd"
+
+
+@dataclass
+class NashProxConfig(NLHFConfig):
+    """Nash Prox: a proximal-point step η from π_k, solved by ``self_play_rounds``
+    self-play online-IPO rounds (None: the step library's default)."""
+
+    algorithm: ClassVar[str] = "nash-prox"
+
+    self_play_rounds: int | None = field(
+        default=None, metadata={"help": "self-play rounds per proximal step"})
+
+    def _options(self) -> dict:
+        return {} if self.self_play_rounds is None else {"self_play_rounds": self.self_play_rounds}

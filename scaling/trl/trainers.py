@@ -20,7 +20,9 @@ weights).
 
 Data parallelism is transformers': each process samples responses for its own prompts
 (its generator seeded with ``seed + process_index``) and the gradients are averaged over
-processes; the policy-gradient baseline is per process.
+processes; the policy-gradient baseline is per process. Only DDP and one process are
+exercised here (tests: one CPU process); FSDP and DeepSpeed ZeRO-3 shard the parameters
+whose storage the anchor snapshot swaps and are untested.
 """
 
 import copy
@@ -32,15 +34,17 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import Trainer
 
-from nashlab.scaling.config import PLANS
+from nashlab.scaling.config import plan
 from nashlab.scaling.errors import CheckpointError, TrainingError
+from nashlab.scaling.evaluation import evaluate
 from nashlab.scaling.policies import CausalLMPolicy
 from nashlab.scaling.sampling import Sampler
-from nashlab.scaling.subproblems import Subproblems
+from nashlab.scaling.subproblems import Subproblems, nash_prox_target
 from nashlab.scaling.trl.configs import (
     EGPOConfig,
     NashMDConfig,
     NashMPConfig,
+    NashProxConfig,
     NLHFConfig,
     OnlineIPOConfig,
 )
@@ -105,7 +109,7 @@ def _disable_dropout(model):
 
 class NLHFTrainer(Trainer):
     """Base class of the NLHF trainers (use ``NashMDTrainer``, ``NashMPTrainer``,
-    ``EGPOTrainer`` or ``OnlineIPOTrainer``).
+    ``EGPOTrainer``, ``OnlineIPOTrainer`` or ``NashProxTrainer``).
 
     Parameters
     ----------
@@ -131,7 +135,7 @@ class NLHFTrainer(Trainer):
         cls = self.config_class
         if cls is NLHFConfig:
             raise TypeError("NLHFTrainer is the base class: use NashMDTrainer, NashMPTrainer, "
-                            "EGPOTrainer or OnlineIPOTrainer")
+                            "EGPOTrainer, OnlineIPOTrainer or NashProxTrainer")
         args = cls() if args is None else args
         if not isinstance(args, cls):
             raise TypeError(f"args must be a {cls.__name__} for {type(self).__name__}, got "
@@ -160,8 +164,9 @@ class NLHFTrainer(Trainer):
         else:
             reference = self._frozen(copy.deepcopy(model), tokenizer, args)
         self.reference = reference
-        self.plan = PLANS[cls.algorithm]
         self.nlhf_config = args.train_config()
+        self.plan = plan(self.nlhf_config)
+        self.target = nash_prox_target(self.nlhf_config) if cls.algorithm == "nash-prox" else None
         self.anchor = SnapshotPolicy(self.policy)
         self.half = SnapshotPolicy(self.policy) if "half" in self.plan else None
         modules = {"policy": self.policy, "anchor": self.anchor, "reference": reference}
@@ -197,14 +202,18 @@ class NLHFTrainer(Trainer):
 
     # ---- one optimiser step ------------------------------------------------------------
     def _prepare_step(self) -> int:
-        """Refresh the anchor / half step at the first step of their phase; the phase."""
+        """Refresh the anchor / half step at the first step of their phase (Nash Prox: the
+        round's π_j at every round); the phase."""
         step = self.state.global_step
         if self._prepared != step:
             sub, within = divmod(step, self.args.inner_steps)
             phase = sub % len(self.plan)
             if within == 0 and phase == 0:
                 self.anchor.refresh(self.args.anchor_ema)
-            elif within == 0 and self.plan[phase - 1] == "anchor" and self.half is not None:
+            if within == 0 and self.target is not None:  # a Nash Prox round: π_j frozen
+                self.half.refresh()
+            elif within == 0 and phase > 0 and self.plan[phase - 1] == "anchor" \
+                    and self.half is not None:
                 self.half.refresh()
             self._prepared, self._phase = step, phase
         return self._phase
@@ -231,7 +240,7 @@ class NLHFTrainer(Trainer):
         self.subproblems.model = self._train_view(model)
         build = (self.subproblems.pg_closure if self.nlhf_config.loss == "pg"
                  else self.subproblems.regression_closure)
-        loss = build(self.plan[phase])()
+        loss = build(self.plan[phase], self.target)()
         if not torch.isfinite(loss):
             self._nonfinite(float(loss), phase)
         return loss
@@ -241,8 +250,16 @@ class NLHFTrainer(Trainer):
                             f"phase {phase + 1}); training stopped")
 
     def log(self, logs, start_time=None):
-        if "loss" in logs:
-            logs = {**logs, "queries": self.oracle.queries}
+        """transformers' logs plus ``queries`` and, on the last batch's prompts (one fresh
+        response each, not counted as queries), ``kl_to_reference`` (the per-token KL from
+        the logits: ≥ 0 by construction) and ``win_rate`` P(π_θ ≻ μ)
+        (``nashlab.scaling.evaluation.evaluate``)."""
+        if "loss" in logs and self.sampler.prompts:
+            prompts = list(self.sampler.prompts)
+            metrics = evaluate(self.policy, self.reference, self.oracle, contexts=prompts,
+                               seed=self.args.seed, step=self.state.global_step,
+                               samples=len(prompts))
+            logs = {**logs, "queries": self.oracle.queries, **metrics}
         super().log(logs, start_time)
 
     # ---- checkpoints -------------------------------------------------------------------
@@ -313,3 +330,10 @@ class OnlineIPOTrainer(NLHFTrainer):
     """Online IPO / OMD / INPO (arXiv 2407.00617): opponent π_k."""
 
     config_class = OnlineIPOConfig
+
+
+class NashProxTrainer(NLHFTrainer):
+    """Nash Prox (arXiv 2505.19731 v2, abstract level): a proximal-point step from π_k solved
+    by self-play online-IPO rounds, each round's opponent and anchor the frozen π_j."""
+
+    config_class = NashProxConfig

@@ -30,6 +30,8 @@ from nashlab.scaling.trl import (  # noqa: E402
     NashMDTrainer,
     NashMPConfig,
     NashMPTrainer,
+    NashProxConfig,
+    NashProxTrainer,
     OnlineIPOConfig,
     OnlineIPOTrainer,
 )
@@ -146,7 +148,10 @@ def test_nash_md_with_a_reward_model_trains_and_counts_queries(tok, tmp_path):
     assert trainer.oracle.queries == 3 * 2                           # pg: one query per response
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     assert len(losses) == 3 and np.isfinite(losses).all()
-    assert [e["queries"] for e in trainer.state.log_history if "loss" in e] == [2, 4, 6]
+    logged = [e for e in trainer.state.log_history if "loss" in e]
+    assert [e["queries"] for e in logged] == [2, 4, 6]              # evaluation is not counted
+    assert all(e["kl_to_reference"] >= 0 and 0 <= e["win_rate"] <= 1 for e in logged)
+    assert logged[-1]["kl_to_reference"] > 0
     assert any(not torch.equal(before[n], p) for n, p in _trainable(lm).items())
 
 
@@ -179,6 +184,31 @@ def test_online_ipo_and_egpo_with_a_reward_function(tok, tmp_path, trainer_class
     trainer.train()
     assert trainer.oracle.queries == 2 * 2
     assert trainer.plan == (("anchor",) if trainer_class is OnlineIPOTrainer else ("anchor", "half"))
+
+
+def test_nash_prox_freezes_each_self_play_round_and_anchors_the_proximal_step(tok, tmp_path):
+    seen = {}
+
+    class Watch(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            seen[state.global_step] = _trainable(trainer.policy)
+
+    args = NashProxConfig(output_dir=str(tmp_path), self_play_rounds=2, max_steps=2,
+                          save_strategy="no", **COMMON)
+    assert args.train_config().self_play_rounds == 2
+    trainer = NashProxTrainer(model=_lm(tok), reward_funcs=_classifier(tok), args=args,
+                              processing_class=tok, callbacks=[Watch()],
+                              train_dataset=Dataset.from_dict({"prompt": PROMPTS}))
+    start = _trainable(trainer.policy)
+    assert trainer.plan == ("half", "half") and trainer.target.anchor == "half"
+    trainer.train()
+    half = trainer.half.state_dict()
+    anchor = trainer.anchor.state_dict()
+    for name in start:
+        assert torch.equal(anchor[name], start[name])        # π_k: the policy at the outer step
+        assert torch.equal(half[name], seen[1][name])         # round 2's π_j: after round 1
+    assert any(not torch.equal(seen[1][n], start[n]) for n in start)
+    assert trainer.oracle.queries == 2 * 2
 
 
 def _states(model):
