@@ -15,7 +15,10 @@ from nashlab.cli.mdp import default_gammas
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except KeyboardInterrupt:  # would end the test session
+        pytest.fail("KeyboardInterrupt escaped nashlab's main")
     out, err = capsys.readouterr()
     return code, out, err
 

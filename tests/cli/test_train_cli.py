@@ -20,7 +20,10 @@ TINY = ["train", "--game", "sequence", "--vocab", "2", "--length", "2", "--polic
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except KeyboardInterrupt:  # would end the test session
+        pytest.fail("KeyboardInterrupt escaped nashlab's main")
     out, err = capsys.readouterr()
     return code, out, err
 
