@@ -688,6 +688,17 @@ class PowerReport:
     def fraction(self) -> float:
         return self.caught / self.tried if self.tried else math.nan
 
+    def by_check(self) -> dict:
+        """{check id: (faults it caught, faults tried on the algorithms it checks)}: the power
+        of each theorem (and of the local-rate verdict, summed over the algorithms)."""
+        out = {}
+        for a in self.algorithms:
+            for cid in a.checks:
+                caught = sum(f.tried and any(c == cid for c, _ in f.caught_by) for f in a.faults)
+                before = out.get(cid, (0, 0))
+                out[cid] = (before[0] + caught, before[1] + a.tried)
+        return out
+
     def to_json(self) -> dict:
         return {"caught": self.caught, "tried": self.tried,
                 "algorithms": {a.algorithm: {"caught": a.caught, "tried": a.tried,

@@ -52,6 +52,13 @@ def test_power_table_meets_its_floors(report):
             assert fault in {f.name for f in faults.FAULTS} and ": " in reason
 
 
+def test_power_per_check(report):
+    per = report.by_check()
+    assert per[faults.LOCAL_RATE_ID][1] == report.tried
+    assert per["nash-mp/kl-contraction"][1] == 8 and per["nash-mp/kl-contraction"][0] >= 4
+    assert all(0 <= c <= t for c, t in per.values())
+
+
 def test_every_applicable_fault_changes_the_iterates(report):
     for a in report.algorithms:
         assert a.no_effect == [], (a.algorithm, a.no_effect)
