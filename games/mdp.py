@@ -19,8 +19,9 @@ linear solve (H-step backward recursion from ``terminal`` if ``horizon`` is set)
 normalised discounted state occupancy d^π_ρ = (1 − γ) ρᵀ(I − γP_π)^{-1}; ``dense_P()`` the
 (S, A, S) array; ``uniform_policy()`` uniform on the feasible actions; ``mask(x)`` an
 (S, A) array with its infeasible entries set to −inf. Constructors from other toolboxes'
-layouts and the exports back are in ``nashlab.games.mdp_io`` (``MDP.from_arrays``,
-``from_state_action_pairs``, ``from_quantecon``, ``from_pymdptoolbox``, ``to_arrays``).
+layouts and the exports back: ``MDP.from_arrays``, ``from_state_action_pairs``,
+``from_quantecon``, ``from_pymdptoolbox``, ``to_arrays``, ``to_state_action_pairs``
+(``nashlab.games.mdp_io`` holds the conversions).
 
 Infeasible actions (QuantEcon's ``DiscreteDP`` marks them with R = −inf). ``feasible`` is
 None (every action is available in every state) or an (S, A) bool array with at least one
@@ -39,6 +40,7 @@ the terminal reward v_H = ``terminal`` (0 when None), Puterman (1994) §4.3.
 import numpy as np
 import scipy.sparse as sp
 
+from nashlab.games import mdp_io
 from nashlab.games._validation import as_float_array, check_distribution, check_scalar
 
 #: Absolute tolerance for transition rows summing to one (and for policy rows).
@@ -163,44 +165,33 @@ class MDP:
     def from_arrays(cls, P, R, gamma, layout="SAS", reward="SA", horizon=None,
                     terminal=None) -> "MDP":
         """From P in ``layout`` "SAS" (S, A, S) or "ASS" (A, S, S) and R in ``reward`` "SA",
-        "S", "SAS" or "ASS" (``mdp_io.from_arrays``; no layout is inferred from shapes)."""
-        from nashlab.games.mdp_io import from_arrays
-
-        return from_arrays(P, R, gamma, layout, reward, horizon, terminal)
+        "S", "SAS" or "ASS" (``mdp_io.arrays_args``; no layout is inferred from shapes)."""
+        return cls(**mdp_io.arrays_args(P, R, gamma, layout, reward, horizon, terminal))
 
     @classmethod
     def from_state_action_pairs(cls, s_indices, a_indices, R, Q, gamma, horizon=None,
                                 n_actions=None) -> "MDP":
         """From QuantEcon's state–action pairs (R = −inf or an unlisted pair: infeasible)."""
-        from nashlab.games.mdp_io import from_state_action_pairs
-
-        return from_state_action_pairs(s_indices, a_indices, R, Q, gamma, horizon, n_actions)
+        return cls(**mdp_io.state_action_pairs_args(s_indices, a_indices, R, Q, gamma, horizon,
+                                                    n_actions))
 
     @classmethod
     def from_quantecon(cls, ddp, horizon=None) -> "MDP":
         """From a ``quantecon.markov.DiscreteDP`` (product or state–action-pair form)."""
-        from nashlab.games.mdp_io import from_quantecon
-
-        return from_quantecon(ddp, horizon)
+        return cls(**mdp_io.quantecon_args(ddp, horizon))
 
     @classmethod
     def from_pymdptoolbox(cls, P, R, gamma, horizon=None) -> "MDP":
         """From pymdptoolbox's (P, R): P (A, S, S), R (S,), (S, A) or (A, S, S)."""
-        from nashlab.games.mdp_io import from_pymdptoolbox
-
-        return from_pymdptoolbox(P, R, gamma, horizon)
+        return cls(**mdp_io.pymdptoolbox_args(P, R, gamma, horizon))
 
     def to_arrays(self, layout="SAS", reward="SA"):
         """(P, R) dense in ``layout`` / ``reward``, R = −inf at infeasible pairs."""
-        from nashlab.games.mdp_io import to_arrays
-
-        return to_arrays(self, layout, reward)
+        return mdp_io.to_arrays(self, layout, reward)
 
     def to_state_action_pairs(self):
         """(s_indices, a_indices, R, Q) of the feasible pairs (QuantEcon's form)."""
-        from nashlab.games.mdp_io import to_state_action_pairs
-
-        return to_state_action_pairs(self)
+        return mdp_io.to_state_action_pairs(self)
 
     def __repr__(self):
         kind = "sparse" if self.is_sparse else "dense"

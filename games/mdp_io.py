@@ -1,5 +1,6 @@
 """MDPs from the array layouts of other toolboxes, and back (the ``MDP.from_*`` / ``to_*``
-methods call these).
+methods call these). Each ``*_args`` function returns the keyword arguments of ``MDP(...)``
+(P, r, gamma, horizon, feasible, terminal), so that this module does not import ``MDP``.
 
 Layouts are named by their axes: "SAS" = P[s, a, s'] (nashlab, QuantEcon's product form),
 "ASS" = P[a, s, s'] (pymdptoolbox, MDPtoolbox for MATLAB); rewards "SA" = r[s, a],
@@ -7,14 +8,14 @@ Layouts are named by their axes: "SAS" = P[s, a, s'] (nashlab, QuantEcon's produ
 "S" = r[s] for every action. Nothing is inferred from shapes: when S = A an (A, S, S) array
 has the shape of an (S, A, S) one, so the layout is always an argument.
 
-* ``from_arrays(P, R, gamma, layout, reward, horizon)``;
-* ``from_state_action_pairs(s_indices, a_indices, R, Q, gamma)`` — QuantEcon's ``DiscreteDP``
+* ``arrays_args(P, R, gamma, layout, reward, horizon, terminal)``;
+* ``state_action_pairs_args(s_indices, a_indices, R, Q, gamma, horizon, n_actions)`` — QuantEcon's ``DiscreteDP``
   state–action-pair form (Q of shape (L, S), dense or sparse; R of shape (L,)): pairs not
   listed, and listed pairs with R = −inf, are infeasible; the model is stored in CSR form with
   an empty row for each infeasible pair (no padding into the model, ``MDP`` docstring);
-* ``from_quantecon(ddp)`` — a ``quantecon.markov.DiscreteDP`` (either form; beta = 1 needs
+* ``quantecon_args(ddp, horizon)`` — a ``quantecon.markov.DiscreteDP`` (either form; beta = 1 needs
   ``horizon``);
-* ``from_pymdptoolbox(P, R, gamma)`` — pymdptoolbox's inputs: P an (A, S, S) array or a
+* ``pymdptoolbox_args(P, R, gamma, horizon)`` — pymdptoolbox's inputs: P an (A, S, S) array or a
   sequence of A (S, S) arrays / sparse matrices; R of shape (S,), (S, A) or (A, S, S), or a
   sequence of A (S, S) arrays (pymdptoolbox's own rules, ``mdptoolbox.util.check``);
 * ``to_arrays(mdp, layout, reward)`` — (P, R) dense in a layout, R = −inf at infeasible pairs
@@ -26,7 +27,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from nashlab.games._validation import as_float_array
-from nashlab.games.mdp import MDP
 
 LAYOUTS = ("SAS", "ASS")
 REWARDS = ("SA", "SAS", "ASS", "S")
@@ -67,13 +67,18 @@ def _expected_reward(R, reward, P):
     return np.sum(P * R, axis=-1)
 
 
-def from_arrays(P, R, gamma, layout="SAS", reward="SA", horizon=None, terminal=None) -> MDP:
-    """An ``MDP`` from a dense kernel in ``layout`` and rewards in ``reward`` (module
-    docstring); every action feasible (infeasible pairs: ``from_state_action_pairs``)."""
+def _args(P, r, gamma, horizon=None, feasible=None, terminal=None) -> dict:
+    return {"P": P, "r": r, "gamma": gamma, "horizon": horizon, "feasible": feasible,
+            "terminal": terminal}
+
+
+def arrays_args(P, R, gamma, layout="SAS", reward="SA", horizon=None, terminal=None) -> dict:
+    """The model of a dense kernel in ``layout`` and rewards in ``reward`` (module
+    docstring); every action feasible (infeasible pairs: ``state_action_pairs_args``)."""
     layout = _choice(layout, "layout", LAYOUTS)
     reward = _choice(reward, "reward", REWARDS)
     P = _dense_kernel(P, layout)
-    return MDP(P, _expected_reward(R, reward, P), gamma, horizon, terminal=terminal)
+    return _args(P, _expected_reward(R, reward, P), gamma, horizon, terminal=terminal)
 
 
 def _index_vector(x, name, low, high):
@@ -87,9 +92,9 @@ def _index_vector(x, name, low, high):
     return arr.astype(np.int64)
 
 
-def from_state_action_pairs(s_indices, a_indices, R, Q, gamma, horizon=None,
-                            n_actions=None) -> MDP:
-    """An ``MDP`` from QuantEcon's state–action-pair form (module docstring). ``n_actions``:
+def state_action_pairs_args(s_indices, a_indices, R, Q, gamma, horizon=None,
+                            n_actions=None) -> dict:
+    """The model of QuantEcon's state–action-pair form (module docstring). ``n_actions``:
     A (default 1 + max a_indices). The pairs may come in any order; a repeated pair is a
     ValueError, as is a state with no feasible pair."""
     if sp.issparse(Q):
@@ -127,17 +132,17 @@ def from_state_action_pairs(s_indices, a_indices, R, Q, gamma, horizon=None,
                               shape=(S * A, L))
     P = (placement @ Q).tocsr()
     P.sort_indices()
-    return MDP(P, r, gamma, horizon, feasible=None if feasible.all() else feasible)
+    return _args(P, r, gamma, horizon, None if feasible.all() else feasible)
 
 
-def from_quantecon(ddp, horizon=None) -> MDP:
-    """An ``MDP`` from a ``quantecon.markov.DiscreteDP`` (duck-typed: R, Q, beta, s_indices,
+def quantecon_args(ddp, horizon=None) -> dict:
+    """The model of a ``quantecon.markov.DiscreteDP`` (duck-typed: R, Q, beta, s_indices,
     a_indices). Product form: R = −inf marks an infeasible pair, whose Q row is not read."""
     for name in ("R", "Q", "beta"):
         if not hasattr(ddp, name):
             raise TypeError(f"ddp must be a quantecon DiscreteDP (no attribute {name!r})")
     if getattr(ddp, "s_indices", None) is not None:
-        return from_state_action_pairs(ddp.s_indices, ddp.a_indices, ddp.R, ddp.Q, ddp.beta,
+        return state_action_pairs_args(ddp.s_indices, ddp.a_indices, ddp.R, ddp.Q, ddp.beta,
                                        horizon)
     R = np.asarray(ddp.R, dtype=np.float64)
     Q = as_float_array(ddp.Q, "ddp.Q", ndim=3)
@@ -149,7 +154,7 @@ def from_quantecon(ddp, horizon=None) -> MDP:
         raise ValueError("ddp.R must be finite or −inf (infeasible), found NaN or +inf")
     r = np.where(feasible, R, 0.0)
     P = np.where(feasible[:, :, None], Q, 0.0)
-    return MDP(P, r, ddp.beta, horizon, feasible=None if feasible.all() else feasible)
+    return _args(P, r, ddp.beta, horizon, None if feasible.all() else feasible)
 
 
 def _sequence_of_matrices(X, name):
@@ -163,8 +168,8 @@ def _sequence_of_matrices(X, name):
     return as_float_array(X, name, ndim=3)
 
 
-def from_pymdptoolbox(P, R, gamma, horizon=None) -> MDP:
-    """An ``MDP`` from pymdptoolbox's (P, R) (module docstring), e.g. ``mdptoolbox.example
+def pymdptoolbox_args(P, R, gamma, horizon=None) -> dict:
+    """The model of pymdptoolbox's (P, R) (module docstring), e.g. ``mdptoolbox.example
     .forest()``. R's layout follows pymdptoolbox's rules: (S,) per state, (S, A), or
     (A, S, S) / a sequence of A (S, S) per transition."""
     P = _sequence_of_matrices(P, "P")
@@ -174,7 +179,7 @@ def from_pymdptoolbox(P, R, gamma, horizon=None) -> MDP:
     reward = {1: "S", 2: "SA", 3: "ASS"}.get(R.ndim)
     if reward is None:
         raise ValueError(f"R must have shape (S,), (S, A) or (A, S, S), got {R.shape}")
-    return from_arrays(P, R, gamma, layout="ASS", reward=reward, horizon=horizon)
+    return arrays_args(P, R, gamma, layout="ASS", reward=reward, horizon=horizon)
 
 
 def to_arrays(mdp, layout="SAS", reward="SA"):
