@@ -89,3 +89,30 @@ def test_neural_nash_prox_is_the_tabular_nash_prox():
     assert trainer.history[-1]["queries"] == 3 * 3 * game.vocab ** (2 * game.length)
     kl, delta = _kl(trainer), np.array([e["delta"] for e in trainer.history[1:]])
     assert np.all(kl[1:] <= kl[:-1] / (1 + 2.0 * 0.2) + delta)
+
+
+def test_the_neural_inexact_nash_mp_claim_is_a_checked_bound():
+    """``nashlab verify``'s claim on neural runs passes on a recorded run, fails when δ_k is
+    understated (set to 0 while KL does not contract by 1/(1+ηβ)) and is inconclusive
+    without a counted step or with a non-finite δ_k."""
+    from nashlab.scaling import bridge
+    from nashlab.solvers.results import Trajectory
+    from nashlab.theory.verdicts import check_claim
+
+    game = SequenceGame(4, 2, "cyclic", beta=0.1, seed=2)
+    t = Trainer.for_sequence_game(game, "tiny", hidden=16, seed=2, steps=4, progress=False)
+    t.train()
+    kl = _kl(t)
+    delta = np.array([np.nan] + [e["delta"] for e in t.history[1:]])
+    params = {"method": "nash-mp", "beta": 0.1, "prox_eta": 2.0}
+    good = Trajectory("neural nash-mp", params, {"kl": kl, "delta": delta})
+    verdict = check_claim([good], "scaling/neural-inexact-nash-mp")
+    assert verdict.status == "pass" and verdict.worst_ratio <= 1
+    bad_kl = np.array([1.0, 0.95, 0.9, 0.85, 0.8])  # contracts by 0.95 > 1/1.2 per step
+    bad = Trajectory("neural nash-mp", params, {"kl": bad_kl, "delta": np.array([np.nan] + [0.0] * 4)})
+    assert check_claim([good, bad], "scaling/neural-inexact-nash-mp").status == "fail"
+    nan = Trajectory("neural nash-mp", params, {"kl": kl, "delta": np.full(len(kl), np.nan)})
+    other = Trajectory("neural omd", dict(params, method="omd"), {"kl": kl, "delta": delta})
+    for runs in ([nan], [other]):
+        assert check_claim(runs, "scaling/neural-inexact-nash-mp").status == "inconclusive"
+    assert bridge.BOUNDED == ("nash-mp", "nash-prox")
