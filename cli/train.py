@@ -1,8 +1,8 @@
-"""``nashlab train``: train a policy with Nash-MP, Nash-MD, EGPO or OMD.
+"""``nashlab train``: train a policy with Nash-MP, Nash-MD, EGPO, OMD or Nash Prox.
 
     nashlab train CONFIG.toml [flags]          # flags override the file's keys
     nashlab train --game sequence --vocab 4 --length 4 --preference cyclic --seed 0 \\
-                  --algorithm nash-mp --policy tiny --max-seconds 60 --json
+                  --algorithm nash-mp --policy tiny --max-queries 2000000 --json
     nashlab train --resume DIR [--steps N] [--max-seconds T]
 
 A sequence game prints the exact KL(π*‖π_θ) (π* certified by the exact solver); the "hf"
@@ -10,7 +10,9 @@ game trains a ``transformers`` causal LM (from a config JSON, randomly initialis
 local directory) against a sequence-classifier preference model on a list of prompts.
 ``--output DIR`` writes checkpoints (and the run's options, ``run.json``); ``--resume DIR``
 continues the run in DIR from its latest checkpoint, to the same result as an
-uninterrupted run. With ``--json`` the last line on stdout is one JSON object: kl (null
+uninterrupted run. ``--max-queries N`` stops before the step that would take the preference
+queries past N (a budget that does not depend on the machine's speed); the batch grows by
+``--batch-growth`` per step (default 1.25 for enumerable policies, 1 for LMs). With ``--json`` the last line on stdout is one JSON object: kl (null
 without an exact π*), queries, steps, seconds, loss, kl_to_reference, win_rate.
 
 Exit status: 0 on success, 1 if training stopped on a non-finite loss (the last good
