@@ -28,6 +28,7 @@ PACKAGES = (
     ("nashlab.solvers", "update rules, drivers and certified exact solvers"),
     ("nashlab.theory", "theorems as objects, checks of trajectories against them"),
     ("nashlab.scaling", "the same updates for torch policies and Hugging Face models"),
+    ("nashlab.scaling.trl", "NLHF trainers with TRL's calling shape, on transformers.Trainer"),
     ("nashlab.cli", "the nashlab command line"),
 )
 #: Packages documented once they are importable (issues still landing; their extra may be missing).
