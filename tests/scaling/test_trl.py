@@ -193,8 +193,9 @@ def test_nash_prox_freezes_each_self_play_round_and_anchors_the_proximal_step(to
         def on_step_end(self, args, state, control, **kwargs):
             seen[state.global_step] = _trainable(trainer.policy)
 
+    # gradient accumulation: two micro-batches (each with its own queries) per optimiser step
     args = NashProxConfig(output_dir=str(tmp_path), self_play_rounds=2, max_steps=2,
-                          save_strategy="no", **COMMON)
+                          gradient_accumulation_steps=2, save_strategy="no", **COMMON)
     assert args.train_config().self_play_rounds == 2
     trainer = NashProxTrainer(model=_lm(tok), reward_funcs=_classifier(tok), args=args,
                               processing_class=tok, callbacks=[Watch()],
@@ -208,7 +209,7 @@ def test_nash_prox_freezes_each_self_play_round_and_anchors_the_proximal_step(to
         assert torch.equal(anchor[name], start[name])        # π_k: the policy at the outer step
         assert torch.equal(half[name], seen[1][name])         # round 2's π_j: after round 1
     assert any(not torch.equal(seen[1][n], start[n]) for n in start)
-    assert trainer.oracle.queries == 2 * 2
+    assert trainer.oracle.queries == 2 * 2 * 2
 
 
 def _states(model):
