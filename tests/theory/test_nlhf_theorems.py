@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from nashlab.games import generators
 from nashlab.solvers import run
 from nashlab.theory import nlhf_theorems  # registers the theorems
-from nashlab.theory.registry import all_theorems
+from nashlab.theory.registry import all_theorems, get
 from nashlab.theory.strategies import distributions, example_budget, preference_games
-from nashlab.theory.verdicts import check, check_claim
+from nashlab.theory.verdicts import FLOAT_FLOOR, check, check_claim
 
 FAST = settings(max_examples=example_budget(20), deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -42,9 +42,17 @@ def _nash_mp(game, data, eta=None):
 
 
 def _assert_holds(trajectory, theorem_id):
+    """The theorem passes, or, only where the drawn instance leaves nothing to count (the
+    metric below the floor from the start or within 2 steps: e.g. π₀ = π*), is
+    inconclusive."""
     verdict = check(trajectory, theorem_id)
     assert verdict.assumptions_hold, verdict.reason
-    assert verdict.passed, verdict
+    if verdict.status == "inconclusive":
+        metric = np.asarray(trajectory.metrics[get(theorem_id).metric], dtype=float)
+        above = (metric > FLOAT_FLOOR).reshape(metric.shape[0], -1).sum(axis=0)
+        assert np.all(above < 3), verdict
+    else:
+        assert verdict.passed, verdict
 
 
 def test_every_nlhf_theorem_has_a_property_test():
