@@ -15,6 +15,10 @@ SIZED = ("cyclic", "random", "bradley-terry", "tournament", "annotators")
 #: measured (tracemalloc, n = 400 and 800: 5 for every generator at β > 0; 10 for the
 #: β = 0 LP; 15 for annotators), so that no run that fits is refused.
 PEAK_ARRAYS = 5
+DEFAULT_N, DEFAULT_SEED = 10, 0
+#: The flags of each kind of problem (a flag of the other kind is a usage error).
+GAME_FLAGS = ("game", "matrix", "n", "seed", "beta", "reference")
+MDP_FLAGS = ("gamma", "regularizer", "uncertainty")
 #: The --backend values this command accepts: no CUDA kernel serves a problem it builds.
 BACKENDS = ("auto", "numpy", "numba")
 
@@ -22,8 +26,10 @@ BACKENDS = ("auto", "numpy", "numba")
 def load_array(path, name) -> np.ndarray:
     """Read a numeric array from .npy (no pickle), .json (nested lists or {name: ...}) or .csv."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"{name}: no such file {str(path)!r}")
+    if not path.is_file():
+        raise UsageError(f"{name}: {str(path)!r} is not a regular file")
     try:
         if path.suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
@@ -61,8 +67,12 @@ def _make_game(args):
 
     if args.matrix is not None:
         P = load_array(args.matrix, "P")
+        if P.ndim != 2:
+            raise UsageError(f"--matrix must hold one square matrix P (n, n), got shape {P.shape}")
         return games.PreferenceGame(P, _reference(args.reference, P.shape[-1]), args.beta)
-    name, n, seed = args.game, args.n, args.seed
+    name = args.game
+    n = DEFAULT_N if args.n is None else args.n
+    seed = DEFAULT_SEED if args.seed is None else args.seed
     if name in SIZED and isinstance(n, int) and n > 0:
         check_memory(PEAK_ARRAYS * 8.0 * n * n, f"--n {n} ({PEAK_ARRAYS} arrays of {n}×{n} float64)")
     kwargs = {"beta": args.beta}
@@ -95,6 +105,16 @@ def solve(args) -> int:
     if args.backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {BACKENDS}, got {args.backend!r} (no CUDA "
                          "kernel serves a problem this command builds)")
+    stray = [f for f in (GAME_FLAGS if args.mdp is not None else MDP_FLAGS) if getattr(args, f) is not None]
+    if stray:
+        flags = ", ".join("--" + f for f in stray)
+        raise UsageError(f"{flags}: a preference-game flag, not used with --mdp" if args.mdp
+                         else f"{flags}: only used with --mdp NAME")
+    if args.game is not None and args.matrix is not None:
+        raise UsageError("give --game NAME or --matrix FILE, not both")
+    if args.n is not None and args.mdp is None and args.game not in SIZED:
+        raise UsageError(f"--n sets the size of {', '.join(SIZED)}; not used with "
+                         f"{'--matrix' if args.matrix else '--game ' + str(args.game)}")
     if args.mdp is not None:
         from nashlab.cli.mdp import solve_mdp_cli
 
@@ -138,9 +158,9 @@ def add_parser(sub):
                     "--beta), or the certified solution of an MDP (--mdp). Exit status 0 if "
                     "certified, 1 if not (or if the solver failed), 2 on a usage error.")
     solve_parser.add_argument("--game", choices=GAMES, help="a generated preference game")
-    solve_parser.add_argument("--n", type=int, default=10,
-                              help=f"number of actions of {', '.join(SIZED)} (default 10)")
-    solve_parser.add_argument("--seed", type=int, default=0, help="seed of the generated game (default 0)")
+    solve_parser.add_argument("--n", type=int, help=f"number of actions of {', '.join(SIZED)} "
+                                                    f"(default {DEFAULT_N})")
+    solve_parser.add_argument("--seed", type=int, help=f"seed of the generated game (default {DEFAULT_SEED})")
     solve_parser.add_argument("--beta", type=float, help="KL weight β ≥ 0")
     solve_parser.add_argument("--reference", help="uniform | FILE(.npy/.json/.csv) | p1,p2,...")
     solve_parser.add_argument("--matrix", help="preference matrix P from FILE(.npy/.json/.csv)")

@@ -145,3 +145,26 @@ def test_ctrl_c_is_one_line_exit_130(capsys, monkeypatch):
 def test_delegated_usage_errors_are_one_line_exit_2(capsys, command):
     code, out, err = run(capsys, *command, "--no-such-flag")
     assert code == 2 and out == "" and "--no-such-flag" in one_line(err)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--mdp", "riverswim", "--beta", "0.3"], "--beta: a preference-game flag"),
+    (["--mdp", "riverswim", "--game", "rps"], "--game: a preference-game flag"),
+    (["--mdp", "riverswim", "--n", "5"], "--n: a preference-game flag"),
+    (["--game", "rps", "--beta", "0.1", "--gamma", "0.9"], "--gamma: only used with --mdp"),
+    (["--game", "rps", "--beta", "0.1", "--uncertainty", "l1:0.1"], "--uncertainty: only used with --mdp"),
+    (["--game", "rps", "--beta", "0.1", "--n", "5"], "--n sets the size"),
+    (["--game", "rps", "--matrix", "P.npy", "--beta", "0.1"], "not both"),
+])
+def test_flags_that_would_be_ignored_are_usage_errors(capsys, argv, match):
+    code, out, err = run(capsys, "solve", *argv)
+    assert code == 2 and out == "" and match in one_line(err)
+
+
+def test_matrix_files_that_are_not_one_matrix(tmp_path, capsys):
+    (tmp_path / "scalar.json").write_text('{"P": 5}')
+    np.save(tmp_path / "batch.npy", np.full((2, 2, 2), 0.5))
+    for path, match in ((tmp_path / "scalar.json", "shape ()"), (tmp_path / "batch.npy", "shape (2, 2, 2)"),
+                        (tmp_path, "not a regular file")):
+        code, out, err = run(capsys, "solve", "--matrix", str(path), "--beta", "1")
+        assert code == 2 and match in one_line(err)
