@@ -18,6 +18,8 @@ def main(argv=None) -> int:
     require_extra()
     from nashlab.experiments.plots import plot_sweep
 
+    if not (Path(args.directory) / "results.parquet").is_file():  # before --out is created
+        raise UsageError(f"{args.directory} is not a finished sweep: results.parquet is missing")
     writable_dir(args.out if args.out else Path(args.directory) / "figures", "--out")
 
     try:

@@ -168,3 +168,11 @@ def test_matrix_files_that_are_not_one_matrix(tmp_path, capsys):
                         (tmp_path, "not a regular file")):
         code, out, err = run(capsys, "solve", "--matrix", str(path), "--beta", "1")
         assert code == 2 and match in one_line(err)
+
+
+def test_plot_of_a_missing_sweep_creates_nothing(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    pytest.importorskip("pyarrow")
+    missing = tmp_path / "no-sweep"
+    code, out, err = run(capsys, "plot", str(missing))
+    assert code == 2 and "not a finished sweep" in one_line(err) and not missing.exists()
