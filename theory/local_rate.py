@@ -124,6 +124,8 @@ NO_LOCAL_RATE = {
     ("preference", "sppo"): "SPPO (= hedge) does not use β: no interior attracting fixed point",
     ("preference", "magnet-refresh"): "the magnet changes every K steps: not one stationary map",
     ("preference", "nash-mp-inexact"): "a stochastic map (its exact counterpart is 'nash-mp')",
+    ("preference", "nash-prox"): "one step is inner_steps self-play steps towards a proximal "
+                                 "point: the Jacobian of that composed map is not derived here",
     ("markov-game", "shapley"): "Shapley VI solves each stage game exactly: its policies have "
                                 "no step of their own (the values contract by γ)",
 }

@@ -341,7 +341,16 @@ def applicable_theorems(trajectory) -> list:
     """Registered theorems whose assumptions (among them the method) hold for the
     trajectory's params and whose metric it tracks."""
     return [t for t in all_theorems() if t.metric in trajectory.metrics
-            and _assumptions(t, trajectory.params)[0]]
+            and _holds_for(t, trajectory.params)]
+
+
+def _holds_for(theorem, params) -> bool:
+    """Whether ``theorem``'s assumptions hold for ``params`` of any family: an assumption
+    that reads a key the params lack (another family's τ, γ, ...) does not hold."""
+    try:
+        return _assumptions(theorem, params)[0]
+    except (KeyError, TypeError):
+        return False
 
 
 # ---- claims: executable statements that are not upper bounds (e.g. negative results) -----

@@ -246,3 +246,21 @@ def test_the_old_n_and_S_keys_are_not_read():
     for name in ("n", "S"):
         with pytest.raises(ValueError, match=f"cannot evaluate symbol '{name}'"):
             evaluate(SYMBOLS[name], traj, values)
+
+
+def test_check_without_an_id_lists_the_method_s_theorems_and_the_local_rate():
+    from nashlab import run
+    from nashlab.games import generators, matrix
+
+    game = generators.random_preference(5, beta=0.5, seed=1)
+    trajectory = run(game, "nash-mp", eta=2.0, iterations=60, track=("kl", "exploitability"))
+    verdicts = check(trajectory, problem=game)
+    ids = [v.theorem_id for v in verdicts]
+    assert {"nash-mp/kl-contraction", "nash-mp/kl-envelope", "local-rate"} <= set(ids)
+    assert not [i for i in ids if i.startswith(("mmd/", "omwu/", "dp.", "robust."))]
+    assert all(v.passed for v in verdicts), [(v.theorem_id, v.reason) for v in verdicts]
+    assert check(trajectory)[-1].status == "inconclusive"  # no problem: no local rate
+    # another family's params (no β, but τ) select that family's theorems only
+    mg = matrix.MatrixGame(np.array([[0.0, 1.0], [-1.0, 0.5]]), tau=0.5)
+    mg_ids = {v.theorem_id for v in check(run(mg, "pu", eta=0.5, iterations=50))}
+    assert mg_ids and not [i for i in mg_ids if i.startswith("nash-mp/")]
