@@ -183,12 +183,20 @@ def run_and_check(theorem, instance):
     from nashlab.solvers.front import run
 
     try:
-        trajectory = run(instance.game, instance.method, track=(theorem.metric,),
+        trajectory = run(instance.game, instance.method, track=_track(theorem.metric),
                          **instance.run_options())
     except (ValueError, RuntimeError, FloatingPointError):
         return None, None
     trajectory.params["init"] = instance.init_label
     return trajectory, check(trajectory, theorem)
+
+
+#: metrics a method records without being asked to track them (nashlab.solvers.nlhf)
+_ALWAYS_RECORDED = ("average_exploitability", "queries", "eta")
+
+
+def _track(metric):
+    return ("unregularized_exploitability",) if metric in _ALWAYS_RECORDED else (metric,)
 
 
 def describe(instance) -> dict:

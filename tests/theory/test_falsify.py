@@ -1,0 +1,159 @@
+"""nashlab.theory.falsify: rediscovers known-false statements (confirmed at 50 digits), no
+false alarm on a true theorem, and its certificates round-trip and reproduce without nashlab. Searches stop on ``max_evaluations`` (deterministic for the seed;
+the clock budget is generous so that it never decides)."""
+
+import subprocess
+import sys
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+
+from nashlab.games import PreferenceGame, generators
+from nashlab.solvers.front import run
+from nashlab.theory import Assumption, Source, Theorem, get, highprec
+from nashlab.theory.counterexample import Counterexample
+from nashlab.theory.falsify import falsify, run_and_check
+from nashlab.theory.instance_spaces import Instance, PreferenceSpace
+from nashlab.theory.registry import SYMBOLS
+from nashlab.theory.verdicts import Claim
+
+beta, eta, prev, k, err0, n = (SYMBOLS[s] for s in ("beta", "eta", "prev", "k", "err0", "n"))
+USER = Source("a user's conjecture (test)", None, "test")
+POSITIVE_BETA = Assumption("β > 0", lambda p: p["beta"] > 0)
+ETA_2 = Assumption("η = 2", lambda p: p.get("eta") == 2.0)
+
+
+def claim(id, algorithm, metric, bound, form="envelope", *assumptions):
+    return Theorem(id=id, algorithm=algorithm, statement=id, metric=metric, bound=bound,
+                   source=USER, status="derived", form=form, assumptions=assumptions)
+
+
+#: The known-false statements of issue 12 (theory notes nlhf.md §2, §3, §5).
+SPAN_STEP = claim("false/nash-mp-span-step", "nash-mp", "span", prev / (1 + 2 * beta),
+                  "per-step", POSITIVE_BETA, ETA_2)
+FASTER = claim("false/nash-mp-faster", "nash-mp", "kl", prev / (1 + 2 * beta) ** 2, "per-step",
+               POSITIVE_BETA, ETA_2)
+NO_FLOOR = claim("false/nash-md-no-floor", "nash-md", "kl", (1 - eta * beta) ** k * err0,
+                 "envelope", POSITIVE_BETA,
+                 Assumption("constant step", lambda p: p.get("schedule") is None),
+                 Assumption("ηβ ≤ 1", lambda p: p["eta"] is not None and p["eta"] * p["beta"] <= 1))
+HEDGE_LAST = claim("false/hedge-last-iterate", "hedge", "unregularized_exploitability",
+                   sympy.log(n) / (eta * k) + eta / 8, "envelope",
+                   Assumption("π₀ uniform", lambda p: p.get("init") == "uniform"))
+
+KNOWN_FALSE = [
+    (SPAN_STEP, None, 150),
+    (FASTER, {"n": (2, 4)}, 300),
+    (NO_FLOOR, {"n": (2, 4)}, 200),
+    (HEDGE_LAST, {"n": 3, "eta": (0.3, 3.0), "iterations": (150, 200)}, 200),
+]
+
+
+@pytest.fixture(scope="module")
+def span_counterexample():
+    result = falsify(SPAN_STEP, budget_seconds=600, seed=0, max_evaluations=150)
+    assert result.found, result.summary()
+    return result
+
+
+@pytest.mark.parametrize("theorem, space, evaluations", KNOWN_FALSE, ids=lambda x: getattr(x, "id", ""))
+def test_rediscovers_known_false_statements(theorem, space, evaluations, span_counterexample):
+    result = (span_counterexample if theorem is SPAN_STEP else
+              falsify(theorem, budget_seconds=600, seed=0, space=space,
+                      max_evaluations=evaluations))
+    assert result.found, result.summary()
+    c = result.counterexample
+    assert c.ratio > 1 and mpmath.mpf(c.ratio_high_precision) > 1
+    assert mpmath.mpf(c.margin) > 0
+    # shrunk: the run stops at the violation; the worst ratio bounds the counterexample's
+    assert c.params["iterations"] == c.iteration >= 1
+    assert result.worst_ratio >= c.ratio
+    # the saved instance violates the bound again through the front door and check
+    instance = Instance(c.problem, theorem.algorithm, c.params["eta"], c.params["iterations"],
+                        None if c.params["init"] is None else np.array(c.params["init"]),
+                        c.params["schedule"])
+    _, verdict = run_and_check(theorem, instance)
+    assert verdict.status == "fail" and verdict.first_violation is not None
+
+
+def test_span_counterexample_is_small_and_round(span_counterexample):
+    c = span_counterexample.counterexample
+    assert c.problem.n <= 3
+    assert c.params["beta"] == float(f"{c.params['beta']:.3g}")
+    assert span_counterexample.evaluations <= 150
+
+
+def test_no_false_alarm_on_a_true_theorem():
+    result = falsify("nash-mp/kl-contraction", budget_seconds=600, seed=1,
+                     space={"n": (2, 4), "iterations": (2, 30)}, max_evaluations=60)
+    assert not result.found
+    assert result.worst_ratio is not None and result.worst_ratio <= 1 + 1e-6
+
+
+def test_high_precision_matches_float_on_every_method():
+    """Two independent implementations (nashlab.run in float64, highprec at 50 digits)."""
+    game = generators.random_preference(4, beta=0.3, seed=1,
+                                        reference=generators.random_reference(4, scale=2.0, seed=3))
+    init = generators.random_reference(4, scale=3.0, seed=4)
+    for method in highprec.METHODS:
+        for metric in ("kl", "span", "exploitability", "unregularized_exploitability"):
+            traj = run(game, method, eta=0.7, iterations=6, init=init, track=(metric,))
+            mp = highprec.run(method, game.P, game.reference, init, game.beta, 0.7, 6, metric)
+            np.testing.assert_allclose([float(v) for v in mp], traj[metric], rtol=1e-11,
+                                       atol=1e-14, err_msg=f"{method} {metric}")
+
+
+def test_save_load_round_trip_and_reproduction_script(span_counterexample, tmp_path):
+    c = span_counterexample.counterexample
+    paths = c.save(tmp_path / "cx")
+    back = Counterexample.load(tmp_path / "cx")
+    np.testing.assert_array_equal(back.problem.P, c.problem.P)
+    np.testing.assert_array_equal(back.problem.reference, c.problem.reference)
+    assert (back.params, back.iteration, back.ratio, back.ratio_high_precision, back.claim) == \
+        (c.params, c.iteration, c.ratio, c.ratio_high_precision, c.claim)
+    script = paths[-1]
+    text = open(script).read()
+    assert "import nashlab" not in text and "from nashlab" not in text
+    done = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "VIOLATED at 50 digits" in done.stdout
+    assert c.ratio_high_precision[:30] in done.stdout
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="seed"):
+        falsify(SPAN_STEP, seed=-1)
+    with pytest.raises(ValueError, match="budget_seconds"):
+        falsify(SPAN_STEP, budget_seconds=0)
+    with pytest.raises(ValueError, match="Claim"):
+        falsify(Claim("c", "nash-mp", "s", "t", lambda t: (True, 0.0, ""), USER))
+    with pytest.raises(TypeError, match="claim"):
+        falsify(3.0)
+    with pytest.raises(ValueError, match="space"):
+        falsify(SPAN_STEP, space={"no_such_field": 1})
+    with pytest.raises(ValueError, match="n must be"):
+        PreferenceSpace(method="nash-mp", n=(5, 2))
+
+
+def test_unsearched_family_is_not_a_pass():
+    result = falsify("dp.vi.contraction", budget_seconds=1)
+    assert not result.searched and not result.found and result.worst_ratio is None
+    assert "no instance space" in result.note
+
+
+def test_prescribed_equilibrium_decodes_to_its_fixed_point():
+    """μ solved from (P, π*, β): π* is then the equilibrium of the decoded game."""
+    from nashlab.solvers.front import solve
+    from nashlab.theory.instance_spaces import Spec
+
+    space = PreferenceSpace(method="mmd", n=4)
+    theta = np.random.default_rng(0).normal(size=space.dimension(4))
+    instance = space.decode(Spec(4, 5, prescribed=True), theta, lambda p: True)
+    m = 4 * 3 // 2
+    limit = 0.5 * np.log(1 / space.reference_min)
+    star = np.exp(limit * np.tanh(theta[m:m + 4] / limit))
+    np.testing.assert_allclose(solve(instance.game).policy, star / star.sum(), rtol=1e-9)
+    assert isinstance(instance.game, PreferenceGame)
