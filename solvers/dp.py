@@ -131,7 +131,9 @@ def solve_mdp(mdp, *, regularizer=None, uncertainty=None, max_iterations=None,
     if method is not None:
         compiled = ((method == "vi" and compiled_bellman(mdp, regularizer))
                     or (method == "gauss-seidel" and gauss_seidel_compiled(regularizer)))
-        backend = choose_backend(backend, compiled=compiled, reason=BELLMAN_KERNEL)
+        backend = choose_backend(backend, compiled=compiled, reason=BELLMAN_KERNEL + " and "
+                                 "method 'vi' (or no regularizer, Entropy or KL and "
+                                 f"'gauss-seidel'; got {method!r})")
         return solve_to_tolerance(mdp, regularizer, method, tol, max_iterations, backend,
                                   m=_check_sweeps(m))
     compiled = mdp.horizon is None and compiled_bellman(mdp, regularizer)
@@ -209,7 +211,8 @@ def run_mdp(mdp, method, *, iterations, eta=None, init=None, seed=None, track=No
     or a collection of metric names (ValueError for a name the method does not record).
     ``solution`` (from ``solve_mdp(mdp, regularizer=regularizer)``) is computed when not
     given. ``backend``: the compiled Bellman operator (``bellman_operator``) runs "vi" on
-    sparse models without a Tsallis regularizer ("auto": there, NumPy elsewhere); the other
+    sparse models without a Tsallis regularizer, the compiled Gauss–Seidel sweep runs
+    "gauss-seidel" on any model without one ("auto": there, NumPy elsewhere); the other
     methods evaluate policies by linear solves. Method options: m (mpi, md-mpi), lam
     (md-mpi), q_noise (npg-entropy), step_growth and rho (npg); any other keyword is a
     TypeError naming it and the method.
