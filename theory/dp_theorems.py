@@ -102,20 +102,24 @@ _per_step_gamma = dict(metric="value_error", bound=gamma * prev, form="per-step"
 
 register(Theorem(
     id="dp.vi.contraction",
+    methods=("mdp/vi",),
     algorithm="value iteration (nominal)",
     statement="‖v_{k+1} − v*‖∞ ≤ γ‖v_k − v*‖∞ for v_{k+1} = max_a (r + γPv_k)",
     source=Source(GEIST, "1901.11275", "Proposition 2 (the proof applies verbatim to Ω = 0)"),
     status="derived",
+    assumptions=(Assumption("Ω = 0", lambda p: p.get("regularizer") is None),),
     derivation="max_a is 1-Lipschitz in ‖·‖∞ and P(·|s,a) is a distribution, so "
                "|Tv − Tw|(s) ≤ γ max_a |P(v − w)|(s,a) ≤ γ‖v − w‖∞; take w = v* = Tv*.",
     suite=_suite_vi, **_per_step_gamma))
 
 register(Theorem(
     id="dp.regularized-vi.contraction",
+    methods=("mdp/vi",),
     algorithm="regularized value iteration",
     statement="‖v_{k+1} − v*_Ω‖∞ ≤ γ‖v_k − v*_Ω‖∞ for v_{k+1} = Ω*(r + γPv_k)",
     source=Source(GEIST, "1901.11275", "Proposition 2"),
     status="paper-verified",
+    assumptions=(Assumption("Ω ≠ 0", lambda p: p.get("regularizer") is not None),),
     suite=_suite_regularized_vi, **_per_step_gamma))
 
 
@@ -133,6 +137,7 @@ def _suite_mpi(quick):
 
 register(Theorem(
     id="dp.reg-mpi.geist",
+    methods=("mdp/mpi",),
     algorithm="regularized modified policy iteration",
     statement="‖v*_Ω − v^{π_k}_Ω‖∞ ≤ 2γ^k/(1−γ)·‖v*_Ω − v_0‖∞ (exact case; C1 = ‖v*_Ω − v_0‖∞, "
               "π_k = G_Ω(v_{k−1}))",
@@ -198,6 +203,7 @@ def _cen_theorem(id_, statement, metric, scale, inexact):
     tail = C1 * (1 - eta * tau) ** (k - 1) + (C2 if inexact else 0)
     return register(Theorem(
         id=id_, algorithm="entropy-regularized NPG" + (", inexact Q" if inexact else ""),
+        methods=("mdp/npg-entropy",),
         statement=statement, metric=metric,
         bound=sympy.Piecewise((sympy.oo, k < 1), (scale * tail, True)),
         source=Source(CEN, "2007.06558", f"Theorem {2 if inexact else 1} (statement checked; "
@@ -212,6 +218,7 @@ def _cen_theorem(id_, statement, metric, scale, inexact):
 
 register(Theorem(
     id="dp.npg-entropy.q-improvement",
+    methods=("mdp/npg-entropy",),
     algorithm="entropy-regularized NPG",
     statement="Per step (soft policy improvement): ‖Q*_τ − Q^{t+1}_τ‖∞ ≤ ‖Q*_τ − Q^t_τ‖∞ + "
               "2γδ/(1−γ) for ‖Q̂^t − Q^t_τ‖∞ ≤ δ (δ = 0: monotone)",
@@ -272,6 +279,7 @@ _lan_step = Assumption("η = (1 − γ)/(γτ)", lambda p: abs(
 
 register(Theorem(
     id="dp.pmd.lan-thm1",
+    methods=("mdp/pmd",),
     algorithm="regularized policy mirror descent",
     statement="E_{ν*}[V*_h − V^{π_k}_h] + (τ/(1−γ))E_{ν*}KL(π*‖π_k) ≤ γ^k·(same at k = 0), "
               "ν* stationary under π*",
@@ -286,6 +294,7 @@ register(Theorem(
 
 register(Theorem(
     id="dp.pmd.lan-step",
+    methods=("mdp/pmd",),
     algorithm="regularized policy mirror descent",
     statement="Per step: Φ_{k+1} ≤ γ·Φ_k for Φ_k = E_{ν*}[V*_h − V^{π_k}_h] + "
               "(τ/(1−γ))E_{ν*}KL(π*‖π_k), η = (1−γ)/(γτ)",
@@ -323,6 +332,7 @@ def _suite_npg(quick, growth_over_gamma=False):
 
 register(Theorem(
     id="dp.npg.xiao-thm8",
+    methods=("mdp/npg",),
     algorithm="NPG / KL policy mirror descent, constant step",
     statement="V*(ρ) − V^{π_k}(ρ) ≤ (1/(k+1))[D*_0/((1−γ)η) + 1/(1−γ)²], with "
               "D*_0 ≤ log A from a uniform π_0",
@@ -341,6 +351,7 @@ register(Theorem(
 
 register(Theorem(
     id="dp.npg.xiao-thm10",
+    methods=("mdp/npg",),
     algorithm="NPG / KL policy mirror descent, increasing steps",
     statement="δ_k + D*_k/((1−γ)(ϑ_ρ−1)η_k) ≤ (1 − 1/ϑ_ρ)^k[δ_0 + D*_0/((1−γ)(ϑ_ρ−1)η_0)], "
               "ϑ_ρ = ‖d_ρ(π*)/ρ‖∞/(1−γ), d_ρ a distribution, step log π + η_kQ",
@@ -359,6 +370,7 @@ register(Theorem(
 
 register(Theorem(
     id="dp.npg.xiao-thm10-step",
+    methods=("mdp/npg",),
     algorithm="NPG / KL policy mirror descent, increasing steps",
     statement="Per step: Φ_{k+1} ≤ (1 − 1/ϑ_ρ)·Φ_k, Φ_k = δ_k + D*_k/((1−γ)(ϑ_ρ−1)η_k) (the "
               "proof recursion of Theorem 10, one step), η_{k+1}(ϑ_ρ−1) ≥ η_kϑ_ρ",
@@ -377,6 +389,7 @@ register(Theorem(
 
 register(Theorem(
     id="dp.npg.xiao-thm10-statement",
+    methods=("mdp/npg",),
     algorithm="NPG / KL policy mirror descent, increasing steps",
     statement="δ_k ≤ (1 − 1/ϑ_ρ)^k·(δ_0 + D*_0/(γη_0)) (Theorem 10 as stated, eq. 53), "
               "η_{k+1}(ϑ_ρ−1) ≥ η_kϑ_ρ, D*_0 = E_{d_ρ(π*)}KL(π*_s‖π_0(s)) = params['D0']",
@@ -395,6 +408,7 @@ register(Theorem(
 
 register(Theorem(
     id="dp.npg.agarwal-thm16",
+    methods=("mdp/npg",),
     algorithm="NPG / KL policy mirror descent, constant step",
     statement="V*(ρ) − V^{(T)}(ρ) ≤ log A/(η_A T) + 1/((1−γ)²T)",
     metric="suboptimality",
@@ -425,15 +439,18 @@ def _suite_shapley(quick, t=0.0):
 
 register(Theorem(
     id="mg.shapley.contraction",
+    methods=("markov-game/shapley",),
     algorithm="Shapley value iteration",
     statement="‖v_{k+1} − v*‖∞ ≤ γ‖v_k − v*‖∞ for v_{k+1}(s) = val(Q_{v_k}(s))",
     source=Source("Stochastic Games (L. S. Shapley, PNAS 1953)", None, "§3 (contraction)"),
     status="derived",
     derivation="|val(M) − val(M')| ≤ max|M − M'| and |Q_v − Q_w| ≤ γ‖v − w‖∞ entrywise.",
+    assumptions=(Assumption("τ = 0", lambda p: p.get("tau") == 0),),
     suite=_suite_shapley, **_per_step_gamma))
 
 register(Theorem(
     id="mg.regularized-shapley.contraction",
+    methods=("markov-game/shapley",),
     algorithm="entropy-regularized Shapley value iteration",
     statement="‖v_{k+1} − v*_τ‖∞ ≤ γ‖v_k − v*_τ‖∞ for v_{k+1}(s) = val_τ(Q_{v_k}(s))",
     source=Source("Stochastic Games (L. S. Shapley, PNAS 1953)", None,
@@ -441,6 +458,7 @@ register(Theorem(
     status="derived",
     derivation="val_τ(M) = max_x min_y xᵀMy + τH(x) − τH(y) is 1-Lipschitz in max|M| "
                "(a max-min of functions that are 1-Lipschitz in M), then as for Shapley.",
+    assumptions=(Assumption("τ > 0", lambda p: p.get("tau", 0) > 0),),
     suite=lambda quick: _suite_shapley(quick, t=0.2), **_per_step_gamma))
 
 
@@ -459,6 +477,7 @@ def _suite_mmd(quick):
 
 register(Theorem(
     id="mg.mmd.sokota-thm3.4",
+    methods=("markov-game/mmd",),
     algorithm="magnetic mirror descent (per-state, QRE)",
     statement="KL(z*‖z_{t+1}) ≤ (1 + ηα)^{−t} KL(z*‖z_1) for η ≤ α/L², α = τ, "
               "L = max|A_ij| (max over states of independent stage games)",
@@ -482,6 +501,7 @@ def _suite_ccdx(quick):
 
 register(Theorem(
     id="mg.omwu.cen-chi-du-xiao",
+    methods=("markov-game/omwu",),
     algorithm="entropy-regularized OMWU with slow value update",
     statement="last-iterate linear convergence to the QRE; recalled factor "
               "1 − (1−γ)ητ/4 per step (UNVERIFIED)",

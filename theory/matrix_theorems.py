@@ -92,6 +92,7 @@ def _suite_mirror_prox_ergodic(quick):
 
 register(Theorem(
     id="mmd/matrix-game", algorithm="mmd",
+    methods=("matrix/mmd",),
     statement="Entropy-regularized matrix game, MMD with η ≤ τ/L² (L = max|A_ij|): "
               "B(z*,z_{t+1}) ≤ B(z*,z_t)/(1+ητ), B = KL summed over the two players",
     metric="kl", bound=prev / (1 + eta * tau), source=MMD_VERIFIED, status="paper-verified",
@@ -120,6 +121,7 @@ D(a,b) ≥ ½‖a − b‖², the cross term is ≥ −hL[D(w,ζ) + D(ζ⁺,w)],
 
 register(Theorem(
     id="pu/matrix-game", algorithm="pu",
+    methods=("matrix/pu",),
     statement="Entropy-regularized matrix game, PU (extragradient MWU) with η ≤ 1/(τ + L): "
               "B(ζ*,ζ_{t+1}) ≤ (1 − ητ)·B(ζ*,ζ_t), B = KL summed over the two players",
     metric="kl", bound=(1 - eta * tau) * prev, source=CEN_WEI_CHI, status="derived",
@@ -131,6 +133,7 @@ register(Theorem(
 
 register(Theorem(
     id="mirror-prox/matrix-game", algorithm="mirror-prox",
+    methods=("matrix/mirror-prox",),
     statement="Entropy-regularized matrix game, Mirror Prox (prox form) with γ ≤ 1/L: "
               "B(ζ*,ζ_{t+1}) ≤ B(ζ*,ζ_t)/(1 + γτ)",
     metric="kl", bound=prev / (1 + eta * tau), source=CEN_WEI_CHI, status="derived",
@@ -143,6 +146,7 @@ register(Theorem(
 
 register(Theorem(
     id="mirror-prox/ergodic-gap", algorithm="mirror-prox",
+    methods=("matrix/mirror-prox",),
     statement="Unregularized matrix game (τ = 0), Mirror Prox with γ ≤ 1/L: the duality gap "
               "of the midpoint average w̄_T = (1/T)Σ_{t<T} w_t is ≤ max_u KL(u‖ζ_0)/(γT) "
               "(= (ln m + ln n)/(γT) from the uniform start)",
@@ -162,6 +166,7 @@ register(Theorem(
 
 register(Theorem(
     id="omwu/matrix-game-slope", algorithm="omwu",
+    methods=("matrix/omwu",),
     statement="Entropy-regularized matrix game, OMWU with η ≤ min{1/(2τ + 2L), 1/(4L)}: "
               "B(ζ*,ζ_t) decays linearly with per-step factor 1 − ητ (constant unverified)",
     metric="kl", bound=C1 * err0 * (1 - eta * tau) ** k, source=CEN_WEI_CHI,

@@ -214,6 +214,7 @@ whose last two terms are ≤ 0 for 0 < η ≤ 2 (theory notes §2). No n, no μ_
 
 register(Theorem(
     id="nash-mp/kl-contraction", algorithm="nash-mp",
+    methods=("preference/nash-mp",),
     statement="KL(π*‖π_{k+1}) ≤ KL(π*‖π_k)/(1+ηβ) for 0 < η ≤ 2, every game, every n",
     metric="kl", bound=prev / (1 + eta * beta), source=NASH_MP, status="derived",
     assumptions=(_method("nash-mp"), EXACT_ORACLE, POSITIVE_BETA,
@@ -223,6 +224,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-mp/kl-envelope", algorithm="nash-mp",
+    methods=("preference/nash-mp",),
     statement="At η = 2: KL(π*‖π_k) ≤ (1+2β)^{-N/2}·KL(π*‖π_0), N = 2k preference queries",
     metric="kl", bound=err0 * (1 + 2 * beta) ** (-N / 2), source=NASH_MP,
     status="paper-verified",
@@ -235,6 +237,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-mp/exploitability-slope", algorithm="nash-mp",
+    methods=("preference/nash-mp",),
     statement="Expl_β(π_k) decays linearly, last iterate, independently of n; "
               "per-iteration factor (1+ηβ)^{-1} (constant unverified)",
     metric="exploitability", bound=C1 * err0 * (1 + eta * beta) ** (-k), source=NASH_MP,
@@ -248,6 +251,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-mp/span-slope", algorithm="nash-mp",
+    methods=("preference/nash-mp",),
     statement="At η = 2, span(log π_k − log π*) decays linearly, uniformly in n, with "
               "per-iteration factor at most (1+2β)^{-1/2} (constant unverified)",
     metric="span", bound=C1 * err0 * (1 + 2 * beta) ** (-k / 2), source=NASH_MP,
@@ -266,6 +270,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-mp/span-step", algorithm="nash-mp",
+    methods=("preference/nash-mp",),
     statement="Per step: span(log π_{k+1} − log π*) ≤ s_k·[1 + (η/2)(1 + η/2)/(1+ηβ)]/(1+ηβ) "
               "with s_k = span(log π_k − log π*); registered for β > ½, where the factor is "
               "< 1 at η = 2 (it holds for every β > 0 but grows for small β)",
@@ -286,6 +291,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-mp-inexact/kl-floor", algorithm="nash-mp-inexact",
+    methods=("preference/nash-mp-inexact",),
     statement="If each full step is δ-inexact in span of log-probabilities, "
               "KL_K ≤ (1+ηβ)^{-K}·KL_0 + δ(1+ηβ)/(ηβ)  (η = 2: δ(1+2β)/(2β))",
     metric="kl", bound=err0 * (1 + eta * beta) ** (-k) + delta * (1 + eta * beta) / (eta * beta),
@@ -301,6 +307,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-mp-inexact/kl-step", algorithm="nash-mp-inexact",
+    methods=("preference/nash-mp-inexact",),
     statement="Approximate (policy-gradient) Nash-MP, per step: KL_{k+1} ≤ KL_k/(1+ηβ) + δ "
               "with δ = max_k δ_k the measured span error of the step against the exact "
               "step from the same anchor",
@@ -319,6 +326,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-md/kl-step", algorithm="nash-md",
+    methods=("preference/nash-md",),
     statement="KL(π*‖π_{t+1}) ≤ (1−η_tβ)·KL(π*‖π_t) + 2η_t², 0 ≤ η_tβ ≤ 1",
     metric="kl", bound=(1 - eta * beta) * prev + 2 * eta ** 2, source=NASH_MD,
     status="paper-verified", assumptions=(_method("nash-md"), EXACT_ORACLE, POSITIVE_BETA, MD_STEP),
@@ -329,6 +337,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-md/munos-envelope", algorithm="nash-md",
+    methods=("preference/nash-md",),
     statement="With η_t = 2/(β(t+2)): KL(π*‖π_T) ≤ 8/(β²(T+1)) for T ≥ 1 (last iterate)",
     metric="kl", bound=sympy.Piecewise((sympy.oo, k < 1), (8 / (beta ** 2 * (k + 1)), True)),
     source=NASH_MD, status="paper-verified",
@@ -342,6 +351,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-md/constant-step", algorithm="nash-md",
+    methods=("preference/nash-md",),
     statement="Constant η with ηβ ≤ 1: KL_T ≤ (1−ηβ)^T·KL_0 + 2η/β",
     metric="kl", bound=(1 - eta * beta) ** k * err0 + 2 * eta / beta, source=NASH_MD,
     status="derived",
@@ -352,6 +362,7 @@ register(Theorem(
 
 register(Theorem(
     id="egpo/kl-envelope", algorithm="egpo",
+    methods=("preference/egpo",),
     statement="EGPO/PU with η ≤ 2/(1+2β) (⊇ Cen's η ≤ 1/(1+β)): KL_t ≤ (1−ηβ)^t·KL_0",
     metric="kl", bound=(1 - eta * beta) ** k * err0, source=EGPO, status="derived",
     assumptions=(_method("egpo"), EXACT_ORACLE, POSITIVE_BETA,
@@ -364,6 +375,7 @@ register(Theorem(
 
 register(Theorem(
     id="egpo/duality-gap-slope", algorithm="egpo",
+    methods=("preference/egpo",),
     statement="EGPO: the duality gap DG_β(π_t) converges linearly, last iterate; per-step "
               "factor 1−ηβ (the paper's constants unverified)",
     metric="duality_gap", bound=C1 * err0 * (1 - eta * beta) ** k, source=EGPO,
@@ -386,6 +398,7 @@ proof that needs no VI machinery."""
 
 register(Theorem(
     id="mmd/kl-contraction", algorithm="mmd",
+    methods=("preference/mmd",),
     statement="MMD with magnet μ: KL_{t+1} ≤ KL_t/(1+ηβ−η²/4) for 0 < η ≤ 4β",
     metric="kl", bound=prev / (1 + eta * beta - eta ** 2 / 4), source=MMD, status="derived",
     assumptions=(_method("mmd"), EXACT_ORACLE, POSITIVE_BETA,
@@ -404,6 +417,7 @@ with magnet μ, and the VI solution is π*_β. Hence η ≤ 4β ⇒ KL_{t+1} ≤
 
 register(Theorem(
     id="mmd/sokota-contraction", algorithm="mmd",
+    methods=("preference/mmd",),
     statement="MMD with magnet μ on the preference game (L = ½, α = β): η ≤ 4β ⇒ "
               "KL_{t+1} ≤ KL_t/(1+ηβ); at η = 4β the factor is 1/(1+4β²)",
     metric="kl", bound=prev / (1 + eta * beta), source=MMD_VERIFIED, status="paper-verified",
@@ -414,6 +428,7 @@ register(Theorem(
 
 register(Theorem(
     id="omd/kl-contraction", algorithm="omd",
+    methods=("preference/omd",),
     statement="OMD / online IPO with mirror-descent step η ≤ 4β/(1+4β²) (prox step "
               "h = η/(1−ηβ) ≤ 4β): KL_{t+1} ≤ (1−ηβ)·KL_t",
     metric="kl", bound=(1 - eta * beta) * prev,
@@ -429,6 +444,7 @@ register(Theorem(
 
 register(Theorem(
     id="omwu/kl-slope", algorithm="omwu",
+    methods=("preference/omwu", "preference/onpo"),
     statement="OMWU, η ≤ min{1/(2β+1), 1/2} (= Cen's condition with ‖A‖_max = ½): KL decays "
               "with per-step factor 1−ηβ (constant of the recalled statement fails by 0.6 %)",
     metric="kl", bound=C1 * err0 * (1 - eta * beta) ** k, source=CEN, status="slope-only",
@@ -442,6 +458,7 @@ register(Theorem(
 
 register(Theorem(
     id="hedge/average-exploitability", algorithm="hedge",
+    methods=("preference/hedge", "preference/sppo"),
     statement="Hedge/SPPO self-play from uniform π₀: Expl_0(π̄_k) ≤ ln n/(ηk) + η/8; with "
               "η = √(8 ln n/T): Expl_0(π̄_T) ≤ √(ln n/(2T))",
     metric="average_exploitability", bound=sympy.log(n) / (eta * k) + eta / 8, source=SPPO,
@@ -768,6 +785,7 @@ register_claim(Claim(
 
 register(Theorem(
     id="omd/self-play-pg-slope", algorithm="omd",
+    methods=("preference/omd",),
     statement="Self-play policy gradient (= online IPO = OMD on tabular logits) converges in "
               "the last iterate for a small enough step; per-step factor 1 − ηβ at "
               "η ≤ 4β/(1+4β²) (abstract level; the paper's constants not read)",
@@ -783,6 +801,7 @@ register(Theorem(
 
 register(Theorem(
     id="nash-prox/kl-slope", algorithm="nash-prox",
+    methods=("preference/nash-prox",),
     statement="Nash Prox (proximal point on the β-regularized game, each outer step solved by "
               "self-play online IPO) converges in the last iterate; per outer step KL "
               "contracts at least by 1/(1+ηβ) (abstract level; constants not read)",

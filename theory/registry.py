@@ -90,12 +90,21 @@ class Theorem:
     #: why its suite is expected to give "inconclusive" verdicts ("" = it is not): verify
     #: then shows them as such without failing
     expected_inconclusive: str = ""
+    #: the methods it is about, as "family/method" (``params["family"]``,
+    #: ``params["method"]``): ``check(trajectory)`` without an id applies it to those runs
+    #: only, and verify refuses a suite trajectory of another method. Empty (a user's own
+    #: statement, checked by id): no restriction, and never applied without an id
+    methods: tuple = ()
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {self.form!r}")
+        bad = [m for m in self.methods if not (isinstance(m, str) and m.count("/") == 1)]
+        if bad or isinstance(self.methods, str):
+            raise ValueError(f"methods of {self.id} must be a tuple of 'family/method' "
+                             f"strings, got {self.methods!r}")
         unknown = {s.name for s in self.bound.free_symbols} - set(SYMBOLS)
         if unknown:
             raise ValueError(f"bound of {self.id} uses unknown symbols {sorted(unknown)}")

@@ -100,6 +100,13 @@ def _suite_vi(sets):
 _per_step_gamma = dict(metric="value_error", bound=gamma * prev, form="per-step", rate=gamma,
                        status="derived", derivation=_CONTRACTION_PROOF)
 
+def _set_is(unc) -> Assumption:
+    """The assumption that a run's set is of ``unc``'s kind and rectangularity."""
+    kind, rect = type(unc).__name__, unc.rectangularity
+    return Assumption(f"U is an {rect}-rectangular {kind}",
+                      lambda p: p.get("uncertainty") == kind and p.get("rectangularity") == rect)
+
+
 for _name, _unc in SETS:
     _source = WIESEMANN if _unc.rectangularity == "s" else (
         NILIM if _name in ("kl", "chi2") else IYENGAR)
@@ -109,8 +116,9 @@ for _name, _unc in SETS:
                   f"{_unc.rectangularity}-rectangular)",
         statement="‖v_{k+1} − v*_U‖∞ ≤ γ‖v_k − v*_U‖∞ for v_{k+1} = T_U v_k",
         source=_source,
+        methods=("robust-mdp/vi",),
         suite=_suite_vi(((_name, _unc),)),
-        assumptions=_IN_SIMPLEX if isinstance(_unc, LpBall) else (),
+        assumptions=(_set_is(_unc),) + (_IN_SIMPLEX if isinstance(_unc, LpBall) else ()),
         **_per_step_gamma))
 
 
@@ -123,6 +131,7 @@ def _suite_pi(quick):
 
 register(Theorem(
     id="robust.pi.gamma",
+    methods=("robust-mdp/pi",),
     algorithm="robust policy iteration (exact robust evaluation)",
     statement="‖v*_U − v^{π_{k+1}}_U‖∞ ≤ γ‖v*_U − v^{π_k}_U‖∞",
     metric="value_error",
@@ -148,6 +157,7 @@ def _suite_rpmd(quick):
 
 register(Theorem(
     id="robust.rpmd.linear",
+    methods=("robust-mdp/rpmd",),
     algorithm="robust policy mirror descent (KL), η_{k+1} = η_k/γ",
     statement="‖v*_U − v^{π_k}_U‖∞ ≤ C1·γ^k (linear rate with increasing steps; constant "
               "unknown)",

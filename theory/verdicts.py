@@ -265,9 +265,9 @@ def check(trajectory, theorem_id=None, *, problem=None):
     ``nashlab.theory.local_rate``): that verdict; it needs ``problem`` (the game the
     trajectory ran on: the exact ρ depends on it; ValueError without it).
 
-    ``theorem_id=None``: the list of verdicts of every registered theorem of the trajectory's
-    method (``params["method"]`` among the theorem's method assumptions) whose assumptions
-    hold, then the local-rate verdict (inconclusive without ``problem``).
+    ``theorem_id=None``: the list of verdicts of every registered theorem about the
+    trajectory's method (``Theorem.methods``) whose assumptions hold, then the local-rate
+    verdict (inconclusive without ``problem``).
     """
     if theorem_id is None:
         hooks = [VERDICT_HOOKS[h](trajectory, problem) if problem is not None else
@@ -337,11 +337,17 @@ def check(trajectory, theorem_id=None, *, problem=None):
                    "; ".join(reasons), evidence)
 
 
+def run_method(trajectory) -> str:
+    """ "family/method" of a trajectory (``Theorem.methods``' spelling)."""
+    return f"{trajectory.params.get('family')}/{trajectory.params.get('method')}"
+
+
 def applicable_theorems(trajectory) -> list:
-    """Registered theorems whose assumptions (among them the method) hold for the
-    trajectory's params and whose metric it tracks."""
-    return [t for t in all_theorems() if t.metric in trajectory.metrics
-            and _holds_for(t, trajectory.params)]
+    """Registered theorems about the trajectory's method (``Theorem.methods``) whose
+    metric it tracks and whose assumptions hold for its params."""
+    method = run_method(trajectory)
+    return [t for t in all_theorems() if method in t.methods
+            and t.metric in trajectory.metrics and _holds_for(t, trajectory.params)]
 
 
 def _holds_for(theorem, params) -> bool:

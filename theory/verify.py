@@ -125,6 +125,10 @@ def run_item(item, quick) -> Result:
         cases = [tuple(case) for case in item.suite(quick)]
         result.trajectories = [case[:2] for case in cases]
         if isinstance(item, Theorem):
+            strangers = {checking.run_method(t) for _, t, *_ in cases} - set(item.methods)
+            if item.methods and strangers:
+                raise ValueError(f"the suite runs {sorted(strangers)}, which are not among "
+                                 f"the theorem's methods {list(item.methods)}")
             result.verdicts = [(label, checking.check(t, item)) for label, t, *_ in cases]
             result.local_rates = [(label, checking.check(t, "local-rate", problem=problem))
                                   for label, t, *rest in cases for problem in rest[:1]]

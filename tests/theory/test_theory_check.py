@@ -264,3 +264,24 @@ def test_check_without_an_id_lists_the_method_s_theorems_and_the_local_rate():
     mg = matrix.MatrixGame(np.array([[0.0, 1.0], [-1.0, 0.5]]), tau=0.5)
     mg_ids = {v.theorem_id for v in check(run(mg, "pu", eta=0.5, iterations=50))}
     assert mg_ids and not [i for i in mg_ids if i.startswith("nash-mp/")]
+
+
+def test_check_without_an_id_applies_the_theorems_of_the_run_s_family_and_method():
+    """Theorem.methods selects by "family/method": a nominal VI run gets the nominal
+    contraction only (not the regularized one, not the robust sets' ones, although all
+    three are about a method called "vi"), a robust VI run its own set's theorem only."""
+    from nashlab import run
+    from nashlab.games.mdp_problems import garnet
+    from nashlab.games.uncertainty import L1Ball
+
+    mdp = garnet(8, 3, 3, gamma=0.9, seed=0)
+    ids = [v.theorem_id for v in check(run(mdp, "vi", iterations=30))]
+    assert ids == ["dp.vi.contraction", "local-rate"]
+    robust = run(mdp, "vi", iterations=30, uncertainty=L1Ball(0.2, rectangularity="s"))
+    assert [v.theorem_id for v in check(robust)] == ["robust.vi.contraction.l1-s", "local-rate"]
+
+
+def test_theorem_methods_are_family_slash_method_strings():
+    with pytest.raises(ValueError, match="family/method"):
+        Theorem(id="t", algorithm="a", statement="s", metric="kl", bound=SYMBOLS["prev"],
+                source=Source("s", None, "l"), status="derived", methods="preference/omd")

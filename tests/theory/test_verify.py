@@ -125,3 +125,15 @@ def test_atomic_write_replaces_and_leaves_nothing_behind(tmp_path):
     write_atomic(target, b"one")
     write_atomic(target, b"two")
     assert target.read_bytes() == b"two" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_suite_run_of_another_method_is_refused():
+    """A theorem that says which methods it is about refuses a suite trajectory of another
+    (an error of the suite, not a silent check of the wrong algorithm)."""
+    values = 0.5 ** np.arange(11.0)
+    other = Trajectory("mmd", {"family": "preference", "method": "mmd", "beta": 1.0}, {"kl": values})
+    fake = Theorem(id="fake/methods", algorithm="nash-mp", statement="-", metric="kl",
+                   bound=SYMBOLS["err0"], source=Source("test", None, "test"), status="derived",
+                   methods=("preference/nash-mp",), suite=lambda quick: [("mmd run", other)])
+    result = verify.run_item(fake, quick=True)
+    assert not result.passed and "preference/mmd" in result.error
