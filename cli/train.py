@@ -12,8 +12,9 @@ local directory) against a sequence-classifier preference model on a list of pro
 continues the run in DIR from its latest checkpoint, to the same result as an
 uninterrupted run. ``--max-queries N`` stops before the step that would take the preference
 queries past N (a budget that does not depend on the machine's speed); the batch grows by
-``--batch-growth`` per step (default 1.25 for enumerable policies, 1 for LMs). With ``--json`` the last line on stdout is one JSON object: kl (null
-without an exact π*), queries, steps, seconds, loss, kl_to_reference, win_rate.
+``--batch-growth`` per step (default 1.25 for enumerable policies, 1 for LMs). With
+``--json`` the last line on stdout is one JSON object: kl (null without an exact π*),
+queries, steps, seconds, loss, kl_to_reference, win_rate.
 
 Exit status: 0 on success, 1 if training stopped on a non-finite loss (the last good
 checkpoint is kept) or a checkpoint to resume from cannot be trusted (a changed file, a

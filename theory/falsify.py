@@ -12,10 +12,11 @@ algorithm and checked by ``check`` (``theory/verdicts.py``): its ``worst_ratio``
    hypothesis shrinks it to a small instance (small n, θ → 0: ties, uniform μ and π₀);
 2. CMA-ES on the smooth parametrisation θ (``instance_spaces``) from the best instances
    seen, with restarts, over the space's longest horizon (the ratios of a shorter run are
-   a prefix of a longer run's, and shrinking truncates afterwards). CMA-ES rather than scipy's local optimisers: the objective (a max
-   over iterations of ratios) is non-smooth and flat in many directions, has no gradient
-   here, and is evaluated in batches; CMA-ES is invariant to the scales of the very
-   different coordinates (logits, log β) and needs no line search.
+   a prefix of a longer run's, and shrinking truncates afterwards). CMA-ES rather than
+   scipy's local optimisers: the objective (a max over iterations of ratios) is non-smooth
+   and flat in many directions, has no gradient here, and is evaluated in batches; CMA-ES
+   is invariant to the scales of the very different coordinates (logits, log β) and needs
+   no line search.
 
 A float64 violation counts only if it survives the 50-digit re-run (``theory/certify.py``);
 otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"). A
@@ -41,9 +42,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from nashlab.theory.counterexample import Counterexample
-from nashlab.theory.instance_spaces import PreferenceSpace, Spec, space_for
+from nashlab.theory.instance_check import run_and_check
+from nashlab.theory.instance_spaces import PreferenceSpace, space_for
 from nashlab.theory.registry import Theorem, get
-from nashlab.theory.verdicts import Claim, check
+from nashlab.theory.shrink import shrink
+from nashlab.theory.verdicts import Claim
 
 #: θ coordinates lie in [−THETA, THETA] (the maps saturate beyond); hypothesis draws each
 #: from [−4, 4] (the maps' responsive range) or from the whole interval, half and half
@@ -177,28 +180,6 @@ class _Search:
         return ratio, (instance, trajectory, verdict, high)
 
 
-def run_and_check(theorem, instance):
-    """(trajectory, verdict) of ``instance`` through ``nashlab.run`` and ``check``; (None,
-    None) when the run refuses the instance (e.g. an equilibrium that cannot be certified)."""
-    from nashlab.solvers.front import run
-
-    try:
-        trajectory = run(instance.game, instance.method, track=_track(theorem.metric),
-                         **instance.run_options())
-    except (ValueError, RuntimeError, FloatingPointError):
-        return None, None
-    trajectory.params["init"] = instance.init_label
-    return trajectory, check(trajectory, theorem)
-
-
-#: metrics a method records without being asked to track them (nashlab.solvers.nlhf)
-_ALWAYS_RECORDED = ("average_exploitability", "queries", "eta")
-
-
-def _track(metric):
-    return ("unregularized_exploitability",) if metric in _ALWAYS_RECORDED else (metric,)
-
-
 def describe(instance) -> dict:
     return {"n": instance.game.n, "beta": instance.game.beta, "eta": instance.eta,
             "iterations": instance.iterations, "schedule": instance.schedule,
@@ -326,8 +307,6 @@ def _search(theorem, space, budget_seconds, seed, max_evaluations, progress):
         found = _local(search, seed)
     counterexample = None
     if found is not None:
-        from nashlab.theory.shrink import shrink
-
         instance, trajectory, verdict, high = found
         counterexample = shrink(theorem, search, instance)
     search.cache.clear()  # holds trajectories; the result travels (dask) without them

@@ -51,14 +51,14 @@ def _oracle(P, p):
     return [mpmath.fsum(Pi[j] * p[j] for j in range(len(p))) for Pi in P]
 
 
-def _prox(l, g, lmu, eta, beta):
+def _prox(logits, g, lmu, eta, beta):
     return _normalize([(a + eta * beta * m + eta * b) / (1 + eta * beta)
-                       for a, b, m in zip(l, g, lmu)])
+                       for a, b, m in zip(logits, g, lmu, strict=True)])
 
 
-def _md(l, g, lmu, eta, beta):
+def _md(logits, g, lmu, eta, beta):
     return _normalize([(1 - eta * beta) * a + eta * beta * m + eta * b
-                       for a, b, m in zip(l, g, lmu)])
+                       for a, b, m in zip(logits, g, lmu, strict=True)])
 
 
 def equilibrium(P, lmu, beta, start=None, tol=None):
@@ -99,26 +99,26 @@ def equilibrium(P, lmu, beta, start=None, tol=None):
 
 
 def _kl(a_logits, b_logits):
-    return mpmath.fsum(mpmath.exp(a) * (a - b) for a, b in zip(a_logits, b_logits))
+    return mpmath.fsum(mpmath.exp(a) * (a - b) for a, b in zip(a_logits, b_logits, strict=True))
 
 
 def _unregularized(P, p):
     return max(_oracle(P, p)) - mpmath.mpf(1) / 2
 
 
-def _metric(name, P, lmu, beta, l, star, average):
+def _metric(name, P, lmu, beta, logits, star, average):
     if name == "kl":
-        return _kl(star, l)
+        return _kl(star, logits)
     if name == "span":
-        d = [a - b for a, b in zip(l, star)]
+        d = [a - b for a, b in zip(logits, star, strict=True)]
         return max(d) - min(d)
     if name in ("exploitability", "duality_gap"):
-        p = _softmax(l)
-        br = _normalize([m + g / beta for m, g in zip(lmu, _oracle(P, p))])
-        value = beta * _kl(l, br)
+        p = _softmax(logits)
+        br = _normalize([m + g / beta for m, g in zip(lmu, _oracle(P, p), strict=True)])
+        value = beta * _kl(logits, br)
         return 2 * value if name == "duality_gap" else value
     if name == "unregularized_exploitability":
-        return _unregularized(P, _softmax(l))
+        return _unregularized(P, _softmax(logits))
     if name == "average_exploitability":
         return _unregularized(P, average)
     raise ValueError(f"metric must be one of {METRICS}, got {name!r}")
@@ -147,37 +147,37 @@ def run(method, P, reference, init, beta, eta, iterations, metric, schedule=None
         Pm = [_mpf_vector(row) for row in P]
         lmu = _normalize([mpmath.log(v) for v in _mpf_vector(reference)])
         b = mpmath.mpf(float(beta))
-        l = lmu if init is None else _normalize([mpmath.log(v) for v in _mpf_vector(init)])
+        logits = lmu if init is None else _normalize([mpmath.log(v) for v in _mpf_vector(init)])
         needs_star = metric in ("kl", "span")
         star = (equilibrium(Pm, lmu, b, None if star_guess is None else _mpf_vector(star_guess))
                 if needs_star else None)
         etas = steps(None if eta is None else mpmath.mpf(float(eta)), b, iterations, schedule)
         total = [mpmath.mpf(0)] * n
-        played = _softmax(l)          # π̄_t of omwu (π̄_0 = π_0)
+        played = _softmax(logits)          # π̄_t of omwu (π̄_0 = π_0)
         average = played
-        values = [_metric(metric, Pm, lmu, b, l, star, average)]
+        values = [_metric(metric, Pm, lmu, b, logits, star, average)]
         for t, e in enumerate(etas):
-            p = _softmax(l)
+            p = _softmax(logits)
             if method == "nash-mp":
-                half = _prox(l, _oracle(Pm, p), lmu, e, b)
-                l = _prox(l, _oracle(Pm, _softmax(half)), lmu, e, b)
+                half = _prox(logits, _oracle(Pm, p), lmu, e, b)
+                logits = _prox(logits, _oracle(Pm, _softmax(half)), lmu, e, b)
             elif method == "egpo":
-                half = _md(l, _oracle(Pm, p), lmu, e, b)
-                l = _md(l, _oracle(Pm, _softmax(half)), lmu, e, b)
+                half = _md(logits, _oracle(Pm, p), lmu, e, b)
+                logits = _md(logits, _oracle(Pm, _softmax(half)), lmu, e, b)
             elif method == "nash-md":
-                mix = _normalize([(1 - e * b) * a + e * b * m for a, m in zip(l, lmu)])
+                mix = _normalize([(1 - e * b) * a + e * b * m for a, m in zip(logits, lmu, strict=True)])
                 g = _oracle(Pm, _softmax(mix))
-                l = _normalize([a + e * v for a, v in zip(mix, g)])
+                logits = _normalize([a + e * v for a, v in zip(mix, g, strict=True)])
             elif method == "omd":
-                l = _md(l, _oracle(Pm, p), lmu, e, b)
+                logits = _md(logits, _oracle(Pm, p), lmu, e, b)
             elif method == "mmd":
-                l = _prox(l, _oracle(Pm, p), lmu, e, b)
+                logits = _prox(logits, _oracle(Pm, p), lmu, e, b)
             elif method == "omwu":
-                played = _softmax(_md(l, _oracle(Pm, played), lmu, e, b))
-                l = _md(l, _oracle(Pm, played), lmu, e, b)
+                played = _softmax(_md(logits, _oracle(Pm, played), lmu, e, b))
+                logits = _md(logits, _oracle(Pm, played), lmu, e, b)
             else:  # hedge / sppo
-                total = [s + q for s, q in zip(total, p)]
-                l = _normalize([a + e * v for a, v in zip(l, _oracle(Pm, p))])
+                total = [s + q for s, q in zip(total, p, strict=True)]
+                logits = _normalize([a + e * v for a, v in zip(logits, _oracle(Pm, p), strict=True)])
                 average = [s / (t + 1) for s in total]
-            values.append(_metric(metric, Pm, lmu, b, l, star, average))
+            values.append(_metric(metric, Pm, lmu, b, logits, star, average))
         return [+v for v in values]

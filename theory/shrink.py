@@ -19,6 +19,7 @@ from sympy.printing.pycode import MpmathPrinter
 from nashlab.games.preference import PreferenceGame
 from nashlab.theory.certify import certify
 from nashlab.theory.counterexample import Counterexample
+from nashlab.theory.instance_check import run_and_check
 from nashlab.theory.instance_spaces import prospective_params
 from nashlab.theory.verdicts import UNKNOWN_CONSTANTS, _symbol_values, evaluate
 
@@ -27,8 +28,6 @@ SHRINK_SECONDS = 20.0
 
 
 def _confirm(theorem, search, instance):
-    from nashlab.theory.falsify import run_and_check
-
     if not search.admissible(prospective_params(instance)):
         return None
     trajectory, verdict = run_and_check(theorem, instance)

@@ -1,6 +1,7 @@
 """nashlab.theory.falsify: rediscovers known-false statements (confirmed at 50 digits), no
-false alarm on a true theorem, and its certificates round-trip and reproduce without nashlab. Searches stop on ``max_evaluations`` (deterministic for the seed;
-the clock budget is generous so that it never decides)."""
+false alarm on a true theorem, and its certificates round-trip and reproduce without
+nashlab. Searches stop on ``max_evaluations`` (deterministic for the seed; the clock
+budget is generous so that it never decides)."""
 
 import subprocess
 import sys
@@ -12,9 +13,10 @@ import sympy
 
 from nashlab.games import PreferenceGame, generators
 from nashlab.solvers.front import run
-from nashlab.theory import Assumption, Source, Theorem, get, highprec
+from nashlab.theory import Assumption, Source, Theorem, highprec
 from nashlab.theory.counterexample import Counterexample
-from nashlab.theory.falsify import falsify, run_and_check
+from nashlab.theory.falsify import falsify
+from nashlab.theory.instance_check import run_and_check
 from nashlab.theory.instance_spaces import Instance, PreferenceSpace
 from nashlab.theory.registry import SYMBOLS
 from nashlab.theory.verdicts import Claim
