@@ -35,7 +35,7 @@ too_strong = Theorem(
     id="my/nash-mp-cubed-rate", algorithm="nash-mp", metric="kl",
     statement="KL(π*‖π_k) ≤ KL₀·(1+ηβ)^(−3k)  (a made-up claim)",
     bound=err0 * (1 + eta * beta) ** (-3 * k),
-    source=Source("this example", "", "made up"), status="derived")
+    source=Source("this example", None, "made up"), status="derived")
 refuted = check(traj, too_strong)
 print(f"made-up claim passed: {refuted.passed}, first violation at k = {refuted.first_violation}")
 

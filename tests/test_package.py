@@ -21,7 +21,7 @@ def test_no_generic_top_level_modules():
 
 def test_theorems_available_without_explicit_import():
     code = ("from nashlab import games; from nashlab.solvers import run; from nashlab.theory import check; "
-            "t = run(games.rps(beta=0.5), 'nash-mp', eta=2.0, iterations=20); "
+            "t = run(games.rps(beta=0.5), 'nash-mp', eta=2.0, iterations=20, init=[0.7, 0.2, 0.1]); "
             "print(check(t, 'nash-mp/kl-contraction').passed)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
