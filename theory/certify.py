@@ -16,8 +16,7 @@ import numpy as np
 import sympy
 
 from nashlab.theory import highprec
-from nashlab.theory.verdicts import (ATOL, FLOAT_FLOOR, RTOL, UNKNOWN_CONSTANTS, _symbol_values,
-                                     evaluate)
+from nashlab.theory.verdicts import ATOL, FLOAT_FLOOR, RTOL, UNKNOWN_CONSTANTS, _symbol_values, evaluate
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
 pytest.importorskip("safetensors")
 
+from nashlab.cli.train import main  # noqa: E402
 from nashlab.scaling import SequenceGame, TrainConfig, Trainer, TrainingError  # noqa: E402
 from nashlab.scaling.checkpoint import (  # noqa: E402
     flatten_optimizer_state,
     latest_checkpoint,
     unflatten_optimizer_state,
 )
-from nashlab.cli.train import main  # noqa: E402
 from nashlab.scaling.oracles import CallableOracle, SequenceGameOracle  # noqa: E402
 from nashlab.scaling.policies import AutoregressivePolicy, CausalLMPolicy, TabularPolicy  # noqa: E402
 
