@@ -37,6 +37,7 @@ value is a ValueError/TypeError naming the key):
 Every cell is a dict of the spec's scalar values; :func:`cell_hash` is its content hash.
 """
 
+import functools
 import hashlib
 import json
 import math
@@ -123,6 +124,9 @@ def _pref_default(method, beta, n, iterations):
     if method == "nash-md":
         return None, "munos"                              # η_t = 2/(β(t+2))
     raise ValueError(f"eta = 'default': no theorem step for method {method!r}; give eta")
+
+
+_MATRIX_DEFAULT_METHODS = ("pu", "omwu", "mirror-prox", "mmd")
 
 
 def _matrix_default(method, tau, L):
@@ -328,6 +332,12 @@ def _resolve(cell, kind):
             raise ValueError(f"spec key 'tau' must be >= 0, got {full['tau']}")
         if entry.needs_regularization and full["tau"] <= 0:
             raise ValueError(f"spec key 'tau': method {entry.name!r} needs tau > 0")
+        if full["eta"] == "default" and entry.name not in _MATRIX_DEFAULT_METHODS:
+            raise ValueError(f"spec key 'eta': eta = 'default': no theorem step for method "
+                             f"{entry.name!r}; give eta")
+        # the default step needs the game's L = max|A|: the task computes it (None here)
+        full["step"] = None if full["eta"] == "default" else full["eta"]
+        full["schedule_used"] = None
     else:
         _resolve_mdp(full, entry)
     if full["eta"] != "default" and entry.step_form == "mirror-descent":
@@ -440,6 +450,33 @@ def _resolve_mdp(full, entry):
         raise ValueError(f"spec key 'eta': method {entry.name!r} takes no step")
     full["step"] = None if full["eta"] == "default" else full["eta"]
     full["schedule_used"] = None
+    try:
+        records = _mdp_metrics(entry.name, full["tau"] > 0, full["uncertainty"],
+                               full["step"] is not None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"spec key 'method': {entry.name!r} with tau = {full['tau']:g}, "
+                         f"uncertainty = {full['uncertainty']}: {exc}") from None
+    missing = [m for m in full["track"] if m not in records]
+    if missing:
+        raise ValueError(f"spec key 'track': method {entry.name!r} does not record {missing} "
+                         f"(tau = {full['tau']:g}, uncertainty = {full['uncertainty']}); it records: "
+                         f"{list(records)}")
+
+
+@functools.lru_cache(maxsize=64)
+def _mdp_metrics(method, regularized, uncertainty, has_step):
+    """The metrics an MDP method records with these options: read off a 0-iteration run on
+    a 2-state garnet (the method table does not list them; the run costs a 2-state solve)."""
+    import nashlab
+    from nashlab import games
+
+    options = {"eta": 1.0} if has_step else {}
+    if regularized:
+        options["regularizer"] = games.Entropy(0.1)
+    if uncertainty is not None:
+        options["uncertainty"] = uncertainty
+    return tuple(nashlab.run(games.garnet(2, 2, 1, 0, gamma=0.5), method, iterations=0,
+                             **options).metrics)
 
 
 def cell_hash(cell: dict) -> str:

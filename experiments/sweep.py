@@ -21,7 +21,9 @@ or on an interruption:
   from which the target stays ≤ ε to the end; NaN if it never does), ``final`` (its last
   value) and ``rate`` / ``rate_per_query`` (exp of the least-squares slope of log target
   against iterations / queries over the points with 1e-12 < target, from iteration 1;
-  NaN with fewer than 2 such points);
+  NaN with fewer than 2 such points) and ``local_rate`` (the exact asymptotic factor per
+  iteration of the target, ρ^order from ``nashlab.theory.local_rate``, computed by the
+  task; NaN where there is none: ``cell_local_rate``);
 * ``OUT/spec.toml``: the spec.
 
 Every task runs with one BLAS/OpenMP thread (``threadpoolctl``): the sweep parallelises
@@ -45,6 +47,8 @@ from nashlab.experiments.spec import EPSILONS, PREFERENCE_METRICS, Spec, cell_ha
 #: columns of every cell table besides the spec keys and the metrics
 CELL_COLUMNS = ("cell", "iteration", "queries")
 _QUERIES_PER_STEP = {"single": 1, "extragradient": 2, "optimistic": 1, "mixture": 1}
+#: the largest tangent dimension for which a cell computes its exact local rate
+LOCAL_RATE_MAX_DIM = 1024
 
 
 # ---- one cell ---------------------------------------------------------------------------
@@ -126,8 +130,10 @@ def run_cell(cell) -> dict:
                 options["regularizer"] = nashlab.games.Entropy(cell["tau"])
             if cell["uncertainty"] is not None:
                 options["uncertainty"] = cell["uncertainty"]
+        seed = None if kind == "mdp" else cell["seed"]  # an MDP run is deterministic (the seed drew it)
         traj = nashlab.run(problem, cell["method"], eta=eta, iterations=cell["iterations"],
-                           seed=cell["seed"], track=track, backend=cell["backend"], **options)
+                           seed=seed, track=track, backend=cell["backend"], **options)
+        local = cell_local_rate(cell, problem, eta)
     T = cell["iterations"]
     shape = (T + 1, -1) if getattr(problem, "batch_shape", ()) else (T + 1,)  # batched: (T+1, G)
     out = {"iteration": np.arange(T + 1, dtype=np.int64)}
@@ -142,7 +148,65 @@ def run_cell(cell) -> dict:
     for m in track:
         out[m] = np.asarray(traj.metrics[m], dtype=np.float64).reshape(shape)
     out["eta"] = math.nan if eta is None else float(eta)
+    out["local_rate"] = local
     return out
+
+
+def _local_rate_dimension(problem):
+    """The dimension of the tangent space local_rate's Jacobian lives on (per game)."""
+    from nashlab.games import MDP, MatrixGame
+
+    if isinstance(problem, MDP):
+        return problem.n_states * problem.n_actions
+    if isinstance(problem, MatrixGame):  # one block per player
+        return sum(problem.A.shape) - 2
+    return problem.n - 1
+
+
+def cell_local_rate(cell, problem, eta):
+    """The exact local rate of the cell's target metric per iteration, ρ^order
+    (``nashlab.theory.local_rate``: ρ the spectral radius of the one-step Jacobian at the
+    fixed point, order 2 for KL / exploitability / duality gap, 1 for span / value error):
+    the factor its ``rate`` column should approach. A float, an array over the games of a
+    batched cell, or NaN where there is none: no constant step (a schedule), a sampled
+    oracle (a stochastic map), the mixture composition (Nash-MD's metrics are measured
+    against π*_β, not its fixed point), a robust MDP, a metric without an order, a method
+    without a local rate (``NO_LOCAL_RATE``, the policy-gradient steps), a fixed point on
+    the boundary of the simplex, or a tangent space above ``LOCAL_RATE_MAX_DIM`` (dense
+    eigenvalues cost O(d³))."""
+    from nashlab.games import Entropy
+    from nashlab.solvers.methods import get_method
+    from nashlab.theory.local_rate import METRIC_ORDER, POLICY_METHODS, POLICY_METRIC_ORDER, local_rate
+
+    kind, method, target = kind_of(cell["family"]), cell["method"], cell["target"]
+    batch = getattr(problem, "batch_shape", ())
+    nan = np.full(batch, math.nan) if batch else math.nan
+    options = {}
+    if kind == "preference":
+        entry = get_method("preference", method)
+        if cell["schedule_used"] is not None or cell["oracle"] != "exact" or \
+                entry.composition == "mixture":
+            return nan
+    elif kind == "mdp":
+        if cell["uncertainty"] is not None:
+            return nan
+        if cell["tau"] > 0:
+            options["regularizer"] = Entropy(cell["tau"])
+        if method not in POLICY_METHODS:
+            eta = None
+    orders = POLICY_METRIC_ORDER if kind == "mdp" and method in POLICY_METHODS else METRIC_ORDER
+    if target not in orders:
+        return nan
+    games = [problem[i] for i in np.ndindex(batch)] if batch else [problem]
+    if _local_rate_dimension(games[0]) > LOCAL_RATE_MAX_DIM:
+        return nan
+    values = []
+    for game in games:
+        try:
+            values.append(local_rate(game, method, eta=eta, **options).factor(target))
+        except (ValueError, TypeError, RuntimeError):
+            values.append(math.nan)
+    return np.asarray(values, dtype=np.float64).reshape(batch) if batch else values[0]
 
 
 def _cell_frame(spec: Spec, cell, result):
@@ -160,6 +224,7 @@ def _cell_frame(spec: Spec, cell, result):
     if batch is not None:  # a batched cell: rows game-major, a "game" column
         data["game"] = np.repeat(np.arange(batch, dtype=np.int64), T1)
     data["eta"] = np.full(rows, result["eta"])
+    data["local_rate"] = np.repeat(np.broadcast_to(result["local_rate"], batch or 1), T1)
     data["iteration"] = np.tile(result["iteration"], batch or 1)
     data["queries"] = result["queries"].T.reshape(-1) if batch else result["queries"]
     for m in spec.track:
@@ -238,6 +303,8 @@ def build_tables(spec: Spec, frames):
             head = part.drop(columns=["iteration", "queries", *spec.track]).iloc[0].to_dict()
             rows.append({**head, **cell_summary(part, spec.target)})
     summary = pd.DataFrame(rows)
+    if "local_rate" in summary:  # last, beside the fitted rate it predicts
+        summary["local_rate"] = summary.pop("local_rate")
     results = pd.concat(frames, ignore_index=True)
     on = ["cell", "game"] if "game" in results and "game" not in spec.values else ["cell"]
     extra = summary.drop(columns=[c for c in summary.columns if c in results.columns and c not in on])

@@ -93,6 +93,46 @@ def test_other_families_have_their_own_axes():
                     "iterations": 5, "track": ["value_error"]})
 
 
+def test_mdp_track_is_checked_before_any_work():
+    base = {"family": "garnet", "n_states": 5, "tau": 0.1, "method": "pmd", "eta": 0.5,
+            "iterations": 5}
+    assert len(parse_spec({**base, "track": ["value_error", "lan_potential"]}).cells) == 1
+    with pytest.raises(ValueError, match="track.*log_policy_error"):
+        parse_spec({**base, "track": ["value_error", "log_policy_error"]})
+
+
+def test_matrix_mdp_and_robust_sweeps_run_with_their_local_rates(tmp_path, inproc_client):
+    matrix = sweep({"family": "random-matrix", "m": 3, "n": [2, 4], "tau": 0.1,
+                    "method": ["pu", "mmd"], "iterations": 40, "track": ["kl", "duality_gap"]},
+                   client=inproc_client, out=tmp_path / "matrix", progress=False)
+    assert len(matrix) == 4 * 41 and matrix["kl"].iloc[-1] < matrix["kl"].iloc[0]
+    mdp = sweep({"family": "garnet", "n_states": 6, "gamma": [0.5, 0.9], "tau": 0.1,
+                 "method": "vi", "iterations": 30, "track": ["value_error"]},
+                client=inproc_client, out=tmp_path / "mdp", progress=False)
+    _, summary, _ = load_results(tmp_path / "mdp")
+    np.testing.assert_allclose(summary["local_rate"], summary["gamma"], rtol=1e-12)  # ρ(VI) = γ
+    assert (mdp["queries"].iloc[:31] == np.arange(31)).all()
+    robust = sweep({"family": "garnet", "n_states": 4, "uncertainty": "l1:0.1", "method": "vi",
+                    "iterations": 10, "track": ["value_error"]},
+                   client=inproc_client, out=tmp_path / "robust", progress=False)
+    assert len(robust) == 11 and robust["local_rate"].isna().all()  # no local rate for robust
+
+
+def test_local_rate_column_is_the_exact_asymptotic_factor():
+    cells = parse_spec({"family": "random", "n": 5, "beta": [0.1, 0.5], "iterations": 60,
+                        "method": ["nash-mp", "omd", "nash-md", "hedge"], "track": ["kl"]}).cells
+    rates = {(c["beta"], c["method"]): run_cell(c) for c in cells}
+    for beta in (0.1, 0.5):
+        for method in ("nash-mp", "omd"):  # the run's last ratios approach the local factor
+            kl, local = rates[beta, method]["kl"], rates[beta, method]["local_rate"]
+            k = np.flatnonzero(kl > 1e-25)[-1]
+            assert kl[k] / kl[k - 1] == pytest.approx(local, rel=2e-2), (beta, method)
+        # Nash-MP at η = 2 contracts KL by (1+2β)^-1 per query (2 per step): ρ² ≤ (1+2β)^-2
+        assert 0 < rates[beta, "nash-mp"]["local_rate"] <= (1 + 2 * beta) ** -2 * (1 + 1e-12)
+        assert np.isnan(rates[beta, "nash-md"]["local_rate"])  # a schedule: no constant map
+        assert np.isnan(rates[beta, "hedge"]["local_rate"])  # no local rate (NO_LOCAL_RATE)
+
+
 def test_run_cell_is_nashlab_run():
     import nashlab
     from nashlab import games
@@ -124,7 +164,8 @@ def test_sweep_writes_tables_and_a_rerun_recomputes_nothing(tmp_path, inproc_cli
     df = sweep(SMALL, client=inproc_client, out=tmp_path, progress=False)
     assert len(df) == 16 * 31
     assert {"cell", "n", "beta", "method", "seed", "eta", "iteration", "queries", "kl", "duality_gap",
-            "queries_to_1e-06", "rate"} <= set(df.columns)
+            "queries_to_1e-02", "queries_to_1e-04", "queries_to_1e-06", "rate",
+            "local_rate"} <= set(df.columns)
     results, summary, spec = load_results(tmp_path)
     pd.testing.assert_frame_equal(results, df)
     assert len(summary) == 16 and list(summary["cell"]) == [cell_hash(c) for c in spec.cells]
