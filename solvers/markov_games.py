@@ -9,7 +9,9 @@ policy updates with a slow value update (theory notes dp_robust.md §4).
   equilibrium of Q_{v_k} for the minimiser, v_{k+1} = the maximiser's exact best-response
   value against ν_{k+1} (an MDP solve) — converges monotonically from above at least as fast
   as Shapley VI; certified by the Shapley residual ‖T v − v‖∞ and by the NashConv of the
-  stage policies (two exact best-response MDP solves).
+  stage policies (two exact best-response MDP solves), both relative to the value scale
+  max((‖r‖∞ + τ)/(1 − γ), ‖v‖∞) as for MDPs (``nashlab.solvers.mdp_results``): scaling
+  (r, τ) by c > 0 scales v, the residual and the gap by c and keeps the verdict.
 * ``run_markov_game(game, method, ...)``: "shapley" (v ← val_τ(Q_v(s)), a γ-contraction),
   and the single-loop per-state methods "pu", "omwu", "mmd" with the slow value update
   V ← (1 − α)V + α·(regularized stage value) of Cen, Chi, Du, Xiao (arXiv 2210.01050),
@@ -47,8 +49,17 @@ from nashlab.solvers.methods import check_options, get_method, methods
 from nashlab.solvers.prox import step_coefficients
 from nashlab.solvers.results import Solution, Trajectory
 
-#: Certificate threshold for the Shapley residual and the exploitability.
+#: Certificate threshold for the Shapley residual and NashConv, relative to ``value_scale``.
 CERTIFY_TOL = 1e-10
+
+
+def value_scale(game, tau, values=None) -> float:
+    """max((‖r‖∞ + τ)/(1 − γ), ‖values‖∞): the scale of the certificate (no absolute floor,
+    so that r ×1e-11 does not certify every policy and r ×1e8 does certify exact ones)."""
+    scale = (float(np.max(np.abs(game.r))) + tau) / (1.0 - game.gamma)
+    if values is not None and np.size(values):
+        scale = max(scale, float(np.max(np.abs(values))))
+    return scale
 
 
 # -- stage games --------------------------------------------------------------------------
@@ -75,7 +86,7 @@ def _support_polish(M, x, y, tol=1e-9):
     xs[rows], ys[cols] = sol_x[:k], sol_y[:k]
     if xs.min() < 0 or ys.min() < 0:
         return None
-    if np.max(M @ ys) - np.min(xs @ M) > 1e-13 * max(1.0, np.max(np.abs(M))):
+    if np.max(M @ ys) - np.min(xs @ M) > 1e-13 * np.max(np.abs(M)):  # relative: no floor
         return None
     return xs, ys
 
@@ -228,7 +239,8 @@ def solve_markov_game(game, *, tau=0.0, max_iterations=200, backend="auto") -> S
     """Certified (regularized) equilibrium by Hoffman–Karp iteration (module docstring).
 
     ``gap`` is NashConv (``markov_nash_conv``), ``residual`` the Shapley residual
-    ‖val_τ(Q_v) − v‖∞; certified when both are ≤ ``CERTIFY_TOL``. ``policy`` is (S, A + B),
+    ‖val_τ(Q_v) − v‖∞; certified when both are ≤ ``CERTIFY_TOL``·``value_scale`` (the
+    absolute tolerance is ``params["residual_tol"]``). ``policy`` is (S, A + B),
     μ then ν (``split()``); ``values`` is v*_τ. ``backend``: "auto" or "numpy" (stage games
     and MDP solves run on NumPy/LAPACK)."""
     tau = _check_game(game, tau)
@@ -237,7 +249,7 @@ def solve_markov_game(game, *, tau=0.0, max_iterations=200, backend="auto") -> S
     reg = _regularizer(tau)
     v = np.zeros(game.n_states)
     change, iterations, stalls = math.inf, 0, 0
-    while (change > 1e-14 * max(1.0, np.max(np.abs(v))) and stalls < 3
+    while (change > 1e-14 * value_scale(game, tau, v) and stalls < 3
            and iterations < max_iterations):
         iterations += 1
         _, mu, nu, _ = _stage(game, v, tau)
@@ -248,9 +260,10 @@ def solve_markov_game(game, *, tau=0.0, max_iterations=200, backend="auto") -> S
     stage_values, mu, nu, _ = _stage(game, v, tau)
     residual = float(np.max(np.abs(stage_values - v)))
     gap = _nash_conv(game, mu, nu, tau)
+    tol = CERTIFY_TOL * value_scale(game, tau, v)
     params = _params(game, "hoffman-karp", backend, tau, iterations=iterations,
-                     max_iterations=max_iterations)
-    certified = residual <= CERTIFY_TOL and gap <= CERTIFY_TOL
+                     max_iterations=max_iterations, residual_tol=tol)
+    certified = residual <= tol and gap <= tol
     return Solution(np.concatenate([mu, nu], axis=1), bool(certified), residual, gap,
                     "certified" if certified else "not certified", params, values=v)
 

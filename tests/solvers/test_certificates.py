@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from nashlab import games
-from nashlab.solvers import ExactOracle, SampledOracle, equilibrium, fixed_point_residual, qre
+from nashlab.solvers import (
+    ExactOracle,
+    SampledOracle,
+    equilibrium,
+    fixed_point_residual,
+    qre,
+    solve_markov_game,
+)
 
 RPS_WINNER = np.array([1.0, 3.0, 3.0]) / 7  # the von Neumann winner of perturbed RPS
 PAYOFF = games.perturbed_rps(beta=0.0).A
@@ -109,3 +116,31 @@ def test_random_markov_game_refuses_what_it_would_coerce(kwargs, error, match):
     """branching=1.7 used to become 1 silently; seed=True was a seed."""
     with pytest.raises(error, match=match):
         games.random_markov_game(3, 2, 2, **kwargs)
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.3])
+@pytest.mark.parametrize("scale", [1e-300, 1e-11, 1e4, 1e8])
+def test_markov_game_certificate_is_scale_invariant(scale, tau):
+    """(r, τ) → (c·r, c·τ) scales v*, the Shapley residual and NashConv by c: the verdict and
+    the equilibrium do not change. With the absolute 1e-10, r ×1e-11 certified a one-step
+    Hoffman–Karp policy 0.04 off the equilibrium and r ×1e8 left the exact one uncertified."""
+    base = games.random_markov_game(4, 3, 3, gamma=0.9, seed=0)
+    ref = solve_markov_game(base, tau=tau)
+    scaled = games.ZeroSumMarkovGame(base.P, scale * base.r, base.gamma)
+    sol = solve_markov_game(scaled, tau=scale * tau)
+    assert ref.certified and sol.certified, sol.message
+    np.testing.assert_allclose(sol.policy, ref.policy, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(sol.values / scale, ref.values, rtol=1e-9)
+    assert sol.params["residual_tol"] == pytest.approx(scale * ref.params["residual_tol"], rel=1e-9)
+    early = solve_markov_game(scaled, tau=scale * tau, max_iterations=1)
+    assert not early.certified and early.residual > early.params["residual_tol"]
+
+
+def test_one_state_markov_game_with_tiny_payoffs_is_the_rps_winner():
+    """The issue's call: r = 1e-11·A of perturbed RPS, one state."""
+    game = games.ZeroSumMarkovGame(np.ones((1, 3, 3, 1)), 1e-11 * PAYOFF[None], 0.9)
+    sol = solve_markov_game(game)
+    assert sol.certified
+    x, y = sol.split()
+    np.testing.assert_allclose(x[0], RPS_WINNER, rtol=1e-9)
+    np.testing.assert_allclose(y[0], RPS_WINNER, rtol=1e-9)
