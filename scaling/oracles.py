@@ -38,6 +38,35 @@ def take(x, index):
     return x[index]
 
 
+def real_float64(x, name) -> torch.Tensor:
+    """``x`` (a tensor or array-like of real numbers; bool counts as 0/1) as a float64 CPU
+    tensor. Complex, string or object data is a TypeError naming ``name``: casting would drop
+    the imaginary part or parse text silently."""
+    if torch.is_tensor(x):
+        if x.is_complex():
+            raise TypeError(f"{name} must be real numbers, got a {x.dtype} tensor")
+        return x.detach().to("cpu", torch.float64)
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    return torch.as_tensor(arr.astype(np.float64))
+
+
+def check_indices(x, name, high) -> torch.Tensor:
+    """``x`` as an int64 tensor of indices in [0, ``high``): a float, bool or complex index is
+    a TypeError, one outside the range a ValueError (−1 would wrap to the last entry)."""
+    idx = x if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
+    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+        raise TypeError(f"{name} must be integer indices, got {idx.dtype}")
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= high):
+        raise ValueError(f"{name} must lie in [0, {high}), got entries in "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    return idx.long()
+
+
 class PreferenceOracle:
     """Base class: subclasses implement ``_prefer(contexts, a, b) -> array-like (B,)``."""
 
@@ -62,10 +91,8 @@ class PreferenceOracle:
 
     def _checked(self, contexts, a, b):
         B = batch_length(a)
-        out = self._prefer(contexts, a, b)
-        out = out.detach().to("cpu", torch.float64) if torch.is_tensor(out) else \
-            torch.as_tensor(np.asarray(out, dtype=np.float64))
         name = type(self).__name__
+        out = real_float64(self._prefer(contexts, a, b), f"{name}'s answer")
         if out.shape != (B,):
             raise ValueError(f"{name} must return one probability per pair, shape ({B},); "
                              f"got shape {tuple(out.shape)}")
@@ -92,7 +119,8 @@ class MatrixOracle(PreferenceOracle):
         self.P = torch.from_numpy(np.array(game.P))
 
     def index(self, responses):
-        return responses
+        """The rows of P: integer indices in [0, n)."""
+        return check_indices(responses, "responses", self.P.shape[0])
 
     def _prefer(self, contexts, a, b):
         return self.P[self.index(a), self.index(b)]
@@ -116,7 +144,8 @@ class SequenceGameOracle(MatrixOracle):
         if responses.ndim != 2 or responses.shape[1] != self.sequence_game.length:
             raise ValueError(f"responses must be token sequences of shape (B, "
                              f"{self.sequence_game.length}), got {tuple(responses.shape)}")
-        return responses @ self._powers
+        tokens = check_indices(responses, "responses' tokens", self.sequence_game.vocab)
+        return tokens @ self._powers
 
 
 class CallableOracle(PreferenceOracle):
@@ -157,8 +186,8 @@ class BradleyTerryOracle(PreferenceOracle):
         return cls(reward, batch_size=batch_size)
 
     def _prefer(self, contexts, a, b):
-        r_a = torch.as_tensor(self.reward(contexts, a), dtype=torch.float64)
-        r_b = torch.as_tensor(self.reward(contexts, b), dtype=torch.float64)
+        r_a = real_float64(self.reward(contexts, a), "reward")
+        r_b = real_float64(self.reward(contexts, b), "reward")
         return torch.sigmoid(r_a - r_b)
 
 
