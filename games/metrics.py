@@ -80,12 +80,16 @@ def span_distance(p, q) -> np.ndarray:
 
 def win_probabilities(game, opponent) -> np.ndarray:
     """(Pπ')_y = P(y ≻ π') for every response y; computed as ½ + Aπ' (exact for Σπ' = 1)."""
+    if not isinstance(game, PreferenceGame):
+        raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
     opponent = check_distribution(opponent, "opponent", game.n)
     return 0.5 + matvec(game.A, opponent)
 
 
 def win_rate(game, policy, opponent) -> np.ndarray:
     """P(π ≻ π') = πᵀPπ'."""
+    if not isinstance(game, PreferenceGame):
+        raise TypeError(f"game must be a PreferenceGame, got {type(game).__name__}")
     policy = check_distribution(policy, "policy", game.n)
     return np.sum(policy * win_probabilities(game, opponent), axis=-1)
 

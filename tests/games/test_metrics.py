@@ -97,3 +97,18 @@ def test_batch_axis_matches_loop():
     assert batched.shape == (4,)
     for b in range(4):
         assert batched[b] == pytest.approx(metrics.exploitability(g[b], pi[b]), rel=1e-14)
+
+
+@pytest.mark.parametrize("name", ["exploitability", "nash_conv", "duality_gap", "best_response",
+                                  "best_response_logits", "unregularized_exploitability",
+                                  "win_probabilities", "win_rate"])
+@pytest.mark.parametrize("not_a_game", [3, "rps", np.eye(3), None])
+def test_metrics_refuse_what_is_not_a_game(name, not_a_game):
+    """A TypeError that names the game argument (win_rate and win_probabilities raised an
+    AttributeError: 'int' object has no attribute 'n')."""
+    f = getattr(metrics, name)
+    pi = np.full(3, 1 / 3)
+    args = (pi, pi) if name == "win_rate" else (pi,)
+    with pytest.raises(TypeError, match="game must be a PreferenceGame|needs a game"):
+        f(not_a_game, *args)
+    assert np.isfinite(f(games.rps(beta=0.1), *args)).all()
