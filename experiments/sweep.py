@@ -315,13 +315,16 @@ def build_tables(spec: Spec, frames):
 # ---- the sweep ---------------------------------------------------------------------------
 
 def default_client(n_workers=None):
-    """An embedded LocalCluster: one single-threaded worker process per core (at most 8)."""
+    """An embedded LocalCluster: one single-threaded worker process per core (at most 8),
+    logging errors only (the tasks a Ctrl-C cancels would each log a warning)."""
+    import logging
+
     from distributed import Client, LocalCluster
 
     n = n_workers or max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                                 else os.cpu_count() or 1))
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
+                           dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster)
 
 
