@@ -21,7 +21,9 @@ value is a ValueError/TypeError naming the key):
   "tournament", "cyclic", "rps", "perturbed-rps", "annotator-mixture"), the matrix-game
   generator "random-matrix" (axes ``m``, ``n``, ``tau``) or an MDP ("garnet": ``n_states``,
   ``n_actions``, ``branching``, ``gamma``, ``tau``; "riverswim": ``n_states``, ``gamma``,
-  ``tau``; with ``uncertainty`` such as "l1:0.1" a robust MDP); the keys of other families
+  ``tau``; with ``uncertainty`` such as "l1:0.1" a robust MDP, or ``uncertainty`` = a kind
+  ("l1", "kl", ...) and ``radius`` = its radius, so that the radius can be an axis); the keys
+  of other families
   are refused;
 * family "npz" replays games from a file: ``games`` (an NPZ with "P" (G, n, n) and
   "reference_logits" (G, n); its sha256 enters the cell hash) and ``game`` (indices; without
@@ -79,7 +81,8 @@ _KEYS = {
                    "mixture_weight": ("float", None), "games": ("str", None), "game": ("int", None)},
     "matrix": {**_COMMON, "m": ("int", None), "n": ("int", None), "tau": ("float", 0.1)},
     "mdp": {**_COMMON, "n_states": ("int", None), "n_actions": ("int", 2), "branching": ("int", 2),
-            "gamma": ("float", 0.9), "tau": ("float", 0.0), "uncertainty": ("str", None)},
+            "gamma": ("float", 0.9), "tau": ("float", 0.0), "uncertainty": ("str", None),
+            "radius": ("float", None)},
 }
 #: method options a spec may set, per kind (passed to nashlab.run as keywords when not None)
 METHOD_OPTIONS = {"preference": ("schedule", "refresh_every", "inner_steps", "mixture_weight"),
@@ -437,11 +440,19 @@ def _resolve_mdp(full, entry):
         raise ValueError(f"spec key 'tau' must be >= 0, got {full['tau']}")
     if entry.needs_regularization and full["tau"] <= 0:
         raise ValueError(f"spec key 'tau': method {entry.name!r} needs tau > 0")
+    full["uncertainty_set"] = full["uncertainty"]  # "kind:radius", as nashlab.run takes it
+    if full["radius"] is not None:
+        if full["uncertainty"] is None or ":" in full["uncertainty"]:
+            raise ValueError("spec key 'radius' needs uncertainty = a kind without its radius "
+                             f"(e.g. 'l1'), got uncertainty = {full['uncertainty']!r}")
+        if full["radius"] < 0:
+            raise ValueError(f"spec key 'radius' must be >= 0, got {full['radius']}")
+        full["uncertainty_set"] = f"{full['uncertainty']}:{full['radius']!r}"
     if full["uncertainty"] is not None:
         from nashlab.games import parse_uncertainty
 
         try:
-            parse_uncertainty(full["uncertainty"])
+            parse_uncertainty(full["uncertainty_set"])
         except (ValueError, TypeError) as exc:
             raise ValueError(f"spec key 'uncertainty': {exc}") from None
     if full["eta"] == "default" and entry.step_form is not None:
@@ -451,15 +462,15 @@ def _resolve_mdp(full, entry):
     full["step"] = None if full["eta"] == "default" else full["eta"]
     full["schedule_used"] = None
     try:
-        records = _mdp_metrics(entry.name, full["tau"] > 0, full["uncertainty"],
+        records = _mdp_metrics(entry.name, full["tau"] > 0, full["uncertainty_set"],
                                full["step"] is not None)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"spec key 'method': {entry.name!r} with tau = {full['tau']:g}, "
-                         f"uncertainty = {full['uncertainty']}: {exc}") from None
+                         f"uncertainty = {full['uncertainty_set']}: {exc}") from None
     missing = [m for m in full["track"] if m not in records]
     if missing:
         raise ValueError(f"spec key 'track': method {entry.name!r} does not record {missing} "
-                         f"(tau = {full['tau']:g}, uncertainty = {full['uncertainty']}); it records: "
+                         f"(tau = {full['tau']:g}, uncertainty = {full['uncertainty_set']}); it records: "
                          f"{list(records)}")
 
 

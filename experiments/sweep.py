@@ -128,8 +128,8 @@ def run_cell(cell) -> dict:
         else:
             if cell["tau"] > 0:
                 options["regularizer"] = nashlab.games.Entropy(cell["tau"])
-            if cell["uncertainty"] is not None:
-                options["uncertainty"] = cell["uncertainty"]
+            if cell["uncertainty_set"] is not None:
+                options["uncertainty"] = cell["uncertainty_set"]
         seed = None if kind == "mdp" else cell["seed"]  # an MDP run is deterministic (the seed drew it)
         traj = nashlab.run(problem, cell["method"], eta=eta, iterations=cell["iterations"],
                            seed=seed, track=track, backend=cell["backend"], **options)

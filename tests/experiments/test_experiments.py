@@ -116,6 +116,16 @@ def test_matrix_mdp_and_robust_sweeps_run_with_their_local_rates(tmp_path, inpro
                     "iterations": 10, "track": ["value_error"]},
                    client=inproc_client, out=tmp_path / "robust", progress=False)
     assert len(robust) == 11 and robust["local_rate"].isna().all()  # no local rate for robust
+    radii = sweep({"family": "garnet", "n_states": 4, "uncertainty": "l1", "radius": [0.0, 0.1, 0.3],
+                   "method": "vi", "iterations": 10, "track": ["value_error"]},
+                  client=inproc_client, out=tmp_path / "radii", progress=False)
+    pd.testing.assert_series_equal(radii[radii.radius == 0.1]["value_error"].reset_index(drop=True),
+                                   robust["value_error"], check_names=False)  # = "l1:0.1"
+    assert set(radii["radius"]) == {0.0, 0.1, 0.3} and set(radii["uncertainty"]) == {"l1"}
+    for bad in ({"radius": 0.1, "uncertainty": "l1:0.1"}, {"radius": 0.1}, {"radius": -1.0, "uncertainty": "l1"}):
+        with pytest.raises(ValueError, match="radius"):
+            parse_spec({"family": "garnet", "n_states": 4, "method": "vi", "iterations": 5,
+                        "track": ["value_error"], **bad})
 
 
 def test_local_rate_column_is_the_exact_asymptotic_factor():
