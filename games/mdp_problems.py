@@ -13,7 +13,7 @@ Every generator returns an ``MDP``; expected rewards are r(s, a) = Σ_s' P(s'|s,
 import numpy as np
 import scipy.sparse as sp
 
-from nashlab.games._validation import check_int, check_scalar
+from nashlab.games._validation import check_int, check_scalar, rng_from_seed
 from nashlab.games.mdp import MDP
 
 
@@ -73,7 +73,7 @@ def garnet(S, A, b, seed, gamma=0.9, sparse=False) -> MDP:
     b = check_int(b, "b", low=1)
     if b > S:
         raise ValueError(f"b (branching) must be ≤ S = {S}, got {b}")
-    rng = np.random.default_rng(seed)
+    rng = rng_from_seed(seed)
     rows, cols, vals = [], [], []
     for i in range(S * A):
         cuts = np.sort(rng.random(b - 1))

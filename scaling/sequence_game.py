@@ -26,7 +26,7 @@ represent exactly.
 import numpy as np
 
 from nashlab._xp import normalize_logits
-from nashlab.games._validation import check_int, check_scalar
+from nashlab.games._validation import check_int, check_scalar, rng_from_seed
 from nashlab.games.preference import PreferenceGame
 
 FAMILIES = ("bradley-terry", "cyclic", "annotators", "random")
@@ -68,7 +68,7 @@ class SequenceGame:
         self.reference_scale = check_scalar(reference_scale, "reference_scale", low=0.0)
         self.preference = preference
         self.seed = seed
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = rng_from_seed(seed)
         self.sequences = self._enumerate()
         self.P = self._preferences(rng)
         self.P.setflags(write=False)

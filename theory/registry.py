@@ -153,12 +153,26 @@ def register(theorem: Theorem) -> Theorem:
     return theorem
 
 
+class UnknownTheoremError(ValueError, KeyError):
+    """An id that names no registered theorem: a ValueError, as every bad argument value of
+    the public functions; also a KeyError for callers written against the earlier lookup
+    (the pattern of numpy's AxisError, a ValueError and an IndexError)."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's repr of it
+
+
 def get(theorem_id: str) -> Theorem:
+    """The registered theorem ``theorem_id``: a TypeError for an id that is not a str, an
+    ``UnknownTheoremError`` (ValueError) naming the known ids for an unknown one."""
+    if not isinstance(theorem_id, str):
+        raise TypeError(f"a theorem id must be a str such as 'nash-mp/kl-contraction', got "
+                        f"{type(theorem_id).__name__}")
     load_builtin_theorems()
     try:
         return _REGISTRY[theorem_id]
     except KeyError:
-        raise KeyError(f"unknown theorem {theorem_id!r}; known: {sorted(_REGISTRY)}") from None
+        raise UnknownTheoremError(f"unknown theorem {theorem_id!r}; known: "
+                                  f"{sorted(_REGISTRY)}") from None
 
 
 def all_theorems() -> list[Theorem]:

@@ -15,6 +15,7 @@ from nashlab.solvers import (
     qre,
     solve_markov_game,
 )
+from nashlab.solvers.markov_games import markov_exploitability
 
 RPS_WINNER = np.array([1.0, 3.0, 3.0]) / 7  # the von Neumann winner of perturbed RPS
 PAYOFF = games.perturbed_rps(beta=0.0).A
@@ -88,6 +89,12 @@ def test_oracles_refuse_what_is_not_a_policy():
             oracle(np.array([0.5, 0.5, 0j]))
 
 
+def _sequence_game(seed):
+    from nashlab.scaling.sequence_game import SequenceGame  # NumPy only
+
+    return SequenceGame(3, 2, "random", seed=seed)
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: fixed_point_residual(3, [0.0, 0.0]), TypeError, "game must be a PreferenceGame"),
     (lambda: fixed_point_residual(games.rps(beta=0.1), [0.0, 0.0]), ValueError, "length 3"),
@@ -100,6 +107,13 @@ def test_oracles_refuse_what_is_not_a_policy():
     (lambda: equilibrium(games.rps(), warm_start=-1), ValueError, "warm_start must be ≥ 0"),
     (lambda: equilibrium(games.rps(), max_newton=0.5), TypeError, "max_newton must be an integer"),
     (lambda: qre(games.random_matrix_game(2, 2), warm_start=1.5), TypeError, "warm_start must be an integer"),
+    # garnet and SequenceGame passed the seed to numpy: True was seed 1, −1 numpy's message
+    (lambda: games.garnet(4, 2, 2, seed=True), TypeError, "seed must be an integer"),
+    (lambda: games.garnet(4, 2, 2, seed=-1), ValueError, "seed must be ≥ 0"),
+    (lambda: _sequence_game(seed=True), TypeError, "seed must be an integer"),
+    (lambda: _sequence_game(seed=-1), ValueError, "seed must be ≥ 0"),
+    (lambda: markov_exploitability(games.rps(), np.ones((1, 6)) / 3), TypeError,
+     "game must be a ZeroSumMarkovGame"),
 ])
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):

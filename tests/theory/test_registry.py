@@ -24,3 +24,18 @@ def test_registered_with_source_status_and_suite(theorem_id):
         assert theorem.derivation
     if theorem.status == "slope-only":
         assert theorem.rate is not None
+
+
+def test_unknown_or_mistyped_theorem_id_is_a_value_or_type_error():
+    """An unknown id is a ValueError naming it (it was a bare KeyError, whose message
+    printed as a quoted repr); an id that is not a str a TypeError, not a lookup miss."""
+    from nashlab import run, theory
+    from nashlab.games import rps
+
+    trajectory = run(rps(beta=0.1), "nash-mp", eta=0.5, iterations=3)
+    with pytest.raises(ValueError, match="unknown theorem 'no/such'; known: ") as info:
+        theory.check(trajectory, "no/such")
+    assert isinstance(info.value, KeyError) and str(info.value).startswith("unknown theorem")
+    for bad in (3, 2.5, ["nash-mp/kl-contraction"]):
+        with pytest.raises(TypeError, match="a theorem id must be a str"):
+            theory.check(trajectory, bad)
