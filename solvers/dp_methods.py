@@ -27,8 +27,8 @@ evaluation"      exact v^π_Ω)
 "pmd"            log π⁺ = (log π + ητ log μ + η Q^π_Ω)/(1 + ητ)        lan_potential, value_error
                  (Lan 2102.00135, Thm 1; Ω = τ·KL(·‖μ) or τ·negentropy)
 "npg"            log π⁺ = log π + η_k Q^π, η_{k+1} = η_k·step_growth    suboptimality,
-                 (Agarwal et al. 1908.00261 Thm 16 with η_A = (1−γ)η;   xiao_potential
-                 Xiao 2201.07443 Thms 8, 10)
+                 (Agarwal et al. 1908.00261 Thm 16 with η_A = (1−γ)η;   xiao_potential,
+                 Xiao 2201.07443 Thms 8, 10)                           xiao_potential_unscaled
 ===============  ====================================================  ==========================
 
 (*: recorded when ``tol`` is given; gauss-seidel and policy-evaluation always record
@@ -350,7 +350,9 @@ def _run_npg(mdp, regularizer, iterations, solution, init=None, eta=None, step_g
     suboptimality[k] = δ_k = V*(ρ) − V^{π_k}(ρ);
     xiao_potential[k] = δ_k + D*_k/((1−γ)(ϑ_ρ − 1)η_k), D*_k = E_{s∼d_ρ(π*)} KL(π*_s‖π_k(s)),
     ϑ_ρ = ‖d_ρ(π*)/ρ‖∞/(1−γ), d_ρ a distribution (Thm 10; the factor 1/(1−γ) is re-derived
-    for this normalisation and step convention, see theory/dp_theorems.py)."""
+    for this normalisation and step convention, see theory/dp_theorems.py);
+    xiao_potential_unscaled[k] = δ_k + D*_k/((ϑ_ρ − 1)η_k), the same without the 1/(1−γ) (the
+    theory notes' earlier eq. (54), which is violated: the falsifier's regression)."""
     if regularizer is not None:
         raise ValueError("npg is the unregularized method; use npg-entropy or pmd "
                          "with a regularizer")
@@ -364,7 +366,7 @@ def _run_npg(mdp, regularizer, iterations, solution, init=None, eta=None, step_g
     v_star = rho @ solution.values
     logits = _initial_logits(mdp, init)
     d0 = float(d_star @ _kl_rows(solution.policy, logits))
-    subopt, potential, step = [], [], eta
+    subopt, potential, unscaled, step = [], [], [], eta
     for k in range(iterations + 1):
         v = mdp.evaluate(softmax(logits))
         delta = v_star - rho @ v
@@ -372,6 +374,8 @@ def _run_npg(mdp, regularizer, iterations, solution, init=None, eta=None, step_g
         subopt.append(delta)
         potential.append(delta + (d_star @ kl) / ((1 - gamma) * (vartheta - 1) * step)
                          if vartheta > 1 else np.nan)
+        unscaled.append(delta + (d_star @ kl) / ((vartheta - 1) * step) if vartheta > 1
+                        else np.nan)
         if k < iterations:
             logits = prox_step(logits, _payoff(mdp, mdp.q_values(v)), eta=step, beta=0.0,
                                log_reference=logits)
@@ -382,7 +386,8 @@ def _run_npg(mdp, regularizer, iterations, solution, init=None, eta=None, step_g
                                  "smaller step_growth")
     extra = {"eta": eta, "eta_A": (1 - gamma) * eta, "step_growth": growth,
              "vartheta": vartheta, "D0": d0}
-    return ({"suboptimality": np.array(subopt), "xiao_potential": np.array(potential)},
+    return ({"suboptimality": np.array(subopt), "xiao_potential": np.array(potential),
+             "xiao_potential_unscaled": np.array(unscaled)},
             softmax(logits), extra)
 
 
