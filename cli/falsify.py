@@ -61,13 +61,19 @@ def _record(result) -> dict:
     out = {"theorem": result.theorem_id, "searched": result.searched, "found": result.found,
            "worst_ratio": result.worst_ratio, "where": result.where,
            "evaluations": result.evaluations, "seconds": result.seconds,
-           "float_floor": len(result.float_floor), "note": result.note}
+           "float_floor": len(result.float_floor), "unconfirmed": len(result.unconfirmed),
+           "note": result.note}
     if result.found:
         c = result.counterexample
-        out["counterexample"] = {"n": c.problem.n, "params": c.params, "iteration": c.iteration,
+        out["counterexample"] = {"size": c.size, "params": c.params, "iteration": c.iteration,
                                  "ratio": c.ratio, "ratio_high_precision": c.ratio_high_precision,
-                                 "margin": c.margin, "P": c.problem.P.tolist(),
-                                 "reference": c.problem.reference.tolist()}
+                                 "margin": c.margin}
+        if c.is_mdp:
+            out["counterexample"].update(S=c.problem.n_states, A=c.problem.n_actions,
+                                         P=c.problem.dense_P().tolist(), r=c.problem.r.tolist())
+        else:
+            out["counterexample"].update(n=c.problem.n, P=c.problem.P.tolist(),
+                                         reference=c.problem.reference.tolist())
     return out
 
 
@@ -137,6 +143,9 @@ def _table(console, results):
             outcome = "not searched (no instance space)"
         elif r.found:
             outcome = "[bold red]COUNTEREXAMPLE[/bold red]"
+        elif r.unconfirmed:
+            outcome = (f"none; {len(r.unconfirmed)} float violation(s) UNCONFIRMED (no 50-digit "
+                       "implementation)")
         elif r.float_floor:
             outcome = f"none; {len(r.float_floor)} at the float floor"
         else:

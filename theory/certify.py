@@ -1,4 +1,5 @@
-"""Re-check a float64 violation of a bound at 50 digits (``nashlab.theory.highprec``).
+"""Re-check a float64 violation of a bound at 50 digits (``nashlab.theory.highprec`` for
+preference games, ``nashlab.theory.highprec_mdp`` for MDPs).
 
 The metric sequence is recomputed by the independent mpmath implementation; the theorem's
 own sympy bound is evaluated on it with ``sympy.lambdify(..., modules="mpmath")``, with the
@@ -15,7 +16,7 @@ import mpmath
 import numpy as np
 import sympy
 
-from nashlab.theory import highprec
+from nashlab.theory import highprec, highprec_mdp
 from nashlab.theory.verdicts import ATOL, FLOAT_FLOOR, RTOL, UNKNOWN_CONSTANTS, _symbol_values, evaluate
 
 
@@ -60,26 +61,51 @@ def last_violation(theorem, trajectory):
     return int(rows[-1]) if rows.size else None
 
 
-def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
-    """Recompute ``trajectory`` (the float run of ``instance``, an
-    ``instance_spaces.Instance``) at 50 digits, up to iteration ``last`` (default: all), and
-    re-check ``theorem``'s bound on it. The Newton solve for π* starts from the float
-    equilibrium of ``nashlab.solve`` (only a guess: the 50-digit residual certifies it)."""
+def can_certify(theorem, instance) -> bool:
+    """Whether a 50-digit implementation exists for ``instance``'s method and ``theorem``'s
+    metric (preference games: ``highprec``; MDPs: ``highprec_mdp``, unregularized)."""
+    if getattr(instance, "family", "preference") == "mdp":
+        return (instance.method in highprec_mdp.METHODS and instance.regularizer is None
+                and theorem.metric in highprec_mdp.METRICS[instance.method])
+    return instance.method in highprec.METHODS and theorem.metric in highprec.METRICS
+
+
+def _high_values(theorem, instance, iterations):
+    """(metric values, 50-digit constants overriding the float run's params, steps η_k or
+    None) of ``instance`` recomputed at 50 digits."""
+    if getattr(instance, "family", "preference") == "mdp":
+        mdp = instance.mdp
+        values, constants = highprec_mdp.run(
+            instance.method, mdp.dense_P(), mdp.r, mdp.gamma, instance.init, instance.eta,
+            iterations, theorem.metric, growth=instance.options.get("step_growth", 1.0))
+        return values, constants, None
     from nashlab.solvers.front import solve
 
     game = instance.game
-    iterations = instance.iterations if last is None else min(last, instance.iterations)
     guess = solve(game).logits if theorem.metric in ("kl", "span") else None
     values = highprec.run(instance.method, game.P, game.reference, instance.init, game.beta,
                           instance.eta, iterations, theorem.metric,
                           schedule=instance.schedule, star_guess=guess)
     with mpmath.workdps(highprec.DIGITS + 20):
+        etas = highprec.steps(None if instance.eta is None else mpmath.mpf(instance.eta),
+                              mpmath.mpf(game.beta), iterations, instance.schedule)
+    return values, {}, etas if instance.schedule is not None else None
+
+
+def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
+    """Recompute ``trajectory`` (the float run of ``instance``, an ``instance_spaces.Instance``
+    or a ``mdp_space.MDPInstance``) at 50 digits, up to iteration ``last`` (default: all),
+    and re-check ``theorem``'s bound on it. Preference games: the Newton solve for π* starts
+    from the float equilibrium of ``nashlab.solve`` (only a guess: the 50-digit residual
+    certifies it). MDPs: v*, π* and the run's constants (ϑ_ρ, D*_0) are recomputed at 50
+    digits and replace the float params in the bound."""
+    iterations = instance.iterations if last is None else min(last, instance.iterations)
+    values, constants, etas = _high_values(theorem, instance, iterations)
+    with mpmath.workdps(highprec.DIGITS + 20):
         floats = np.asarray(trajectory.metrics[theorem.metric], dtype=float)[:iterations + 1]
         defaults = ({c: 1.0 for c in UNKNOWN_CONSTANTS} if theorem.status == "slope-only"
                     else None)
         numeric = _symbol_values(theorem.bound, trajectory, floats, defaults)
-        etas = highprec.steps(None if instance.eta is None else mpmath.mpf(instance.eta),
-                              mpmath.mpf(game.beta), iterations, instance.schedule)
         symbols, f = _mp_bound(theorem.bound)
         bounds, ratios = [], []
         for k in range(len(values)):
@@ -91,8 +117,10 @@ def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
                     args.append(values[0])
                 elif s.name == "prev":
                     args.append(values[k - 1] if k else mpmath.nan)
-                elif s.name == "eta" and instance.schedule is not None:
+                elif s.name == "eta" and etas is not None:
                     args.append(etas[k - 1] if k else mpmath.nan)
+                elif s.name in constants:
+                    args.append(constants[s.name])
                 else:
                     v = np.asarray(numeric[s.name])
                     v = np.broadcast_to(v[:len(floats)] if v.ndim else v, floats.shape)[k]

@@ -18,8 +18,16 @@ algorithm and checked by ``check`` (``theory/verdicts.py``): its ``worst_ratio``
    is invariant to the scales of the very different coordinates (logits, log β) and needs
    no line search.
 
+Instance spaces (the claim's family and method, from ``Theorem.methods``): preference games
+(``instance_spaces.PreferenceSpace``) and MDPs (``mdp_space.MDPSpace``: vi, mpi, npg,
+npg-entropy, pmd); other families are reported as not searched.
+
 A float64 violation counts only if it survives the 50-digit re-run (``theory/certify.py``);
-otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"). A
+otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"), as is a
+float ratio above 1 that ``check`` tolerates (tiny values) once it is ≤ 1 at 50 digits. A
+float violation of a method with no 50-digit implementation (``certify.can_certify``; MDPs:
+only unregularized vi and npg have one) is recorded in ``Falsification.unconfirmed``, never
+as a counterexample. A
 confirmed counterexample is shrunk (``theory/shrink.py``: fewest iterations, fewest actions,
 round numbers, each step kept only if the violation survives in float64 and at 50 digits)
 and can be saved (``Counterexample.save``: JSON + NPZ + a reproduction script).
@@ -44,6 +52,7 @@ import numpy as np
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.instance_check import run_and_check
 from nashlab.theory.instance_spaces import PreferenceSpace, space_for
+from nashlab.theory.mdp_space import MDPSpace, space_for_method
 from nashlab.theory.registry import Theorem, get
 from nashlab.theory.shrink import shrink
 from nashlab.theory.verdicts import Claim
@@ -65,7 +74,11 @@ class Falsification:
         "seconds", "phase", "ratio", "n" (and "event" for violations / float-floor cases).
     float_floor : float64 violations that did not survive 50 digits: dicts with "ratio"
         (float64) and "ratio_high_precision" (str, 50 digits) and "iteration".
-    where : the instance of ``worst_ratio`` (n, beta, eta, iterations, start, schedule).
+    unconfirmed : float64 violations of a method (or regularizer, metric) that has no
+        50-digit implementation: never counterexamples, dicts with "ratio" and "where".
+    where : the instance of ``worst_ratio`` (preference games: n, beta, eta, iterations,
+        start, schedule; MDPs: S, A, gamma, structure, regularizer, eta, iterations, start
+        and the method's options).
     theorem_id : the claim searched; searched : False when the claim's family has no
         instance space (then nothing was run); note : why, or how the search ended.
     """
@@ -78,6 +91,7 @@ class Falsification:
     history: list = field(default_factory=list)
     float_floor: list = field(default_factory=list)
     where: dict | None = None
+    unconfirmed: list = field(default_factory=list)
     searched: bool = True
     note: str = ""
 
@@ -90,14 +104,18 @@ class Falsification:
             return f"{self.theorem_id}: not searched ({self.note})"
         if self.found:
             c = self.counterexample
-            return (f"{self.theorem_id}: VIOLATED at iteration {c.iteration} (n = {c.problem.n}, "
+            return (f"{self.theorem_id}: VIOLATED at iteration {c.iteration} ({c.size}, "
                     f"ratio {c.ratio:.9g} in float64, {c.ratio_high_precision[:14]} at 50 "
                     f"digits) after {self.evaluations} instances, {self.seconds:.1f} s")
         worst = "none" if self.worst_ratio is None else f"{self.worst_ratio:.9g}"
         floor = (f"; {len(self.float_floor)} float64 violation(s) at the float floor (not "
                  f"confirmed at 50 digits)" if self.float_floor else "")
+        unconfirmed = (f"; {len(self.unconfirmed)} float64 violation(s) UNCONFIRMED (no 50-digit "
+                       f"implementation of this method; worst float ratio "
+                       f"{max(u['ratio'] for u in self.unconfirmed):.9g})"
+                       if self.unconfirmed else "")
         return (f"{self.theorem_id}: no counterexample; worst ratio {worst} at {self.where} "
-                f"({self.evaluations} instances, {self.seconds:.1f} s){floor}")
+                f"({self.evaluations} instances, {self.seconds:.1f} s){floor}{unconfirmed}")
 
 
 class _Violation(Exception):
@@ -116,7 +134,7 @@ class _Search:
         self.evaluations = 0
         self.best, self.best_case, self.where = None, None, None
         self.candidates = []  # (ratio, spec, θ) of the best instances, for the local phase
-        self.history, self.float_floor = [], []
+        self.history, self.float_floor, self.unconfirmed = [], [], []
         self.found = None
         self.cache = {}
         self.slope_only = theorem.status == "slope-only"
@@ -149,7 +167,7 @@ class _Search:
         return result
 
     def _evaluate(self, spec, theta, phase):
-        from nashlab.theory.certify import certify, last_violation
+        from nashlab.theory.certify import can_certify, certify, last_violation
 
         instance = self.space.decode(spec, theta, self.admissible)
         if instance is None:
@@ -161,11 +179,37 @@ class _Search:
         if not math.isfinite(ratio):
             return None, None
         if self.best is None or ratio > self.best:
-            self.best, self.where = ratio, describe(instance)
+            self.best, self.where = ratio, instance.describe()
             self.history.append({"evaluation": self.evaluations, "seconds": self.seconds(),
                                  "phase": phase, "ratio": ratio, "n": spec.n})
         self.candidates.append((ratio, spec, np.asarray(theta, dtype=float)))
-        if self.slope_only or verdict.first_violation is None:
+        flagged = verdict.first_violation is not None
+        if self.slope_only or not (flagged or ratio > 1):
+            return ratio, None
+        if not flagged:
+            # ratio > 1 within check's float tolerance (tiny values): checked at 50 digits a
+            # few times, then only when it beats the largest such ratio seen
+            seen = [f["ratio"] for f in self.float_floor if f.get("within_tolerance")]
+            if not can_certify(self.theorem, instance) or (len(seen) >= 5
+                                                           and ratio <= max(seen)):
+                return ratio, None
+            high = certify(self.theorem, instance, trajectory)
+            event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
+                     "ratio": ratio, "n": spec.n, "iteration": high.iteration,
+                     "ratio_high_precision": None if high.worst is None else _digits(high.worst),
+                     "within_tolerance": True,
+                     "event": ("violated at 50 digits, below check's float tolerance"
+                               if high.violated else "at the float floor (within check's "
+                               "float tolerance; ≤ 1 at 50 digits)")}
+            self.float_floor.append(event)
+            self.history.append(event)
+            return ratio, None
+        if not can_certify(self.theorem, instance):
+            event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
+                     "ratio": ratio, "n": spec.n, "where": instance.describe(),
+                     "event": "unconfirmed: no 50-digit implementation"}
+            self.unconfirmed.append(event)
+            self.history.append(event)
             return ratio, None
         high = certify(self.theorem, instance, trajectory,
                        last=last_violation(self.theorem, trajectory))
@@ -181,9 +225,8 @@ class _Search:
 
 
 def describe(instance) -> dict:
-    return {"n": instance.game.n, "beta": instance.game.beta, "eta": instance.eta,
-            "iterations": instance.iterations, "schedule": instance.schedule,
-            "start": instance.init_label}
+    """The instance's summary (``where``): its family's ``describe``."""
+    return instance.describe()
 
 
 def _digits(x, digits=50):
@@ -204,8 +247,23 @@ def _resolve(claim) -> Theorem:
     raise TypeError(f"claim must be a theorem id (str) or a Theorem, got {type(claim).__name__}")
 
 
+def space_for_theorem(theorem):
+    """The default space of ``theorem``: of the first of its ``methods`` ("family/method")
+    whose family has a space (preference games, MDPs), or, for a theorem that lists no
+    methods (a user's own statement), of its ``algorithm`` read as a preference method."""
+    if not theorem.methods:
+        return space_for(theorem.algorithm)
+    for entry in theorem.methods:
+        family, method = entry.split("/")
+        space = (space_for(method) if family == "preference"
+                 else space_for_method(method) if family == "mdp" else None)
+        if space is not None:
+            return space
+    return None
+
+
 def _space(theorem, space):
-    default = space_for(theorem.algorithm)
+    default = space_for_theorem(theorem)
     if space is None or isinstance(space, dict):
         if default is None:
             return None
@@ -213,10 +271,10 @@ def _space(theorem, space):
             return default if space is None else default.narrowed(**space)
         except TypeError as exc:
             raise ValueError(f"space: {exc}") from None
-    if isinstance(space, PreferenceSpace):
+    if isinstance(space, PreferenceSpace | MDPSpace):
         return space
-    raise TypeError(f"space must be None, a dict of overrides or a PreferenceSpace, got "
-                    f"{type(space).__name__}")
+    raise TypeError(f"space must be None, a dict of overrides, a PreferenceSpace or an "
+                    f"MDPSpace, got {type(space).__name__}")
 
 
 def _explore(search, seed, max_examples):
@@ -232,7 +290,7 @@ def _explore(search, seed, max_examples):
     def cases(draw):
         spec = space.specs(lambda lo, hi: draw(st.integers(lo, hi)),
                            lambda: draw(st.booleans()), lambda xs: draw(st.sampled_from(xs)))
-        dim = space.dimension(spec.n)
+        dim = space.dimension(spec) if isinstance(space, MDPSpace) else space.dimension(spec.n)
         coordinate = st.one_of(st.floats(-4.0, 4.0), st.floats(-THETA, THETA))
         theta = draw(st.lists(coordinate, min_size=dim, max_size=dim))
         return spec, tuple(theta)
@@ -320,8 +378,10 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
 
     budget_seconds : wall-clock budget of the search (shrinking a found counterexample runs
         past it by at most a few seconds); seed : int ≥ 0, the search's randomness;
-    space : None (the family's default space for the claim's algorithm), a dict of
-        overrides of it (e.g. {"n": 3, "beta": (0.1, 1.0)}), or a ``PreferenceSpace``;
+    space : None (the default space of the claim's family and method: ``Theorem.methods``
+        "family/method", else its algorithm as a preference method), a dict of overrides of
+        it (e.g. {"n": 3, "beta": (0.1, 1.0)}; MDPs {"S": 4, "gamma": 0.9}), or a
+        ``PreferenceSpace`` / ``MDPSpace``;
     client : a dask.distributed Client for parallel restarts (seeds seed, seed+1, ...);
     max_evaluations : stop after this many instances (deterministic runs, e.g. tests);
     progress : called with the search state after every evaluation (the CLI's bar).
@@ -339,8 +399,9 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
     chosen = _space(theorem, space)
     if chosen is None:
         return Falsification(theorem.id, None, None, 0, 0.0, searched=False,
-                             note=f"no instance space for algorithm {theorem.algorithm!r} "
-                                  "(searched families: preference games)")
+                             note="no instance space for "
+                                  f"{', '.join(theorem.methods) or repr(theorem.algorithm)} "
+                                  "(searched families: preference games, MDPs)")
     if theorem.status == "slope-only":
         note = "slope-only theorem: the measured constant is reported, never a counterexample"
     else:
@@ -364,4 +425,5 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
         sum(s.evaluations for s, _ in searches), time.perf_counter() - start,
         [h for s, _ in searches for h in s.history],
         [f for s, _ in searches for f in s.float_floor],
-        None if best is None else best.where, True, note)
+        None if best is None else best.where,
+        [u for s, _ in searches for u in s.unconfirmed], True, note)

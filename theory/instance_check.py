@@ -1,6 +1,8 @@
 """One candidate instance of a falsification search, run and checked: the step shared by
 the search (``theory/falsify.py``) and the shrinking (``theory/shrink.py``)."""
 
+import numpy as np
+
 from nashlab.solvers.front import run
 from nashlab.theory.verdicts import check
 
@@ -9,9 +11,9 @@ def run_and_check(theorem, instance):
     """(trajectory, verdict) of ``instance`` through ``nashlab.run`` and ``check``; (None,
     None) when the run refuses the instance (e.g. an equilibrium that cannot be certified)."""
     try:
-        trajectory = run(instance.game, instance.method, track=_track(theorem.metric),
+        trajectory = run(instance.problem, instance.method, track=_track(theorem.metric),
                          **instance.run_options())
-    except (ValueError, RuntimeError, FloatingPointError):
+    except (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError):
         return None, None
     trajectory.params["init"] = instance.init_label
     return trajectory, check(trajectory, theorem)

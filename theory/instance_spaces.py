@@ -53,6 +53,16 @@ class Instance:
     iterations: int
     init: np.ndarray | None
     schedule: str | None
+    family: str = field(default="preference", init=False)
+
+    @property
+    def problem(self) -> PreferenceGame:
+        return self.game
+
+    def describe(self) -> dict:
+        return {"n": self.game.n, "beta": self.game.beta, "eta": self.eta,
+                "iterations": self.iterations, "schedule": self.schedule,
+                "start": self.init_label}
 
     def run_options(self) -> dict:
         """Keywords of ``nashlab.run`` besides the problem and the method."""
@@ -226,7 +236,7 @@ def _softmax(z):
 
 
 def space_for(algorithm: str):
-    """The default space of the family of ``algorithm`` (a method name), or None."""
+    """The default preference-game space of ``algorithm`` (a method name), or None."""
     from nashlab.theory.highprec import METHODS
 
     if algorithm in METHODS:

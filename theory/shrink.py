@@ -1,5 +1,7 @@
 """Shrink a confirmed counterexample: fewest iterations, fewest actions, round numbers.
 
+MDP instances (``mdp_space``): truncation, then rounding of γ, η and r (``_mdp_candidates``).
+
 Greedy: each candidate change is kept only if the instance still satisfies the claim's
 assumptions and still violates the bound both in float64 (``check``) and at 50 digits
 (``certify``). Order: truncate to the first violating iteration; drop actions one at a time
@@ -28,7 +30,7 @@ SHRINK_SECONDS = 20.0
 
 
 def _confirm(theorem, search, instance):
-    if not search.admissible(prospective_params(instance)):
+    if instance.family == "preference" and not search.admissible(prospective_params(instance)):
         return None
     trajectory, verdict = run_and_check(theorem, instance)
     if verdict is None or not verdict.assumptions_hold or verdict.first_violation is None:
@@ -90,8 +92,37 @@ def _candidates():
               for s in (1, 2)])
 
 
+def _mdp_candidates():
+    """Rounding moves of an MDP instance, coarsest first: γ, η (npg's growth re-derived from
+    its rule), rewards to 0–3 decimals, π₀ / v₀ to the default start."""
+    from nashlab.games.mdp import MDP
+    from nashlab.theory.mdp_space import _growth
+
+    def with_gamma(inst, gamma):
+        if not 0 <= gamma < 1:
+            return None
+        mdp = MDP(inst.mdp.P, inst.mdp.r, gamma)
+        options = dict(inst.options)
+        if "step_growth" in options:
+            if inst.growth_rule == "tight":
+                return None  # ϑ changes with γ: the tight growth would need a new solve
+            options["step_growth"] = _growth(inst.growth_rule, gamma, math.nan)
+        return replace(inst, mdp=mdp, options=options, solution=None)
+
+    def with_rewards(inst, decimals):
+        r = np.round(inst.mdp.r, decimals)
+        return replace(inst, mdp=MDP(inst.mdp.P, r, inst.mdp.gamma), solution=None)
+
+    yield [lambda i, d=d: with_gamma(i, _round_sig(i.mdp.gamma, d)) for d in (1, 2, 3)]
+    yield [lambda i, d=d: None if i.eta is None else replace(i, eta=_round_sig(i.eta, d))
+           for d in (1, 2, 3)]
+    yield [lambda i, d=d: with_rewards(i, d) for d in (0, 1, 2, 3)]
+    yield [lambda i: None if i.init is None else replace(i, init=None)]
+
+
 def shrink(theorem, search, instance) -> Counterexample:
-    """The shrunk ``Counterexample`` of a confirmed violating ``instance``."""
+    """The shrunk ``Counterexample`` of a confirmed violating ``instance`` (MDPs: fewest
+    iterations and round numbers; the state space is kept)."""
     deadline = time.perf_counter() + SHRINK_SECONDS
     best = _confirm(theorem, search, instance)
     if best is None:
@@ -107,7 +138,7 @@ def shrink(theorem, search, instance) -> Counterexample:
         return instance, best
 
     instance, best = truncate(instance, best)
-    changed = True
+    changed = instance.family == "preference"
     while changed and instance.game.n > 2 and time.perf_counter() < deadline:
         changed = False
         for i in range(instance.game.n):
@@ -116,7 +147,7 @@ def shrink(theorem, search, instance) -> Counterexample:
             if result is not None:
                 instance, best, changed = smaller, result, True
                 break
-    for group in _candidates():
+    for group in _candidates() if instance.family == "preference" else _mdp_candidates():
         for move in group:
             candidate = move(instance)
             if candidate is None or time.perf_counter() >= deadline:
@@ -136,13 +167,22 @@ def build(theorem, instance, trajectory, high) -> Counterexample:
     bound = evaluate(theorem.bound, trajectory, values, defaults)
     k = high.iteration
     numeric = _symbol_values(theorem.bound, trajectory, values, defaults)
-    own = {"k", "err0", "prev"} | ({"eta"} if instance.schedule is not None else set())
+    own = {"k", "err0", "prev"} | ({"eta"} if getattr(instance, "schedule", None) else set())
     symbols = {name: np.broadcast_to(v, values.shape).astype(float).tolist()
                for name, v in numeric.items() if name not in own}
     names = sorted(s.name for s in theorem.bound.free_symbols)
-    params = {"method": instance.method, "beta": instance.game.beta, "eta": instance.eta,
-              "schedule": instance.schedule, "iterations": instance.iterations,
-              "init": None if instance.init is None else np.asarray(instance.init).tolist()}
+    init = None if instance.init is None else np.asarray(instance.init).tolist()
+    if instance.family == "mdp":
+        params = {"method": instance.method, "gamma": instance.mdp.gamma, "eta": instance.eta,
+                  "step_growth": instance.options.get("step_growth", 1.0),
+                  "iterations": instance.iterations, "init": init,
+                  "structure": instance.label}
+        for name in ("vartheta", "D0"):  # their 50-digit values (certify's constants)
+            symbols.pop(name, None)
+    else:
+        params = {"method": instance.method, "beta": instance.game.beta, "eta": instance.eta,
+                  "schedule": instance.schedule, "iterations": instance.iterations,
+                  "init": init}
     claim = {"id": theorem.id, "statement": theorem.statement, "metric": theorem.metric,
              "form": theorem.form, "bound": str(theorem.bound),
              "bound_mpmath": MpmathPrinter({"fully_qualified_modules": True}).doprint(
@@ -150,6 +190,6 @@ def build(theorem, instance, trajectory, high) -> Counterexample:
     with mpmath.workdps(70):
         margin = mpmath.nstr(high.ratio - 1, 10)
     ratio = float(values[k] / bound[k]) if math.isfinite(bound[k]) and bound[k] else math.nan
-    return Counterexample(theorem.id, instance.game, params, k, ratio,
+    return Counterexample(theorem.id, instance.problem, params, k, ratio,
                           mpmath.nstr(high.ratio, 50), margin, claim, symbols)
 

@@ -142,7 +142,7 @@ def test_bad_arguments():
 
 
 def test_unsearched_family_is_not_a_pass():
-    result = falsify("dp.vi.contraction", budget_seconds=1)
+    result = falsify("mg.shapley.contraction", budget_seconds=1)
     assert not result.searched and not result.found and result.worst_ratio is None
     assert "no instance space" in result.note
 
