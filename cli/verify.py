@@ -1,4 +1,4 @@
-"""``nashlab verify [--quick] [--only PATTERN] [--out DIR]``: check every registered theorem
+"""``nashlab verify [--quick] [--only PATTERN] [--out DIR] [--power | --no-power]``: check every registered theorem
 and claim on its suite, print a table, write figures and a markdown report.
 
 The library part (selecting theorems, running suites, results, the report) is
@@ -6,7 +6,9 @@ The library part (selecting theorems, running suites, results, the report) is
 Written to DIR (default ./verify-report, checked to be writable before anything runs),
 every file atomically. Each theorem or claim is "pass", "FAIL" (a suite that raises counts
 as a failure) or "inconclusive" (no evidence to decide: never a pass); the last line is
-"N pass, M fail, K inconclusive". The exit status is 0 if every item passed (or is
+"N pass, M fail, K inconclusive". The power column (faults caught / tried by each
+theorem) comes from the fault battery run on the algorithms of the selected theorems
+(``--no-power`` skips it). The exit status is 0 if every item passed (or is
 inconclusive where its suite says it is expected to be), 1 otherwise, 2 on usage errors
 (nothing matches ``--only``, an unwritable --out).
 """
@@ -29,6 +31,9 @@ def build_parser():
                              "algorithm (--only filters them) faults caught / tried and each "
                              "escape with the checks it passed; writes DIR/power.json; exit "
                              "status 1 below 95 %% caught")
+    parser.add_argument("--no-power", action="store_true",
+                        help="leave the power column empty (skip the fault battery that fills "
+                             "it: faults caught / tried by each theorem)")
     return parser
 
 
@@ -106,7 +111,11 @@ def main(argv: list[str]) -> int:
                 progress.update(task, description=f"verifying {item.id}")
 
         results = verify.run_items(items, args.quick, on_item=on_item)
-    rows = [verify.summary_row(r) for r in results]
+    power = None
+    if not args.no_power:
+        with console.status("running the fault battery for the power column"):
+            power = verify.theorem_power(results, args.quick)
+    rows = [verify.summary_row(r, power) for r in results]
     _print_table(console, rows)
     for r in results:
         if not r.passed:

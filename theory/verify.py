@@ -215,15 +215,28 @@ def _local_rate(result) -> str:
     return f"{v.theory_rate:.4g} (fit {v.fitted_rate:.4g}); {ok}/{len(verdicts)} pass"
 
 
+def theorem_power(results, quick) -> dict:
+    """{theorem id: (faults caught, faults tried)}: the fault battery
+    (``nashlab.theory.faults.power``) on the algorithms that own a theorem of ``results``,
+    per check (``PowerReport.by_check``); a theorem no algorithm of the battery owns (e.g.
+    the claims, nash-prox) has no entry."""
+    from nashlab.theory import faults
+
+    ids = [r.item.id for r in results if isinstance(r.item, Theorem)]
+    if not ids:
+        return {}
+    return faults.power(quick=quick, checks=ids).by_check()
+
+
 def summary_row(result, power=None) -> list[str]:
-    """The table row of ``result``; ``power``: {algorithm: (caught, tried)} of
-    ``nashlab verify --power``, shown in the power column when given."""
+    """The table row of ``result``; ``power``: {theorem id: (caught, tried)} of
+    ``theorem_power``, shown in the power column when given."""
     item = result.item
     status = item.status if isinstance(item, Theorem) else f"claim ({item.status})"
     verdict = result.status
     if verdict == "inconclusive" and getattr(item, "expected_inconclusive", ""):
         verdict = "inconclusive (expected)"
-    caught = None if power is None else power.get(item.algorithm)
+    caught = None if power is None else power.get(item.id)
     return [item.id, f"{item.source.reference}, {item.source.locator}", status,
             str(result.games), str(result.evidence), _tightness(result), _rates(result),
             _local_rate(result), "—" if caught is None else f"{caught[0]}/{caught[1]}", verdict]

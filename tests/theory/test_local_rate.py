@@ -518,3 +518,86 @@ def test_mdp_policy_runs_decay_by_rho_and_the_verdict_passes():
     assert check(npg, "local-rate", problem=mdp).status == "inconclusive"
     with pytest.raises(ValueError, match="regularizer"):
         local_rate(mdp, "pmd", eta=1.0)
+
+
+# ---- Nash-MD's fixed-point verdict and unregularized NPG's exact rate ------------------------
+
+def test_nash_md_fixed_point_solves_the_closed_form_equation():
+    """The fixed point local_rate finds with the library's step solves the equation derived
+    by hand, ℓ̄ = log μ + Pπ_h/β + c (module docstring); a point off it does not."""
+    from nashlab.theory.local_rate import fixed_point_residual
+
+    game = _preference()
+    for eta in (0.5, 1.0, 0.5 / game.beta):
+        rate = local_rate(game, "nash-md", eta=eta)
+        assert fixed_point_residual(game, rate.fixed_point, eta) <= 1e-12, eta
+        assert fixed_point_residual(game, rate.fixed_point, 0.9 * eta) > 1e-6, eta
+        assert fixed_point_residual(game, solve(game).logits, eta) > 1e-6, eta
+
+
+def test_nash_md_verdict_passes_at_its_fixed_point_and_fails_a_wrong_step():
+    from nashlab.theory import check
+
+    game = random_preference(6, beta=1.0, seed=5, batch_shape=(2,))
+    good = run(game, "nash-md", eta=0.5, iterations=200, track=("kl", "exploitability"))
+    v = check(good, "local-rate", problem=game)
+    assert v.status == "pass" and v.evidence == 2 and v.worst_ratio <= 1e-3, v.reason
+    wrong = run(game, "nash-md", eta=0.45, iterations=200, track=("kl",))
+    wrong.params["eta"] = 0.5  # the nominal step recorded
+    v = check(wrong, "local-rate", problem=game)
+    assert v.status == "fail" and "not a fixed point" in v.reason
+    short = run(game, "nash-md", eta=0.5, iterations=12, track=("kl",))
+    assert check(short, "local-rate", problem=game).status == "inconclusive"
+
+
+def _npg_map(mdp, pi, eta):
+    """One unregularized NPG step on the policy, written from its definition (not the
+    library's prox step): π⁺ ∝ π·exp(ηQ^π)."""
+    q = mdp.q_values(mdp.evaluate(pi))
+    z = np.log(pi) + eta * q
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_npg_jacobian_at_the_vertex_matches_finite_differences():
+    """d p⁺/d p at π*, in the coordinates p(s, a), a ≠ a*(s): one-sided differences (p ≥ 0)
+    of the step against diag(e^{−ηΔ*}) (sorted as local_rate sorts it)."""
+    from nashlab.solvers.dp import solve_mdp
+
+    mdp, eta = garnet(5, 3, 3, seed=2, gamma=0.8), 0.7
+    solution = solve_mdp(mdp)
+    q = mdp.q_values(np.asarray(solution.values))
+    best = np.argmax(q, axis=1)
+    coords = [(s, a) for s in range(mdp.n_states) for a in range(mdp.n_actions) if a != best[s]]
+    star = np.eye(mdp.n_actions)[best]
+    h = 1e-7
+    J = np.zeros((len(coords), len(coords)))
+    for j, (s, a) in enumerate(coords):
+        pi = star.copy()
+        pi[s, a], pi[s, best[s]] = h, 1 - h
+        pi = np.maximum(pi, 1e-300)  # log 0 → a huge negative logit: the vertex itself
+        new = _npg_map(mdp, pi, eta)
+        J[:, j] = [new[t, b] / h for t, b in coords]
+    rate = local_rate(mdp, "npg", eta=eta, solution=solution)
+    gaps = np.array([q[s, best[s]] - q[s, a] for s, a in coords])
+    assert np.allclose(J, np.diag(np.exp(-eta * gaps)), atol=1e-5)
+    assert np.allclose(np.sort(np.diag(J))[::-1], rate.moduli, rtol=1e-5)
+    assert rate.rho == pytest.approx(math.exp(-eta * gaps.min()), rel=1e-12)
+    assert rate.order("suboptimality") == 1
+
+
+def test_npg_verdict_fits_the_smallest_gap_and_fails_a_wrong_step():
+    from nashlab.games.mdp_problems import riverswim
+    from nashlab.theory import check
+
+    mdp = riverswim(6, gamma=0.9)
+    for growth in (1.0, 1 / mdp.gamma):
+        good = run(mdp, "npg", iterations=150, eta=1.0, step_growth=growth)
+        v = check(good, "local-rate", problem=mdp)
+        assert v.status == "pass", (growth, v.reason)
+        wrong = run(mdp, "npg", iterations=150, eta=0.9, step_growth=growth)
+        wrong.params["eta"] = 1.0
+        assert check(wrong, "local-rate", problem=mdp).status == "fail", growth
+    with pytest.raises(ValueError, match="eta"):
+        local_rate(mdp, "npg")

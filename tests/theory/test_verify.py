@@ -20,6 +20,8 @@ def test_quick_verify_end_to_end(tmp_path, capsys):
     text = (out / "report.md").read_text()
     assert "$$" in text and r"\frac" in text and r"\beta" in text  # bounds as LaTeX
     assert "| nash-mp/kl-envelope |" in text and "![nash-mp.png](nash-mp.png)" in text
+    row = next(line for line in text.splitlines() if line.startswith("| nash-mp/kl-contraction |"))
+    assert "/8 |" in row  # the power column: faults caught / the 8 tried on Nash-MP
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
@@ -137,3 +139,21 @@ def test_a_suite_run_of_another_method_is_refused():
                    methods=("preference/nash-mp",), suite=lambda quick: [("mmd run", other)])
     result = verify.run_item(fake, quick=True)
     assert not result.passed and "preference/mmd" in result.error
+
+
+def test_power_column_is_keyed_by_theorem_id():
+    """The power column shows the faults each theorem caught (PowerReport.by_check keyed by
+    the theorem id, not by the algorithm's name), from the battery on its algorithms only."""
+    from nashlab.theory import faults
+
+    verify.load_theorem_modules(echo=lambda _: None)
+    items = [i for i in verify.selected("nash-md/") if isinstance(i, Theorem)]
+    results = [verify.Result(item) for item in items]
+    power = verify.theorem_power(results, quick=True)
+    expected = faults.power(quick=True, only="nash-md").by_check()
+    assert power == expected and set(power) >= {i.id for i in items} | {"local-rate"}
+    for result in results:
+        caught, tried = power[result.item.id]
+        assert verify.summary_row(result, power)[8] == f"{caught}/{tried}" and tried == 8
+    assert verify.summary_row(results[0])[8] == "—"  # no battery run: no power shown
+    assert verify.theorem_power([], quick=True) == {}
