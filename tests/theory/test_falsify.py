@@ -160,3 +160,19 @@ def test_prescribed_equilibrium_decodes_to_its_fixed_point():
     star = np.exp(limit * np.tanh(theta[m:m + 4] / limit))
     np.testing.assert_allclose(solve(instance.game).policy, star / star.sum(), rtol=1e-9)
     assert isinstance(instance.game, PreferenceGame)
+
+
+def test_the_search_does_not_depend_on_the_modules_loaded(tmp_path, monkeypatch):
+    """Hypothesis draws literals from the source of loaded modules now and then; falsify
+    turns that off, so importing a module full of constants changes nothing."""
+    def history():
+        result = falsify(FASTER, budget_seconds=600, seed=3, space={"n": 3}, max_evaluations=30)
+        return [(h.get("phase"), h.get("ratio")) for h in result.history]
+
+    before = history()
+    constants = ", ".join(f"{x / 7:.6f}" for x in range(-28, 29)) + ", 7, 11, 13, 2, 3"
+    (tmp_path / "many_constants_for_hypothesis.py").write_text(f"VALUES = [{constants}]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import many_constants_for_hypothesis  # noqa: F401
+
+    assert history() == before
