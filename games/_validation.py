@@ -60,8 +60,13 @@ def check_distribution(p, name, n=None, *, strictly_positive=False):
     """A probability vector (or a batch of them, last axis) of length ``n``.
 
     Entries must be ≥ 0 (> 0 if ``strictly_positive``) and sum to 1 within
-    ``SUM_TOL·max(1, n)``.
+    ``SUM_TOL·max(1, n)``; an array of a lower-precision float dtype (float32, float16)
+    within ``n·16·eps`` of its dtype (a float32 policy sums to 1 only to ~1e-7), and is then
+    normalised in float64 — the rounding of its dtype, not a renormalised wrong input.
     """
+    dtype = getattr(p, "dtype", None)
+    low_eps = (float(np.finfo(dtype).eps) if dtype is not None and np.issubdtype(dtype, np.floating)
+               and np.finfo(dtype).eps > np.finfo(np.float64).eps else None)
     p = as_float_array(p, name, ndim_min=1)
     if n is not None and p.shape[-1] != n:
         raise ValueError(f"{name} must have length {n} on its last axis, got shape {p.shape}")
@@ -70,9 +75,10 @@ def check_distribution(p, name, n=None, *, strictly_positive=False):
     if np.any(p < 0):
         raise ValueError(f"{name} must be non-negative (found min {p.min():.3g})")
     err = np.max(np.abs(p.sum(axis=-1) - 1.0))
-    if err > SUM_TOL * max(1, p.shape[-1]):
+    tol = SUM_TOL if low_eps is None else max(SUM_TOL, 16 * low_eps)
+    if err > tol * max(1, p.shape[-1]):
         raise ValueError(f"{name} must sum to 1 along its last axis (off by {err:.3g})")
-    return p
+    return p if low_eps is None else p / p.sum(axis=-1, keepdims=True)
 
 
 def rng_from_seed(seed, name="seed"):

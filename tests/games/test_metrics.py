@@ -112,3 +112,23 @@ def test_metrics_refuse_what_is_not_a_game(name, not_a_game):
     with pytest.raises(TypeError, match="game must be a PreferenceGame|needs a game"):
         f(not_a_game, *args)
     assert np.isfinite(f(games.rps(beta=0.1), *args)).all()
+
+
+def test_float32_distributions_are_accepted_within_their_rounding():
+    """A float32 policy sums to 1 only to float32 precision (off by 1.5e-8 here): accepted
+    within n·16·eps(float32) and used as its float64 normalisation (it was 'init must sum to
+    1 ... off by 1.49e-08'); off by 1e-4 it is still refused, and float64 keeps 1e-12·n."""
+    pi32 = np.array([0.2, 0.3, 0.5], dtype=np.float32)
+    assert abs(float(pi32.astype(np.float64).sum()) - 1) > 1e-12 * 3  # the case at stake
+    game = games.rps(beta=0.1)
+    exact = pi32.astype(np.float64) / pi32.astype(np.float64).sum()
+    assert metrics.exploitability(game, pi32) == pytest.approx(metrics.exploitability(game, exact),
+                                                               rel=1e-14)
+    import nashlab
+    trajectory = nashlab.run(game, "nash-mp", eta=0.5, iterations=2, init=pi32)
+    np.testing.assert_allclose(trajectory.policy, nashlab.run(game, "nash-mp", eta=0.5, iterations=2,
+                                                              init=exact).policy, rtol=1e-14)
+    with pytest.raises(ValueError, match="must sum to 1"):
+        metrics.kl_divergence(np.array([0.2, 0.3, 0.5001], dtype=np.float32), np.full(3, 1 / 3))
+    with pytest.raises(ValueError, match="must sum to 1"):
+        metrics.kl_divergence(np.array([0.2, 0.3, 0.5 + 1e-9]), np.full(3, 1 / 3))
