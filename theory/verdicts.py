@@ -223,7 +223,7 @@ def _bound_ratios(theorem, trajectory, values):
     if theorem.form == "per-step":
         counted[0] = False
     violated = counted & ~(values <= bound * (1 + RTOL) + ATOL)  # NaN metric counts as violated
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # an overflow is an inf ratio
         ratio = np.where(counted, values / bound, np.nan)
     return ratio, violated, counted
 

@@ -48,7 +48,7 @@ HEDGE_LAST = claim("false/hedge-last-iterate", "hedge", "unregularized_exploitab
 KNOWN_FALSE = [
     (SPAN_STEP, {"n": 3, "iterations": (1, 8)}, 150),
     (FASTER, {"n": (2, 4)}, 300),
-    (NO_FLOOR, {"n": (2, 4)}, 200),
+    (NO_FLOOR, {"n": (2, 4)}, 800),
     (HEDGE_LAST, {"n": 3, "eta": (1.0, 3.0), "iterations": (60, 80)}, 100),
 ]
 
