@@ -32,9 +32,12 @@
     nashlab does not replay: ``--games FILE`` (NPZ with "P" (G, N, N) and
     "reference_logits" (G, N)) replays given games; without it the games are drawn with
     ``random_preference`` / ``random_reference`` (seeds 0..9). Table: DIR/curves.parquet
-    (game, beta, method, iteration, duality_gap, queries). About 3 minutes on 2 cores
-    (the 100000 iterations at β = 0.001). The G games of a (β, method) run as one batched
-    cell (one nashlab.run on the batch, the games in lockstep).
+    (game, beta, method, iteration, duality_gap, queries). The figure draws game 0 of each β
+    as EGPO's ``plot_multi_exps`` draws its "picked" figure (``egpo_smoothed``: a 10-update
+    moving average, each curve cut where it first falls below 1e-6, 1000 points at most, linear
+    x, log y). About 3
+    minutes on 2 cores (the 100000 iterations at β = 0.001). The G games of a (β, method)
+    run as one batched cell (one nashlab.run on the batch, the games in lockstep).
 
     **EGPO's learning rates.** EGPO trains tabular logits θ ∈ R^N by SGD (no momentum) with
     learning rate lr on a loss whose gradient, worked out from its ``loss_funcs.py``
@@ -77,6 +80,28 @@ EGPO_N, EGPO_GAMES = 10, 10
 #: EGPO's method names -> nashlab method names
 EGPO_METHODS = {"Online IPO 1 (OMD)": "omd", "Online IPO 2": "online-ipo-2", "Nash-MD": "nash-md",
                 "Nash-MD-PG": "nash-md-pg", "EGPO": "egpo", "Nash-MP": "nash-mp"}
+
+
+#: EGPO's figure (simulations/utils.py plot_multi_exps): a moving average over EGPO_WINDOW
+#: updates, each gap curve cut at the first point below EGPO_CUT, at most EGPO_POINTS points
+#: drawn, on a linear x axis
+EGPO_WINDOW, EGPO_CUT, EGPO_POINTS = 10, 1e-6, 1000
+
+
+def egpo_smoothed(gaps):
+    """(t, y): a gap curve as EGPO's plot_multi_exps draws it: y the ``EGPO_WINDOW``-point
+    moving average ('valid' convolution), cut before its first value below ``EGPO_CUT``,
+    the point k drawn at update t = k + 1, and at most ``EGPO_POINTS`` evenly spaced points."""
+    gaps = np.asarray(gaps, dtype=float)
+    if len(gaps) >= EGPO_WINDOW:
+        gaps = np.convolve(gaps, np.ones(EGPO_WINDOW), "valid") / EGPO_WINDOW
+    below = np.flatnonzero(gaps < EGPO_CUT)
+    y = gaps[:below[0]] if len(below) and below[0] > 0 else gaps
+    t = np.arange(1, len(y) + 1)
+    if len(y) > EGPO_POINTS:
+        pick = np.linspace(0, len(y) - 1, EGPO_POINTS).astype(int)
+        t, y = t[pick], y[pick]
+    return t, y
 
 
 def egpo_steps(lr, beta, n):
@@ -287,9 +312,8 @@ def egpo_tabular(out, client=None, games_file=None, betas=None, iterations_scale
     for ax, beta in zip(axes.flat, betas, strict=True):
         for k, method in enumerate(methods):
             g = curves[(curves["beta"] == beta) & (curves["method"] == method) & (curves["game"] == 0)]
-            y = g["duality_gap"].to_numpy()
-            keep = y > 1e-16
-            ax.plot(g["iteration"].to_numpy()[keep] + 1, y[keep], "--" if method != "nash-mp" else "-",
+            t, y = egpo_smoothed(g["duality_gap"].to_numpy())
+            ax.plot(t, y, "--" if method != "nash-mp" else "-",
                     color=plt.cm.tab10(k), label=names[method])
         ax.set_yscale("log")
         ax.set_xlabel("# updates t")
@@ -297,7 +321,9 @@ def egpo_tabular(out, client=None, games_file=None, betas=None, iterations_scale
         ax.set_title(f"β = {beta:g} (game 0, lr = {EGPO_CONFIG[beta][1]:g})", fontsize=9)
         ax.grid(True, alpha=0.3)
     axes.flat[0].legend(fontsize=8)
-    fig.suptitle("EGPO tabular simulation (exact oracle, N = 10) with Nash-MP (η = 2) added", fontsize=10)
+    fig.suptitle("EGPO tabular simulation (exact oracle, N = 10) with Nash-MP (η = 2) added; drawn "
+                 f"as EGPO draws it: {EGPO_WINDOW}-update moving average, each curve cut where it "
+                 f"first falls below {EGPO_CUT:g} (raw gaps: curves.parquet)", fontsize=9)
     fig.tight_layout()
     paths = _figure_paths(fig, out, "egpo_tabular")
     summaries = [pd.read_parquet(p) for p in sorted((Path(out) / "sweep").glob("beta=*/*/summary.parquet"))]

@@ -157,3 +157,20 @@ def test_egpo_tabular_replays_given_games_through_the_sweep_layer(tmp_path):
     assert (tmp_path / "out" / "summary.md").exists() and all(p.exists() for p in paths)
     with pytest.raises(ValueError, match="name"):
         reproduce("bogus", tmp_path)
+
+
+def test_the_figure_draws_gaps_as_egpo_does():
+    """EGPO's plot_multi_exps: a 10-point moving average, cut before the first value < 1e-6,
+    at most 1000 points."""
+    from nashlab.experiments.reproductions import egpo_smoothed
+
+    gaps = 10.0 ** -np.arange(20.0)  # 1, 0.1, ..., 1e-19
+    t, y = egpo_smoothed(gaps)
+    averaged = np.convolve(gaps, np.ones(10), "valid") / 10
+    assert len(y) == np.argmax(averaged < 1e-6) and (y >= 1e-6).all()
+    np.testing.assert_allclose(y, averaged[:len(y)], rtol=1e-15)
+    np.testing.assert_array_equal(t, np.arange(1, len(y) + 1))
+    t, flat = egpo_smoothed(np.full(30, 0.3))  # never below: kept whole
+    assert len(flat) == 21 and np.allclose(flat, 0.3)
+    t, y = egpo_smoothed(np.linspace(1.0, 0.5, 5009))  # 5000 averaged points -> 1000 drawn
+    assert len(y) == 1000 and t[0] == 1 and t[-1] == 5000
