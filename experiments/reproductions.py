@@ -10,16 +10,17 @@
     exploitability, the QRE π*_β from ``nashlab.solve`` (certified; written to qre.csv).
     As a preference game P·π = ½ + A·π/6, so β here is the temperature of the matrix game
     A/6 (= α/6 for A). MMD at its theorem step η = 4β, Nash-MP (η = 2) beside it.
-    Measured: 16 s (the sweep) / 33 s (the command) on 2 cores under load.
+    Measured: 8 s (the command, LocalCluster start included) on 2 cores (load average ~4).
 
 ``nash-mp-rate``
     Nash-MP (η = 2) on random preference games (EGPO's generator) for n ∈ {10, 100, 1000,
     4096} and β ∈ {0.01, 0.1, 1}: KL(π*‖π) and Expl_β against preference queries N, with
     the line (1+2β)^{−N/2}·KL_0 of the theorem nash-mp/kl-envelope — the curves of every n
-    lie under the same line: the rate does not depend on the action space. Measured: 25 min
-    on 2 cores shared with other jobs (load average ~20); the n = 4096 cells (1200
-    iterations, a tracked gemv per iteration, Newton for π*) dominate — a quiet 2-core
-    machine should need a few minutes (not measured).
+    lie under the same line: the rate does not depend on the action space (the summary's
+    ``local_rate``, ρ² of the exact Jacobian, is the same for every n up to 1000; n = 4096
+    is above ``sweep.LOCAL_RATE_MAX_DIM``). Measured: 3.4 min (204 s) on 2 cores shared
+    with other jobs (load average ~5); the n = 4096 cells (1200 iterations, a tracked gemv
+    per iteration, Newton for π*) dominate. (25 min at load average ~20.)
 
 ``egpo-tabular``
     The tabular "exact" simulation of EGPO (Zhou, Fazel, Du, arXiv 2503.08942; code
@@ -35,9 +36,9 @@
     (game, beta, method, iteration, duality_gap, queries). The figure draws game 0 of each β
     as EGPO's ``plot_multi_exps`` draws its "picked" figure (``egpo_smoothed``: a 10-update
     moving average, each curve cut where it first falls below 1e-6, 1000 points at most, linear
-    x, log y). About 3
-    minutes on 2 cores (the 100000 iterations at β = 0.001). The G games of a (β, method)
-    run as one batched cell (one nashlab.run on the batch, the games in lockstep).
+    x, log y). Measured: 83 s on 2 cores (load average ~4; the 100000 iterations at
+    β = 0.001 dominate). The G games of a (β, method) run as one batched cell (one
+    nashlab.run on the batch, the games in lockstep).
 
     **EGPO's learning rates.** EGPO trains tabular logits θ ∈ R^N by SGD (no momentum) with
     learning rate lr on a loss whose gradient, worked out from its ``loss_funcs.py``
@@ -237,7 +238,8 @@ def nash_mp_rate(out, client=None):
             ax.grid(True, alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Nash-MP (η = 2): KL and exploitability vs queries for n = 10 … 4096; dashed: "
-                 "(1+2β)^{−N/2}·KL_0 (theorem nash-mp/kl-envelope), the same for every n", fontsize=10)
+                 r"$(1+2\beta)^{-N/2}\,\mathrm{KL}_0$ (theorem nash-mp/kl-envelope), the same rate for "
+                 "every n", fontsize=10)
     fig.tight_layout()
     paths = _figure_paths(fig, out, "nash_mp_rate")
     summary = pd.read_parquet(Path(out) / "sweep" / "summary.parquet")
