@@ -47,10 +47,16 @@ def _save(fig, out, name):
 
 
 def _log_axis(axis):
-    """Log ticks at most every few decades, no minor labels (keeps the text layout cheap)."""
+    """Labelled log ticks, no minor labels (keeps the text layout cheap): 1, 2, 5 per decade
+    on an axis of at most 3 decades, else decades only (every few decades on a wide axis).
+    Call it once the limits are set. (matplotlib's LogLocator places no major tick at all
+    when it has to skip decades and subs is not (1,): the wide axes were left blank.)"""
     from matplotlib.ticker import LogLocator, NullFormatter, NullLocator
 
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=7))
+    low, high = sorted(axis.get_view_interval())
+    decades = np.log10(high / low) if low > 0 and np.isfinite(high / low) else np.inf
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,),
+                                      numticks=7))
     axis.set_minor_locator(NullLocator())
     axis.set_minor_formatter(NullFormatter())
 
@@ -103,9 +109,9 @@ def _curves(plt, results, spec, metric, x):
                                 alpha=0.15, lw=0)
             if np.any(ys > FLOOR):
                 low = min(low, ys[ys > FLOOR].min())
+        ax.set_yscale("log")
         if np.isfinite(low):
             ax.set_ylim(bottom=max(low / 2, FLOOR))
-        ax.set_yscale("log")
         _log_axis(ax.yaxis)
         ax.set_title(_label(keys, values), fontsize=9)
         ax.set_xlabel(axis_name if x == "queries" else "iteration")

@@ -310,4 +310,16 @@ def test_plot_draws_the_standard_figures(tmp_path, inproc_client):
                  "queries_to_eps_vs_n", "heatmap_beta_eta"):
         assert {f"{stem}.png", f"{stem}.svg"} <= names, stem
     assert (tmp_path / "figures" / "kl_vs_queries.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from nashlab.experiments.plots import _curves, _pyplot
+
+    plt = _pyplot()
+    results, _, loaded = load_results(tmp_path)
+    fig = _curves(plt, results, loaded, "kl", "queries")
+    for ax in fig.axes:  # every log axis is labelled, also a wide one (~15 decades here)
+        if ax.get_visible():
+            low, high = ax.get_ylim()
+            ticks = [t for t in ax.yaxis.get_majorticklocs() if low <= t <= high]
+            assert len(ticks) >= 2, (ax.get_title(), low, high)
+    assert max(np.log10(h / lo) for lo, h in (a.get_ylim() for a in fig.axes if a.get_visible())) > 8
+    plt.close(fig)
     assert main(["plot", str(tmp_path / "nothing")]) == 2
