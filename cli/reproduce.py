@@ -20,8 +20,15 @@ def main(argv=None) -> int:
     from nashlab.cli.sweep import require_extra
 
     require_extra()
-    from nashlab.experiments.reproductions import reproduce
+    from nashlab.experiments.reproductions import load_games, reproduce
 
+    if args.games is not None:  # before --out is created and the cluster starts
+        if args.name != "egpo-tabular":
+            raise UsageError(f"--games: only egpo-tabular replays given games, not {args.name}")
+        try:
+            load_games(args.games)
+        except ValueError as exc:
+            raise UsageError(f"--{exc}") from None
     out = writable_dir(args.out or args.name, "--out")
     client = None
     if args.scheduler:

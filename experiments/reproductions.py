@@ -71,7 +71,7 @@ from pathlib import Path
 import numpy as np
 
 from nashlab._files import write_atomic
-from nashlab.experiments.spec import dump_toml
+from nashlab.experiments.spec import dump_toml, load_games
 
 NAMES = ("mmd-qre", "nash-mp-rate", "egpo-tabular")
 
@@ -259,14 +259,7 @@ def _egpo_games(games_file, directory):
     from nashlab import games
 
     if games_file is not None:
-        with np.load(games_file, allow_pickle=False) as data:
-            if "P" not in data or "reference_logits" not in data:
-                raise ValueError(f"--games {games_file}: needs arrays 'P' (G, N, N) and "
-                                 "'reference_logits' (G, N)")
-            P, logits = np.asarray(data["P"], float), np.asarray(data["reference_logits"], float)
-        if P.ndim != 3 or P.shape[1] != P.shape[2] or logits.shape != P.shape[:2]:
-            raise ValueError(f"--games {games_file}: P must be (G, N, N) and reference_logits (G, N), "
-                             f"got {P.shape} and {logits.shape}")
+        P, logits = load_games(games_file)
     else:
         P = np.stack([games.random_preference(EGPO_N, seed=s).P for s in range(EGPO_GAMES)])
         logits = np.stack([np.random.default_rng(1000 + s).standard_normal(EGPO_N)
@@ -349,6 +342,8 @@ def reproduce(name, out=None, *, games=None, client=None):
         raise ValueError(f"name must be one of {NAMES}, got {name!r}")
     if games is not None and name != "egpo-tabular":
         raise ValueError("games: only egpo-tabular replays given games")
+    if games is not None:
+        load_games(games)  # checked before the cluster starts
     out = Path(name if out is None else out)
     out.mkdir(parents=True, exist_ok=True)
     own = client is None
@@ -369,4 +364,5 @@ def reproduce(name, out=None, *, games=None, client=None):
             cluster.close()
 
 
-__all__ = ["EGPO_CONFIG", "EGPO_METHODS", "NAMES", "dump_toml", "egpo_steps", "reproduce"]
+__all__ = ["EGPO_CONFIG", "EGPO_METHODS", "NAMES", "dump_toml", "egpo_smoothed", "egpo_steps",
+           "load_games", "reproduce"]

@@ -351,20 +351,51 @@ def _resolve(cell, kind):
     return full
 
 
-def _npz_games(path):
-    """(n, games, sha256) of an NPZ of games ("P" (G, n, n), "reference_logits" (G, n))."""
+def load_games(path):
+    """(P, reference_logits) of an NPZ of games: "P" (G, N, N), a preference matrix per game
+    (entries in [0, 1], P + Pᵀ = 1, checked by ``PreferenceGame``) and "reference_logits"
+    (G, N), finite; ValueError naming ``games`` otherwise (before any work starts)."""
+    import zipfile
+
     import numpy as np
 
+    from nashlab.games.preference import PreferenceGame
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"games {str(path)!r}: no such file (an NPZ with arrays 'P' (G, N, N) "
+                         "and 'reference_logits' (G, N))")
     try:
-        raw = Path(path).read_bytes()
         with np.load(path, allow_pickle=False) as data:
-            P, logits = data["P"], data["reference_logits"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"spec key 'games': cannot read the games of {path} ({exc})") from None
-    if P.ndim != 3 or P.shape[1] != P.shape[2] or logits.shape != P.shape[:2]:
-        raise ValueError(f"spec key 'games': P must be (G, n, n) and reference_logits (G, n), "
+            if "P" not in data or "reference_logits" not in data:
+                raise ValueError(f"games {str(path)!r}: needs arrays 'P' (G, N, N) and "
+                                 f"'reference_logits' (G, N), has {sorted(data.files)}")
+            P, logits = np.asarray(data["P"], float), np.asarray(data["reference_logits"], float)
+    except (OSError, zipfile.BadZipFile, AttributeError) as exc:
+        raise ValueError(f"games {str(path)!r}: not an NPZ file ({exc})") from None
+    except ValueError as exc:
+        if str(exc).startswith("games "):
+            raise
+        raise ValueError(f"games {str(path)!r}: not an NPZ of numeric arrays ({exc})") from None
+    if P.ndim != 3 or P.shape[0] < 1 or P.shape[1] != P.shape[2] or logits.shape != P.shape[:2]:
+        raise ValueError(f"games {str(path)!r}: P must be (G, N, N) and reference_logits (G, N), "
                          f"got {P.shape} and {logits.shape}")
-    return P.shape[1], P.shape[0], hashlib.sha256(raw).hexdigest()
+    if not np.all(np.isfinite(logits)):
+        raise ValueError(f"games {str(path)!r}: reference_logits must be finite")
+    try:
+        PreferenceGame(P, np.full(P.shape[:2], 1.0 / P.shape[1]), 0.1)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"games {str(path)!r}: {exc}") from None
+    return P, logits
+
+
+def _npz_games(path):
+    """(n, games, sha256) of an NPZ of games (``load_games``)."""
+    try:
+        P, _ = load_games(path)
+    except ValueError as exc:
+        raise ValueError(f"spec key 'games': {exc}") from None
+    return P.shape[1], P.shape[0], hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _resolve_preference(full, entry, family):
@@ -499,4 +530,4 @@ def cell_hash(cell: dict) -> str:
 
 
 __all__ = ["DEFAULT_STEPS", "EPSILONS", "FAMILIES", "Spec", "cell_hash", "dump_toml",
-           "kind_of", "load_spec", "parse_spec"]
+           "kind_of", "load_games", "load_spec", "parse_spec"]

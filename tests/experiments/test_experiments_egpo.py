@@ -174,3 +174,30 @@ def test_the_figure_draws_gaps_as_egpo_does():
     assert len(flat) == 21 and np.allclose(flat, 0.3)
     t, y = egpo_smoothed(np.linspace(1.0, 0.5, 5009))  # 5000 averaged points -> 1000 drawn
     assert len(y) == 1000 and t[0] == 1 and t[-1] == 5000
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "no such file"),
+    (b"family = 'random'\n", "not an NPZ"),
+    ({"P": np.zeros((2, 3, 4)), "reference_logits": np.zeros((2, 3))}, "(G, N, N)"),
+    ({"P": np.full((1, 3, 3), 0.7), "reference_logits": np.zeros((1, 3))}, "P + P"),
+    ({"Q": np.zeros(3)}, "needs arrays"),
+])
+def test_bad_games_files_are_usage_errors_before_any_work(tmp_path, capsys, content, words):
+    pytest.importorskip("distributed")
+    from nashlab.cli import main
+    from nashlab.experiments import parse_spec
+
+    path = tmp_path / "g.npz"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        np.savez(path, **content)
+    assert main(["reproduce", "egpo-tabular", "--games", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--games" in err and words in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()  # refused before the output folder and the cluster
+    with pytest.raises(ValueError, match="spec key 'games'"):
+        parse_spec({"family": "npz", "games": str(path), "method": "nash-mp", "eta": 2.0,
+                    "iterations": 3, "track": ["kl"]})
+    assert main(["reproduce", "mmd-qre", "--games", str(path), "--out", str(tmp_path / "o")]) == 2
