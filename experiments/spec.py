@@ -493,8 +493,7 @@ def _resolve_mdp(full, entry):
     full["step"] = None if full["eta"] == "default" else full["eta"]
     full["schedule_used"] = None
     try:
-        records = _mdp_metrics(entry.name, full["tau"] > 0, full["uncertainty_set"],
-                               full["step"] is not None)
+        records = _mdp_metrics(entry.name, full["tau"] > 0, full["uncertainty_set"], full["step"])
     except (ValueError, TypeError) as exc:
         raise ValueError(f"spec key 'method': {entry.name!r} with tau = {full['tau']:g}, "
                          f"uncertainty = {full['uncertainty_set']}: {exc}") from None
@@ -506,13 +505,13 @@ def _resolve_mdp(full, entry):
 
 
 @functools.lru_cache(maxsize=64)
-def _mdp_metrics(method, regularized, uncertainty, has_step):
+def _mdp_metrics(method, regularized, uncertainty, eta):
     """The metrics an MDP method records with these options: read off a 0-iteration run on
     a 2-state garnet (the method table does not list them; the run costs a 2-state solve)."""
     import nashlab
     from nashlab import games
 
-    options = {"eta": 1.0} if has_step else {}
+    options = {} if eta is None else {"eta": eta}
     if regularized:
         options["regularizer"] = games.Entropy(0.1)
     if uncertainty is not None:
