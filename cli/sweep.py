@@ -38,7 +38,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     require_extra()
     from nashlab.experiments import load_spec, sweep
-    from nashlab.experiments.sweep import default_client
 
     if args.spec is None:
         if not (args.resume and args.out):
@@ -69,10 +68,9 @@ def main(argv=None) -> int:
                 client = Client(args.scheduler, timeout=30)
             except OSError as exc:
                 raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
-        else:
-            client = default_client(args.workers)
+        # without --scheduler, sweep starts a LocalCluster only if a cell is left to compute
         results = sweep(spec, client=client, out=out, resume=args.resume,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, workers=args.workers)
     except KeyboardInterrupt:
         done = len(list((out / "cells").glob("*.parquet"))) if (out / "cells").exists() else 0
         report("nashlab sweep", f"interrupted (Ctrl-C); {done} of {len(spec.cells)} cells are kept "
@@ -80,10 +78,7 @@ def main(argv=None) -> int:
         return INTERRUPTED
     finally:
         if client is not None:
-            cluster = client.cluster if not args.scheduler else None
             client.close()
-            if cluster is not None:
-                cluster.close()
     print(f"{len(spec.cells)} cells, {len(results)} rows: {out / 'results.parquet'}, "
           f"{out / 'summary.parquet'}, {out / 'spec.toml'}")
     return 0

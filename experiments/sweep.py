@@ -336,11 +336,12 @@ def _check_out(out: Path, spec: Spec, resume: bool):
                              "choose another --out, or pass --resume to add to it")
 
 
-def sweep(spec, *, client=None, out=None, resume=False, progress=True):
+def sweep(spec, *, client=None, out=None, resume=False, progress=True, workers=None):
     """Run every cell of ``spec`` (a path, TOML text, dict or ``Spec``) on dask.distributed.
 
-    ``client``: a ``distributed.Client`` (default: an embedded ``LocalCluster``, closed at
-    the end); ``out``: the result folder (default ``./sweep-<hash of the spec>``);
+    ``client``: a ``distributed.Client`` (default: an embedded ``LocalCluster`` of
+    ``workers`` processes (``default_client``), started only if a cell is left to compute
+    and closed at the end); ``out``: the result folder (default ``./sweep-<hash of the spec>``);
     ``resume``: add to a folder that holds another spec's cells. Finished cells are never
     recomputed (module docstring). Returns the tidy results DataFrame.
     """
@@ -360,7 +361,7 @@ def sweep(spec, *, client=None, out=None, resume=False, progress=True):
     todo = [(k, c) for k, c in zip(keys, spec.cells, strict=True)
             if not (cells_dir / f"{k}.parquet").exists()]
     if todo:
-        _run_cells(spec, todo, cells_dir, client, progress)
+        _run_cells(spec, todo, cells_dir, client, progress, workers)
     frames = [_read_parquet(cells_dir / f"{k}.parquet") for k in keys]
     results, summary = build_tables(spec, frames)
     write_atomic(out / "results.parquet", _to_parquet(results))
@@ -368,12 +369,12 @@ def sweep(spec, *, client=None, out=None, resume=False, progress=True):
     return results
 
 
-def _run_cells(spec, todo, cells_dir, client, progress):
+def _run_cells(spec, todo, cells_dir, client, progress, workers=None):
     from distributed import as_completed
 
     own = client is None
     if own:
-        client = default_client()
+        client = default_client(workers)
     try:
         futures = {client.submit(_task, spec.values, cell, key=f"nashlab-cell-{k}", pure=False): k
                    for k, cell in todo}
