@@ -20,7 +20,8 @@ def main(argv=None) -> int:
     from nashlab.cli.sweep import require_extra
 
     require_extra()
-    from nashlab.experiments.reproductions import load_games, reproduce
+    from nashlab.experiments.reproductions import reproduce
+    from nashlab.experiments.spec import load_games
 
     if args.games is not None:  # before --out is created and the cluster starts
         if args.name != "egpo-tabular":

@@ -10,7 +10,7 @@
     exploitability, the QRE π*_β from ``nashlab.solve`` (certified; written to qre.csv).
     As a preference game P·π = ½ + A·π/6, so β here is the temperature of the matrix game
     A/6 (= α/6 for A). MMD at its theorem step η = 4β, Nash-MP (η = 2) beside it.
-    Measured: 8 s (the command, LocalCluster start included) on 2 cores (load average ~4).
+    Measured: 8-9 s (the command, LocalCluster start included) on 2 cores (load average ~3-4).
 
 ``nash-mp-rate``
     Nash-MP (η = 2) on random preference games (EGPO's generator) for n ∈ {10, 100, 1000,
@@ -18,8 +18,8 @@
     the line (1+2β)^{−N/2}·KL_0 of the theorem nash-mp/kl-envelope — the curves of every n
     lie under the same line: the rate does not depend on the action space (the summary's
     ``local_rate``, ρ² of the exact Jacobian, is the same for every n up to 1000; n = 4096
-    is above ``sweep.LOCAL_RATE_MAX_DIM``). Measured: 3.4 min (204 s) on 2 cores shared
-    with other jobs (load average ~5); the n = 4096 cells (1200 iterations, a tracked gemv
+    is above ``sweep.LOCAL_RATE_MAX_DIM``). Measured: 148-204 s on 2 cores shared with
+    other jobs (load average 3-5); the n = 4096 cells (1200 iterations, a tracked gemv
     per iteration, Newton for π*) dominate. (25 min at load average ~20.)
 
 ``egpo-tabular``
@@ -36,7 +36,7 @@
     (game, beta, method, iteration, duality_gap, queries). The figure draws game 0 of each β
     as EGPO's ``plot_multi_exps`` draws its "picked" figure (``egpo_smoothed``: a 10-update
     moving average, each curve cut where it first falls below 1e-6, 1000 points at most, linear
-    x, log y). Measured: 83 s on 2 cores (load average ~4; the 100000 iterations at
+    x, log y). Measured: 64-83 s on 2 cores (load average 3-4; the 100000 iterations at
     β = 0.001 dominate). The G games of a (β, method) run as one batched cell (one
     nashlab.run on the batch, the games in lockstep).
 
@@ -364,5 +364,4 @@ def reproduce(name, out=None, *, games=None, client=None):
             cluster.close()
 
 
-__all__ = ["EGPO_CONFIG", "EGPO_METHODS", "NAMES", "dump_toml", "egpo_smoothed", "egpo_steps",
-           "load_games", "reproduce"]
+__all__ = ["EGPO_CONFIG", "EGPO_METHODS", "NAMES", "dump_toml", "egpo_smoothed", "egpo_steps", "reproduce"]
