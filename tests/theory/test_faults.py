@@ -119,11 +119,13 @@ def test_json_schema_and_atomic_write(report, tmp_path):
 
 
 def test_a_weakened_local_rate_loses_power(monkeypatch):
-    """With the local-rate band widened to ±50 %, Nash-MP's step and structure faults escape."""
+    """With the local-rate band widened to ±50 % (the span window bound's margin too),
+    Nash-MP's step and structure faults escape."""
     monkeypatch.setitem(local_rate.LOWER_RTOL, 2, 0.5)
     monkeypatch.setitem(local_rate.UPPER_RTOL, 2, 0.5)
     monkeypatch.setitem(local_rate.LOWER_RTOL, 1, 0.5)
     monkeypatch.setitem(local_rate.UPPER_RTOL, 1, 0.5)
+    monkeypatch.setattr(local_rate, "WINDOW_RTOL", 0.5)  # the span's slow side (window bound)
     weak = faults.power(quick=True, only="nash-mp").algorithms[0]
     assert weak.caught < FLOORS["nash-mp"][0]
     assert "step×0.9" in {fault for fault, _ in weak.escapes}

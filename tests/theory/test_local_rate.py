@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nashlab._xp import normalize_logits
-from nashlab.games.generators import random_preference
+from nashlab.games.generators import random_preference, random_reference
 from nashlab.games.markov_game import random_markov_game
 from nashlab.games.matrix import random_matrix_game
 from nashlab.games.mdp_problems import garnet
@@ -601,3 +601,60 @@ def test_npg_verdict_fits_the_smallest_gap_and_fails_a_wrong_step():
         assert check(wrong, "local-rate", problem=mdp).status == "fail", growth
     with pytest.raises(ValueError, match="eta"):
         local_rate(mdp, "npg")
+
+
+def _span_norm_brute(M):
+    """max span(Mδ) over the extreme points δ = 1_S of the span ball mod 1."""
+    n = M.shape[1]
+    return max(np.ptp(M @ np.array([(s >> i) & 1 for i in range(n)], dtype=float))
+               for s in range(1, 2 ** n - 1))
+
+
+def test_span_norm_and_window_bound_of_the_linearised_map():
+    from nashlab.theory.local_rate import _fit, _span_norm, window_bound
+
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((6, 6))
+    M -= M.mean(axis=1, keepdims=True)  # M·1 = 0
+    assert _span_norm(M) == pytest.approx(_span_norm_brute(M), rel=1e-12)
+    rate = local_rate(_preference(), "nash-mp", eta=2.0)
+    J, B = rate.jacobian, rate.basis
+    for seed in range(20):  # linearised iterates from random starts: the fit stays below
+        x = np.random.default_rng(seed).standard_normal(J.shape[0])
+        spans = []
+        for _ in range(30):
+            spans.append(np.ptp(B @ x))
+            x = J @ x
+        fit, window = _fit(np.array(spans), 0.0)
+        assert rate.rho * 0.5 < fit <= window_bound(rate, "span", window) * (1 + 1e-12)
+    # it tends to ρ with the window, and the submultiplicative tail keeps it an upper bound
+    short = window_bound(rate, "span", np.arange(10, 20))
+    long = window_bound(rate, "span", np.arange(10, 400))
+    assert rate.rho <= long < short
+    assert window_bound(rate, "kl", np.arange(5)) is None
+    with pytest.raises(ValueError, match="indices"):
+        window_bound(rate, "span", [3, 2, 1])
+
+
+def test_local_rate_verdict_non_normal_jacobian_slower_than_rho_on_a_short_window():
+    """Regression (issue 17, item 2): the full suite's "uniform n=24 ×6 β=1" Nash-MP run,
+    game 3: eigenvalue moduli within 1e-9 of ρ = 1/3 and a non-normal J make the span fit
+    1.0305ρ over k = 10..19, above the old fixed 1 + 3e-2; the window's own bound (1.110ρ)
+    passes it, and a step 0.9η recorded as η still fails."""
+    from nashlab.theory import nlhf_theorems
+    from nashlab.theory.local_rate import _fit, local_rate_verdict, window_bound
+
+    game = nlhf_theorems._game("uniform", 24, 1.0, seed=7, batch=6, peaked=True)[3]
+    init = random_reference(24, scale=nlhf_theorems.PEAK_SCALE, seed=0, batch_shape=(6,))[3]
+    good = run(game, "nash-mp", eta=2.0, iterations=19, init=init,
+               track=("kl", "exploitability", "span"))
+    rate = local_rate(game, "nash-mp", eta=2.0)
+    fit, window = _fit(good.metrics["span"], 1e-11)
+    assert fit / rate.rho > 1.03  # the hard case: slower than ρ beyond the old tolerance
+    assert fit < window_bound(rate, "span", window) < 1.2 * rate.rho
+    v = local_rate_verdict(good, game)
+    assert v.passed, v.reason
+    wrong = run(game, "nash-mp", eta=1.8, iterations=19, init=init,
+                track=("kl", "exploitability", "span"))
+    wrong = type(wrong)(wrong.method, {**wrong.params, "eta": 2.0}, wrong.metrics, wrong.policy)
+    assert not local_rate_verdict(wrong, game).passed
