@@ -176,7 +176,7 @@ def cell_local_rate(cell, problem, eta):
     eigenvalues cost O(d³))."""
     from nashlab.games import Entropy
     from nashlab.solvers.methods import get_method
-    from nashlab.theory.local_rate import METRIC_ORDER, POLICY_METHODS, POLICY_METRIC_ORDER, local_rate
+    from nashlab.theory.local_rate import METRIC_ORDER, local_rate
 
     kind, method, target = kind_of(cell["family"]), cell["method"], cell["target"]
     batch = getattr(problem, "batch_shape", ())
@@ -192,10 +192,9 @@ def cell_local_rate(cell, problem, eta):
             return nan
         if cell["tau"] > 0:
             options["regularizer"] = Entropy(cell["tau"])
-        if method not in POLICY_METHODS:
-            eta = None
-    orders = POLICY_METRIC_ORDER if kind == "mdp" and method in POLICY_METHODS else METRIC_ORDER
-    if target not in orders:
+        if get_method("mdp", method).step_form is None:
+            eta = None  # value iteration & co. take no step
+    if kind != "mdp" and target not in METRIC_ORDER:  # (the MDP methods' orders: LocalRate.order)
         return nan
     games = [problem[i] for i in np.ndindex(batch)] if batch else [problem]
     if _local_rate_dimension(games[0]) > LOCAL_RATE_MAX_DIM:
