@@ -110,6 +110,8 @@ def _sequence_game(seed):
     # garnet and SequenceGame passed the seed to numpy: True was seed 1, −1 numpy's message
     (lambda: games.garnet(4, 2, 2, seed=True), TypeError, "seed must be an integer"),
     (lambda: games.garnet(4, 2, 2, seed=-1), ValueError, "seed must be ≥ 0"),
+    # A = 10**30 ran a Python loop over S·A pairs (a hang), then an OverflowError
+    (lambda: games.garnet(4, 10**30, 2, seed=0), ValueError, r"garnet\(S=4, A=10+, b=2.*memory"),
     (lambda: _sequence_game(seed=True), TypeError, "seed must be an integer"),
     (lambda: _sequence_game(seed=-1), ValueError, "seed must be ≥ 0"),
     (lambda: markov_exploitability(games.rps(), np.ones((1, 6)) / 3), TypeError,
