@@ -103,8 +103,11 @@ def check_batch_shape(batch_shape, name="batch_shape") -> tuple:
 def check_logits(x, name):
     """Log-probabilities or log-weights as a float array: real, no NaN, no +inf (−inf, a zero
     probability, is allowed)."""
-    arr = np.asarray(x)
-    if arr.dtype == object or np.iscomplexobj(arr) or arr.dtype == bool:
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+    if arr.dtype.kind not in "iuf":  # bool, complex, strings, objects
         raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     if arr.ndim == 0:

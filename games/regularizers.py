@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from nashlab._xp import logsumexp, normalize_logits, safe_log
-from nashlab.games._validation import check_distribution, check_scalar
+from nashlab.games._validation import check_distribution, check_logits, check_scalar
 
 
 def _xlogy(p, log_q):
@@ -132,10 +132,15 @@ def _simplex_projection(q, radius):
 
 def sparsemax(z):
     """Euclidean projection of z onto the simplex along the last axis (Martins & Astudillo,
-    arXiv 1602.02068, Alg. 1): p = (z − θ)₊ with θ from the sorted cumulative sums."""
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim == 0 or z.shape[-1] == 0:
+    arXiv 1602.02068, Alg. 1): p = (z − θ)₊ with θ from the sorted cumulative sums.
+
+    ``z`` is real with no NaN or +inf; −inf entries (excluded actions) get probability 0, but
+    each row needs a finite entry."""
+    z = check_logits(z, "z")
+    if z.shape[-1] == 0:
         raise ValueError(f"z must have at least one entry on its last axis, got shape {z.shape}")
+    if np.any(np.all(z == -np.inf, axis=-1)):
+        raise ValueError("z must have a finite entry in every row (a row of −inf has no projection)")
     return _simplex_projection(z, 1.0)
 
 

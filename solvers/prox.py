@@ -91,6 +91,11 @@ def prox_step(log_anchor, g, *, eta, beta, log_reference):
     coefficients = step_coefficients("prox", eta, beta)
     if coefficients[1] != 0 and log_reference is None:
         raise ValueError("log_reference is required when beta > 0")
+    if coefficients[1] != 0 and xp.__name__ == "numpy":
+        log_reference = check_logits(log_reference, "log_reference")
+        if log_reference.shape[-1:] != log_anchor.shape[-1:]:
+            raise ValueError(f"log_reference must have the last axis of log_anchor, got shapes "
+                             f"{log_reference.shape} and {log_anchor.shape}")
     return affine_step(log_anchor, g, coefficients, log_reference)
 
 

@@ -54,3 +54,26 @@ def test_best_response_step_and_anchor_off_support():
 def test_coefficient_functions_validate(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("log_reference, error, match", [
+    ([np.nan, 0.0], ValueError, "log_reference must be log-probabilities"),  # was a NaN step
+    ([np.inf, 0.0], ValueError, "log_reference must be log-probabilities"),  # was a warning
+    (["a", "b"], TypeError, "log_reference must be an array of real numbers"),
+    ([0.0, 0.0, 0.0], ValueError, "log_reference must have the last axis"),
+])
+def test_prox_step_validates_the_reference_it_reads(log_reference, error, match):
+    with pytest.raises(error, match=match):
+        prox_step([0.0, 0.0], [1.0, 0.0], eta=1.0, beta=0.5, log_reference=log_reference)
+    # β = 0 does not read it (documented: may be None then)
+    prox_step([0.0, 0.0], [1.0, 0.0], eta=1.0, beta=0.0, log_reference=log_reference)
+
+
+def test_sparsemax_validates_its_scores():
+    from nashlab.games import sparsemax
+
+    np.testing.assert_array_equal(sparsemax([0.0, -np.inf, 1.0]), [0.0, 0.0, 1.0])  # −inf: excluded
+    for z, error in (([np.nan, 0.0], ValueError), ([np.inf, 0.0], ValueError),  # were NaN outputs
+                     ([[-np.inf, -np.inf]], ValueError), ([1j, 0.0], TypeError), ("ab", TypeError)):
+        with pytest.raises(error, match="z must"):
+            sparsemax(z)
