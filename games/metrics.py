@@ -189,9 +189,13 @@ def _(game: MatrixGame, policy, *, logits=None):
     if game.tau <= 0:
         raise ValueError("best responses are unique only for tau > 0")
     x, y, _, _ = split_players(game, policy, logits)
-    return np.concatenate([normalize_logits(matvec(game.A, y) / game.tau),
-                           normalize_logits(-matvec(np.swapaxes(game.A, -1, -2), x) / game.tau)],
-                          axis=-1)
+
+    def log_softmax(g):  # (g − max g)/τ ≤ 0: g/τ overflowed to ±inf (NaN) for a subnormal τ;
+        with np.errstate(over="ignore"):  # here −inf is the exact limit, a zero probability
+            return normalize_logits((g - np.max(g, axis=-1, keepdims=True)) / game.tau)
+
+    return np.concatenate([log_softmax(matvec(game.A, y)),
+                           log_softmax(-matvec(np.swapaxes(game.A, -1, -2), x))], axis=-1)
 
 
 @nash_conv.register

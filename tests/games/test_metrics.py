@@ -132,3 +132,17 @@ def test_float32_distributions_are_accepted_within_their_rounding():
         metrics.kl_divergence(np.array([0.2, 0.3, 0.5001], dtype=np.float32), np.full(3, 1 / 3))
     with pytest.raises(ValueError, match="must sum to 1"):
         metrics.kl_divergence(np.array([0.2, 0.3, 0.5 + 1e-9]), np.full(3, 1 / 3))
+
+
+def test_matrix_best_response_at_a_subnormal_tau_is_the_argmax():
+    """(Ay − max)/τ: Ay/τ overflowed (warning, NaN) at τ = 1e-320; the limit is the argmax."""
+    import warnings
+
+    game = games.random_matrix_game(3, 4, tau=1e-320, seed=0)
+    x, y = np.full(3, 1 / 3), np.full(4, 1 / 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        br = metrics.best_response_logits(game, np.concatenate([x, y]))
+    assert not np.isnan(br).any()
+    np.testing.assert_array_equal(np.exp(br[:3]), np.eye(3)[np.argmax(game.A @ y)])
+    np.testing.assert_array_equal(np.exp(br[3:]), np.eye(4)[np.argmin(x @ game.A)])
