@@ -63,9 +63,12 @@ def last_violation(theorem, trajectory):
 
 def can_certify(theorem, instance) -> bool:
     """Whether a 50-digit implementation exists for ``instance``'s method and ``theorem``'s
-    metric (preference games: ``highprec``; MDPs: ``highprec_mdp``, unregularized)."""
+    metric (preference games: ``highprec``; MDPs: ``highprec_mdp``: vi and npg unregularized,
+    npg-entropy with its entropy)."""
     if getattr(instance, "family", "preference") == "mdp":
-        return (instance.method in highprec_mdp.METHODS and instance.regularizer is None
+        regularizer = getattr(instance.regularizer, "name", None)
+        return (instance.method in highprec_mdp.METHODS
+                and regularizer == ("entropy" if instance.method == "npg-entropy" else None)
                 and theorem.metric in highprec_mdp.METRICS[instance.method])
     return instance.method in highprec.METHODS and theorem.metric in highprec.METRICS
 
@@ -75,9 +78,19 @@ def _high_values(theorem, instance, iterations):
     None) of ``instance`` recomputed at 50 digits."""
     if getattr(instance, "family", "preference") == "mdp":
         mdp = instance.mdp
+        extra = {}
+        if instance.method == "npg-entropy":
+            # the float run's noise: δ·u_t, u_t = rng.uniform(−1, 1, (S, A)) per step t, in order
+            delta = float(instance.options.get("q_noise", 0.0))
+            seed = instance.run_options().get("seed")
+            rng = np.random.default_rng(seed)
+            draws = ([rng.uniform(-1.0, 1.0, size=mdp.r.shape) for _ in range(iterations)]
+                     if delta > 0 else None)
+            extra = {"tau": instance.regularizer.tau, "q_noise": delta, "draws": draws}
         values, constants = highprec_mdp.run(
             instance.method, mdp.dense_P(), mdp.r, mdp.gamma, instance.init, instance.eta,
-            iterations, theorem.metric, growth=instance.options.get("step_growth", 1.0))
+            iterations, theorem.metric, growth=instance.options.get("step_growth", 1.0),
+            **extra)
         return values, constants, None
     from nashlab.solvers.front import solve
 

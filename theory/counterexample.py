@@ -35,7 +35,8 @@ class Counterexample:
     problem : the instance (a ``PreferenceGame``: P, reference μ, β; or an ``MDP``).
     params : the method and its options: "method", "beta", "eta", "schedule", "init" (π₀ as
         a list, None = μ), "iterations"; for an MDP "method", "gamma", "eta", "step_growth",
-        "iterations", "init" (π₀ or v₀, None = uniform / 0), "structure".
+        "iterations", "init" (π₀ or v₀, None = uniform / 0), "structure" (npg-entropy also
+        "tau", "q_noise" and the noise's "seed").
     iteration : the first iteration k at which metric > bound at 50 digits.
     ratio : metric/bound at ``iteration`` in float64 (through ``nashlab.run`` and ``check``).
     ratio_high_precision : the same at 50 digits, as a decimal string; ``margin`` = that − 1.
@@ -166,9 +167,16 @@ def main():
     k = meta["iteration"]
     claim = meta["claim"]
     with mpmath.workdps(DIGITS + 20):
+        extra = {{}}
+        if p["method"] == "npg-entropy":  # the float run's noise draws, regenerated
+            rng = np.random.default_rng(p["seed"])
+            draws = [rng.uniform(-1.0, 1.0, size=data["r"].shape).tolist()
+                     for _ in range(p["iterations"])]
+            extra = {{"tau": p["tau"], "q_noise": p["q_noise"],
+                     "draws": draws if p["q_noise"] > 0 else None}}
         values, constants = run(p["method"], data["P"].tolist(), data["r"].tolist(),
                                 p["gamma"], init, p["eta"], p["iterations"], claim["metric"],
-                                growth=p["step_growth"])
+                                growth=p["step_growth"], **extra)
         env = {{"k": mpmath.mpf(k), "err0": values[0],
                "prev": values[k - 1] if k else mpmath.nan,
                "gamma": mpmath.mpf(p["gamma"]), "eta": mpmath.mpf(p["eta"] or 0), **constants}}

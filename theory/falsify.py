@@ -26,11 +26,11 @@ A float64 violation counts only if it survives the 50-digit re-run (``theory/cer
 otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"), as is a
 float ratio above 1 that ``check`` tolerates (tiny values) once it is ≤ 1 at 50 digits. A
 float violation of a method with no 50-digit implementation (``certify.can_certify``; MDPs:
-only unregularized vi and npg have one) is recorded in ``Falsification.unconfirmed``, never
-as a counterexample. A
-confirmed counterexample is shrunk (``theory/shrink.py``: fewest iterations, fewest actions,
-round numbers, each step kept only if the violation survives in float64 and at 50 digits)
-and can be saved (``Counterexample.save``: JSON + NPZ + a reproduction script).
+unregularized vi and npg, and npg-entropy with its entropy, have one) is recorded in
+``Falsification.unconfirmed``, never as a counterexample. A confirmed counterexample is
+shrunk (``theory/shrink.py``: fewest iterations, fewest actions, round numbers, each step
+kept only if the violation survives in float64 and at 50 digits) and can be saved
+(``Counterexample.save``: JSON + NPZ + a reproduction script).
 
 Slope-only theorems (unverified constants) are searched for their largest measured constant
 (``worst_ratio``) but never reported as falsified: their check is an asymptotic rate, which no

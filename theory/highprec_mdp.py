@@ -18,19 +18,30 @@ maximisation, q_v(s, a) = r(s, a) + γ Σ_t P(t|s, a) v(t) (theory notes dp_robu
   metrics suboptimality δ_k = ρ·(v* − v^{π_k}) (ρ uniform), xiao_potential
   = δ_k + D*_k/((1−γ)(ϑ−1)η_k) and xiao_potential_unscaled = δ_k + D*_k/((ϑ−1)η_k), with
   D*_k = Σ_s d*(s) KL(π*_s‖π_k(s)) = −Σ_s d*(s) log π_k(π*(s)|s), d* = (1−γ)ρᵀ(I − γP_{π*})^{−1}
-  (the discounted occupancy of π* from ρ, a distribution) and ϑ = max_s d*(s)/ρ(s)/(1−γ).
+  (the discounted occupancy of π* from ρ, a distribution) and ϑ = max_s d*(s)/ρ(s)/(1−γ);
+* "npg-entropy" (Cen et al. 2007.06558 eq. (13)/(17), Ω = τ·negentropy): soft values
+  V^π_τ solve (I − γP_π)V = r_π − τΣ_a π log π exactly, Q^π_τ = q_{V^π_τ};
+  log π_{t+1} = (1 − α) log π_t + α Q̂^t/τ − log Z per state, α = ητ/(1−γ) ∈ (0, 1], with
+  Q̂^t = Q^{π_t}_τ + δ·u_t (u_t: the float run's uniform draws in [−1, 1], passed in; δ = 0
+  exact). The optimum Q*_τ, π*_τ is found by soft policy iteration π ← softmax(Q^π_τ/τ)
+  (Newton's method on V = τ·LSE(q_V/τ), quadratic near the fixed point) and its soft
+  Bellman residual checked; metrics q_error = ‖Q*_τ − Q^t‖∞, log_policy_error
+  = ‖log π*_τ − log π_t‖∞, value_error = ‖V*_τ − V^t‖∞; constants C1 = q_error_0 +
+  2τ(1 − α)·log_policy_error_0 and C2 = 2δ/(1−γ)·(1 + γ/(ητ)) (Cen's Theorems 1–2).
 
-``run`` returns the metric sequence and the run's derived constants {"vartheta", "D0"} (npg)
-at 50 digits, which the bound's symbols of those names take in place of the float run's.
+``run`` returns the metric sequence and the run's derived constants ({"vartheta", "D0"} for
+npg, {"C1", "C2"} for npg-entropy) at 50 digits, which the bound's symbols of those names take
+in place of the float run's.
 """
 
 import mpmath
 
 DIGITS = 50
 _WORK = DIGITS + 20
-METHODS = ("vi", "npg")
+METHODS = ("vi", "npg", "npg-entropy")
 METRICS = {"vi": ("value_error",),
-           "npg": ("suboptimality", "xiao_potential", "xiao_potential_unscaled")}
+           "npg": ("suboptimality", "xiao_potential", "xiao_potential_unscaled"),
+           "npg-entropy": ("q_error", "log_policy_error", "value_error")}
 
 
 def _mpf(x):
@@ -84,6 +95,47 @@ def optimum(P, r, gamma):
     raise ArithmeticError("policy iteration did not terminate")
 
 
+def soft_evaluate(P, r, gamma, tau, logits):
+    """V^π_τ for π = exp(logits): the solution of (I − γP_π)V = r_π − τ Σ_a π log π."""
+    S, A = len(r), len(r[0])
+    policy = [[mpmath.exp(x) for x in row] for row in logits]
+    M = mpmath.eye(S)
+    b = mpmath.matrix(S, 1)
+    for s in range(S):
+        b[s] = mpmath.fsum(policy[s][a] * (r[s][a] - tau * logits[s][a]) for a in range(A))
+        for t in range(S):
+            M[s, t] -= gamma * mpmath.fsum(policy[s][a] * P[s][a][t] for a in range(A))
+    x = mpmath.lu_solve(M, b)
+    return [x[s] for s in range(S)]
+
+
+def soft_optimum(P, r, gamma, tau):
+    """(Q*_τ, V*_τ, log π*_τ) by soft policy iteration from the uniform policy (module
+    docstring); ArithmeticError if it does not reach the precision's floor."""
+    S, A = len(r), len(r[0])
+    eps = mpmath.mpf(10) ** -(mpmath.mp.dps - 10)
+    logits = [[-mpmath.log(A)] * A for _ in range(S)]
+    for _ in range(500):
+        v = soft_evaluate(P, r, gamma, tau, logits)
+        q = _q(P, r, gamma, v)
+        new = [_normalize([x / tau for x in row]) for row in q]
+        step = max(abs(x - y) for a, b in zip(new, logits, strict=True)
+                   for x, y in zip(a, b, strict=True))
+        logits = new
+        if step <= eps:
+            residual = max(abs(tau * _lse([x / tau for x in q[s]]) - v[s]) for s in range(S))
+            if residual > eps * (1 + max(abs(x) for x in v)):
+                raise ArithmeticError(f"soft policy iteration stopped at residual "
+                                      f"{mpmath.nstr(residual, 3)}")
+            return q, v, logits
+    raise ArithmeticError("soft policy iteration did not converge in 500 steps")
+
+
+def _lse(z):
+    top = max(z)
+    return top + mpmath.log(mpmath.fsum(mpmath.exp(x - top) for x in z))
+
+
 def _normalize(z):
     top = max(z)
     lse = top + mpmath.log(mpmath.fsum(mpmath.exp(x - top) for x in z))
@@ -101,13 +153,17 @@ def occupancy(P, gamma, actions, rho):
     return [(1 - gamma) * x[s] for s in range(S)]
 
 
-def run(method, P, r, gamma, init, eta, iterations, metric, growth=1.0):
+def run(method, P, r, gamma, init, eta, iterations, metric, growth=1.0, tau=None,
+        q_noise=0.0, draws=None):
     """(values, constants): metric(iterate k), k = 0..iterations, of ``method`` at 50 digits
-    (mpf list), and the derived constants of the run ({"vartheta", "D0"} for npg, {} for vi).
+    (mpf list), and the derived constants of the run ({"vartheta", "D0"} for npg, {"C1",
+    "C2"} for npg-entropy, {} for vi).
 
     P (S, A, S), r (S, A): nested lists or arrays of floats, read exactly (binary → mpf);
-    gamma, eta (η_0 of npg), growth: floats; init: None (v_0 = 0 for vi, π_0 uniform for npg),
-    the (S,) v_0 of vi or the (S, A) π_0 of npg."""
+    gamma, eta (η_0 of npg, Cen's η of npg-entropy), growth: floats; init: None (v_0 = 0 for
+    vi, π_0 uniform for npg, npg-entropy), the (S,) v_0 of vi or the (S, A) π_0 of npg and
+    npg-entropy. npg-entropy only: tau (τ > 0), q_noise (δ ≥ 0) and, if δ > 0, draws (at least
+    ``iterations`` arrays (S, A) of the float run's uniform draws u_t)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if metric not in METRICS[method]:
@@ -117,6 +173,9 @@ def run(method, P, r, gamma, init, eta, iterations, metric, growth=1.0):
         Pm = [[[_mpf(P[s][a][t]) for t in range(S)] for a in range(A)] for s in range(S)]
         rm = [[_mpf(r[s][a]) for a in range(A)] for s in range(S)]
         g = _mpf(gamma)
+        if method == "npg-entropy":
+            return _run_npg_entropy(Pm, rm, g, init, eta, iterations, metric, tau, q_noise,
+                                    draws)
         v_star, actions = optimum(Pm, rm, g)
         if method == "vi":
             v = [mpmath.mpf(0)] * S if init is None else [_mpf(x) for x in init]
@@ -152,3 +211,48 @@ def run(method, P, r, gamma, init, eta, iterations, metric, growth=1.0):
                           for s in range(S)]
                 step *= grow
         return [+x for x in values], {"vartheta": +vartheta, "D0": +d0}
+
+
+def _run_npg_entropy(P, r, gamma, init, eta, iterations, metric, tau, q_noise, draws):
+    """The npg-entropy branch of ``run`` (module docstring), inside its workdps."""
+    S, A = len(r), len(r[0])
+    if tau is None or not float(tau) > 0:
+        raise ValueError(f"tau must be a number > 0 for npg-entropy, got {tau!r}")
+    if not float(q_noise) >= 0:
+        raise ValueError(f"q_noise must be a number ≥ 0, got {q_noise!r}")
+    if q_noise > 0 and (draws is None or len(draws) < iterations):
+        raise ValueError(f"draws must hold {iterations} arrays (S, A) when q_noise > 0, got "
+                         f"{None if draws is None else len(draws)}")
+    t, delta, step = _mpf(tau), _mpf(q_noise), _mpf(eta)
+    alpha = step * t / (1 - gamma)
+    if not 0 < alpha <= 1 + mpmath.mpf(10) ** -12:
+        raise ValueError(f"eta must lie in (0, (1−γ)/τ], got {eta!r}")
+    alpha = min(alpha, mpmath.mpf(1))  # the float run caps η/(1−γ) at 1/τ likewise
+    q_star, v_star, log_star = soft_optimum(P, r, gamma, t)
+    logits = ([[-mpmath.log(A)] * A for _ in range(S)] if init is None else
+              [_normalize([mpmath.log(_mpf(x)) for x in row]) for row in init])
+    values, c1 = [], None
+    for k in range(iterations + 1):
+        v = soft_evaluate(P, r, gamma, t, logits)
+        q = _q(P, r, gamma, v)
+        q_err = max(abs(q_star[s][a] - q[s][a]) for s in range(S) for a in range(A))
+        if c1 is None:
+            log_err = max(abs(log_star[s][a] - logits[s][a]) for s in range(S)
+                          for a in range(A))
+            c1 = q_err + 2 * t * (1 - alpha) * log_err
+        if metric == "q_error":
+            values.append(q_err)
+        elif metric == "log_policy_error":
+            values.append(max(abs(log_star[s][a] - logits[s][a]) for s in range(S)
+                              for a in range(A)))
+        else:
+            values.append(max(abs(v_star[s] - v[s]) for s in range(S)))
+        if k < iterations:
+            if q_noise > 0:
+                q = [[q[s][a] + delta * _mpf(draws[k][s][a]) for a in range(A)]
+                     for s in range(S)]
+            logits = [_normalize([(1 - alpha) * x + alpha * y / t
+                                  for x, y in zip(logits[s], q[s], strict=True)])
+                      for s in range(S)]
+    c2 = 2 * delta / (1 - gamma) * (1 + gamma / (step * t))
+    return [+x for x in values], {"C1": +c1, "C2": +c2}

@@ -177,7 +177,11 @@ def build(theorem, instance, trajectory, high) -> Counterexample:
                   "step_growth": instance.options.get("step_growth", 1.0),
                   "iterations": instance.iterations, "init": init,
                   "structure": instance.label}
-        for name in ("vartheta", "D0"):  # their 50-digit values (certify's constants)
+        if instance.method == "npg-entropy":  # τ, δ and the seed of the noise draws
+            params.update(tau=instance.regularizer.tau,
+                          q_noise=float(instance.options.get("q_noise", 0.0)),
+                          seed=instance.run_options().get("seed"))
+        for name in ("vartheta", "D0", "C1", "C2"):  # their 50-digit values (certify's)
             symbols.pop(name, None)
     else:
         params = {"method": instance.method, "beta": instance.game.beta, "eta": instance.eta,

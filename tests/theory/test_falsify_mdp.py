@@ -1,6 +1,7 @@
 """nashlab.theory.falsify on MDPs: the theory notes' former Xiao Thm 10 form (without the
 1/(1−γ)) rediscovered and confirmed at 50 digits, no false alarm on dp.vi.contraction,
-the 50-digit MDP implementation against the float one, violations of a method without a
+the 50-digit MDP implementations against the float ones (npg-entropy included: no false
+alarm on dp.npg-entropy.q-improvement at γ ≈ 0.999, a false rate confirmed), violations of a method without a
 50-digit implementation reported as unconfirmed, certificates that round-trip and reproduce
 without nashlab. Searches stop on ``max_evaluations`` (deterministic for the seed)."""
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from nashlab.games.mdp_problems import garnet, riverswim
+from nashlab.games.regularizers import Entropy
 from nashlab.solvers.dp import run_mdp
 from nashlab.theory import Assumption, Source, Theorem, highprec_mdp
 from nashlab.theory.counterexample import Counterexample
@@ -95,11 +97,72 @@ def test_high_precision_matches_float():
                                    rtol=1e-11, atol=1e-14)
 
 
+def test_high_precision_npg_entropy_matches_float():
+    """highprec_mdp's npg-entropy (soft evaluation by an mpmath solve, Q*_τ by soft policy
+    iteration) against run_mdp's, exact and with Cen's Q-noise (the same uniform draws)."""
+    for mdp in (riverswim(4, gamma=0.9), garnet(3, 2, 2, 0, gamma=0.95)):
+        S, A = mdp.n_states, mdp.n_actions
+        init = np.random.default_rng(2).dirichlet(np.ones(A), S)
+        for tau, frac, noise in ((0.3, 0.5, 0.0), (1.0, 1.0, 0.0), (0.3, 0.7, 1e-2)):
+            eta = frac * (1 - mdp.gamma) / tau
+            run = run_mdp(mdp, "npg-entropy", iterations=6, regularizer=Entropy(tau), eta=eta,
+                          init=init, q_noise=noise, seed=0)
+            rng = np.random.default_rng(0)
+            draws = [rng.uniform(-1.0, 1.0, size=(S, A)) for _ in range(6)] if noise else None
+            for metric in highprec_mdp.METRICS["npg-entropy"]:
+                mp, constants = highprec_mdp.run("npg-entropy", mdp.dense_P(), mdp.r, mdp.gamma,
+                                                 init, run.params["eta"], 6, metric, tau=tau,
+                                                 q_noise=noise, draws=draws)
+                np.testing.assert_allclose([float(v) for v in mp], run.metrics[metric],
+                                           rtol=1e-12, atol=1e-13)
+            for name in ("C1", "C2"):
+                assert float(constants[name]) == pytest.approx(run.params[name], rel=1e-12)
+    with pytest.raises(ValueError, match="tau"):
+        highprec_mdp.run("npg-entropy", mdp.dense_P(), mdp.r, mdp.gamma, None, 0.01, 2,
+                         "q_error")
+    with pytest.raises(ValueError, match="draws"):
+        highprec_mdp.run("npg-entropy", mdp.dense_P(), mdp.r, mdp.gamma, None, 0.01, 2,
+                         "q_error", tau=1.0, q_noise=0.1)
+
+
+def test_no_false_alarm_on_npg_entropy_q_improvement():
+    """dp.npg-entropy.q-improvement at γ ≈ 0.999, τ ≥ 1 (‖Q*‖∞ ~ 10³–10⁴): once Q^t is
+    within the float evaluation error ε‖Q*‖∞/(1−γ) ≈ 1e-10 of Q*, float64 q_error
+    fluctuates (ratios ~40 above the absolute FLOAT_FLOOR 1e-11); at 50 digits every one
+    is ≤ 1, and none is left unconfirmed (there was no 50-digit npg-entropy before)."""
+    result = falsify("dp.npg-entropy.q-improvement", budget_seconds=600, seed=0,
+                     max_evaluations=20, space={"S": (2, 4), "gamma": (0.998, 0.999),
+                                                "tau": (1.0, 10.0), "noises": (0.0,)})
+    assert result.searched and not result.found and not result.unconfirmed, result.summary()
+    assert result.float_floor and result.worst_ratio > 1
+    for case in result.float_floor:
+        assert mpmath.mpf(case["ratio_high_precision"]) <= 1
+
+
+def test_rediscovers_a_false_npg_entropy_rate_and_reproduces(tmp_path):
+    """q_error ÷ 1000 per step (false) is confirmed at 50 digits, with Cen's Q-noise, and the
+    saved reproduction script (numpy + mpmath, the noise draws regenerated) agrees."""
+    fast = Theorem(id="false/npg-entropy-1000x", algorithm="npg-entropy",
+                   methods=("mdp/npg-entropy",), statement="q_error ÷ 1000 per step",
+                   metric="q_error", bound=prev / 1000, source=USER, status="derived",
+                   form="per-step")
+    result = falsify(fast, budget_seconds=600, seed=0, max_evaluations=10,
+                     space={"S": (2, 3), "noises": (1e-2,)})
+    assert result.found and not result.unconfirmed, result.summary()
+    c = result.counterexample
+    assert c.params["q_noise"] == 1e-2 and c.params["tau"] > 0
+    assert mpmath.mpf(c.ratio_high_precision) > 1
+    paths = c.save(tmp_path / "cx")
+    out = subprocess.run([sys.executable, paths[-1]], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and "VIOLATED at 50 digits" in out.stdout, out.stderr
+    assert c.ratio_high_precision[:12] in out.stdout.replace("ratio        = ", "")
+
+
 def test_violation_without_a_high_precision_method_is_unconfirmed():
-    halving = Theorem(id="false/npg-entropy-halving", algorithm="npg-entropy",
-                      methods=("mdp/npg-entropy",), statement="q_error halves per step",
-                      metric="q_error", bound=prev / 1000, source=USER, status="derived",
-                      form="per-step")
+    halving = Theorem(id="false/pmd-1000x", algorithm="pmd", methods=("mdp/pmd",),
+                      statement="lan_potential ÷ 1000 per step", metric="lan_potential",
+                      bound=prev / 1000, source=USER, status="derived", form="per-step")
     result = falsify(halving, budget_seconds=600, seed=0, space={"S": (2, 3)},
                      max_evaluations=10)
     assert not result.found and result.unconfirmed
