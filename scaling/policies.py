@@ -30,17 +30,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nashlab.solvers.prox import eta_from_mirror_descent, prox_step
+from nashlab.solvers.prox import affine_step, eta_from_mirror_descent, step_coefficients
 
 
 def prox_torch(log_anchor, g, *, eta, beta, log_reference):
     """``nashlab.solvers.prox.prox_step`` on torch tensors (computed in float64 NumPy, no
-    gradient: the prox step only ever gives regression targets and sampling logits)."""
+    gradient: the prox step only ever gives regression targets and sampling logits).
+
+    The tensors are the network's own outputs, not user input: they are not validated here, so
+    a diverged network gives a NaN target and the trainer's loss check stops the run at that
+    step with its last good checkpoint (``TrainingError``)."""
 
     def arr(t):
         return t.detach().to("cpu", torch.float64).numpy() if torch.is_tensor(t) else np.asarray(t)
 
-    out = prox_step(arr(log_anchor), arr(g), eta=eta, beta=beta, log_reference=arr(log_reference))
+    out = affine_step(arr(log_anchor), arr(g), step_coefficients("prox", eta, beta),
+                      arr(log_reference))
     like = log_anchor if torch.is_tensor(log_anchor) else g
     return torch.from_numpy(np.ascontiguousarray(out)).to(like.device)
 
