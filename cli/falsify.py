@@ -58,6 +58,10 @@ def load_claim(text):
 
 
 def _record(result) -> dict:
+    import numpy as np
+
+    from nashlab.theory.families import family_module
+
     out = {"theorem": result.theorem_id, "searched": result.searched, "found": result.found,
            "worst_ratio": result.worst_ratio, "where": result.where,
            "evaluations": result.evaluations, "seconds": result.seconds,
@@ -68,12 +72,9 @@ def _record(result) -> dict:
         out["counterexample"] = {"size": c.size, "params": c.params, "iteration": c.iteration,
                                  "ratio": c.ratio, "ratio_high_precision": c.ratio_high_precision,
                                  "margin": c.margin}
-        if c.is_mdp:
-            out["counterexample"].update(S=c.problem.n_states, A=c.problem.n_actions,
-                                         P=c.problem.dense_P().tolist(), r=c.problem.r.tolist())
-        else:
-            out["counterexample"].update(n=c.problem.n, P=c.problem.P.tolist(),
-                                         reference=c.problem.reference.tolist())
+        arrays = family_module(c.family).problem_arrays(c.problem)
+        out["counterexample"].update(family=c.family,
+                                     **{k: np.asarray(v).tolist() for k, v in arrays.items()})
     return out
 
 

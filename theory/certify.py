@@ -1,7 +1,7 @@
-"""Re-check a float64 violation of a bound at 50 digits (``nashlab.theory.highprec`` for
-preference games, ``nashlab.theory.highprec_mdp`` for MDPs).
+"""Re-check a float64 violation of a bound at 50 digits.
 
-The metric sequence is recomputed by the independent mpmath implementation; the theorem's
+The metric sequence is recomputed by the instance family's independent mpmath
+implementation (``instance.high_values``, ``theory/families.py``); the theorem's
 own sympy bound is evaluated on it with ``sympy.lambdify(..., modules="mpmath")``, with the
 symbols resolved as ``check`` resolves them (``verdicts._symbol_values``) except those that
 depend on the metric or the step (k, err0, prev, and η under a schedule), which take their
@@ -16,8 +16,10 @@ import mpmath
 import numpy as np
 import sympy
 
-from nashlab.theory import highprec, highprec_mdp
 from nashlab.theory.verdicts import ATOL, FLOAT_FLOOR, RTOL, UNKNOWN_CONSTANTS, _symbol_values, evaluate
+
+#: the digits of every 50-digit re-run (the families' mpmath modules work at DIGITS + 20)
+DIGITS = 50
 
 
 @dataclass(frozen=True)
@@ -61,60 +63,14 @@ def last_violation(theorem, trajectory):
     return int(rows[-1]) if rows.size else None
 
 
-def can_certify(theorem, instance) -> bool:
-    """Whether a 50-digit implementation exists for ``instance``'s method and ``theorem``'s
-    metric (preference games: ``highprec``; MDPs: ``highprec_mdp``: vi and npg unregularized,
-    npg-entropy with its entropy)."""
-    if getattr(instance, "family", "preference") == "mdp":
-        regularizer = getattr(instance.regularizer, "name", None)
-        return (instance.method in highprec_mdp.METHODS
-                and regularizer == ("entropy" if instance.method == "npg-entropy" else None)
-                and theorem.metric in highprec_mdp.METRICS[instance.method])
-    return instance.method in highprec.METHODS and theorem.metric in highprec.METRICS
-
-
-def _high_values(theorem, instance, iterations):
-    """(metric values, 50-digit constants overriding the float run's params, steps η_k or
-    None) of ``instance`` recomputed at 50 digits."""
-    if getattr(instance, "family", "preference") == "mdp":
-        mdp = instance.mdp
-        extra = {}
-        if instance.method == "npg-entropy":
-            # the float run's noise: δ·u_t, u_t = rng.uniform(−1, 1, (S, A)) per step t, in order
-            delta = float(instance.options.get("q_noise", 0.0))
-            seed = instance.run_options().get("seed")
-            rng = np.random.default_rng(seed)
-            draws = ([rng.uniform(-1.0, 1.0, size=mdp.r.shape) for _ in range(iterations)]
-                     if delta > 0 else None)
-            extra = {"tau": instance.regularizer.tau, "q_noise": delta, "draws": draws}
-        values, constants = highprec_mdp.run(
-            instance.method, mdp.dense_P(), mdp.r, mdp.gamma, instance.init, instance.eta,
-            iterations, theorem.metric, growth=instance.options.get("step_growth", 1.0),
-            **extra)
-        return values, constants, None
-    from nashlab.solvers.front import solve
-
-    game = instance.game
-    guess = solve(game).logits if theorem.metric in ("kl", "span") else None
-    values = highprec.run(instance.method, game.P, game.reference, instance.init, game.beta,
-                          instance.eta, iterations, theorem.metric,
-                          schedule=instance.schedule, star_guess=guess)
-    with mpmath.workdps(highprec.DIGITS + 20):
-        etas = highprec.steps(None if instance.eta is None else mpmath.mpf(instance.eta),
-                              mpmath.mpf(game.beta), iterations, instance.schedule)
-    return values, {}, etas if instance.schedule is not None else None
-
-
 def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
-    """Recompute ``trajectory`` (the float run of ``instance``, an ``instance_spaces.Instance``
-    or a ``mdp_space.MDPInstance``) at 50 digits, up to iteration ``last`` (default: all),
-    and re-check ``theorem``'s bound on it. Preference games: the Newton solve for π* starts
-    from the float equilibrium of ``nashlab.solve`` (only a guess: the 50-digit residual
-    certifies it). MDPs: v*, π* and the run's constants (ϑ_ρ, D*_0) are recomputed at 50
-    digits and replace the float params in the bound."""
+    """Recompute ``trajectory`` (the float run of ``instance``, an instance of a family of
+    ``theory/families.py``) at 50 digits, up to iteration ``last`` (default: all), and
+    re-check ``theorem``'s bound on it; the constants the family recomputes at 50 digits
+    (e.g. an MDP's ϑ_ρ, D*_0) replace the float params in the bound."""
     iterations = instance.iterations if last is None else min(last, instance.iterations)
-    values, constants, etas = _high_values(theorem, instance, iterations)
-    with mpmath.workdps(highprec.DIGITS + 20):
+    values, constants, etas = instance.high_values(theorem, iterations)
+    with mpmath.workdps(DIGITS + 20):
         floats = np.asarray(trajectory.metrics[theorem.metric], dtype=float)[:iterations + 1]
         defaults = ({c: 1.0 for c in UNKNOWN_CONSTANTS} if theorem.status == "slope-only"
                     else None)

@@ -18,15 +18,17 @@ algorithm and checked by ``check`` (``theory/verdicts.py``): its ``worst_ratio``
    is invariant to the scales of the very different coordinates (logits, log β) and needs
    no line search.
 
-Instance spaces (the claim's family and method, from ``Theorem.methods``): preference games
+Instance spaces (the claim's family and method, from ``Theorem.methods``) come from the
+families of ``theory/families.py`` (``family_module(name)``: its space, its 50-digit twin,
+its shrinking moves, its saved form), e.g. preference games
 (``instance_spaces.PreferenceSpace``) and MDPs (``mdp_space.MDPSpace``: vi, mpi, npg,
-npg-entropy, pmd); other families are reported as not searched.
+npg-entropy, pmd); a claim of any other family is reported as not searched.
 
 A float64 violation counts only if it survives the 50-digit re-run (``theory/certify.py``);
 otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"), as is a
 float ratio above 1 that ``check`` tolerates (tiny values) once it is ≤ 1 at 50 digits. A
-float violation of a method with no 50-digit implementation (``certify.can_certify``; MDPs:
-unregularized vi and npg, and npg-entropy with its entropy, have one) is recorded in
+float violation of an instance with no 50-digit implementation (``instance.certifiable``;
+e.g. MDPs: unregularized vi and npg, and npg-entropy with its entropy, have one) is recorded in
 ``Falsification.unconfirmed``, never as a counterexample. A confirmed counterexample is
 shrunk (``theory/shrink.py``: fewest iterations, fewest actions, round numbers, each step
 kept only if the violation survives in float64 and at 50 digits) and can be saved
@@ -52,9 +54,8 @@ from unittest import mock
 import numpy as np
 
 from nashlab.theory.counterexample import Counterexample
+from nashlab.theory.families import FAMILIES, space_for_entry
 from nashlab.theory.instance_check import run_and_check
-from nashlab.theory.instance_spaces import PreferenceSpace, space_for
-from nashlab.theory.mdp_space import MDPSpace, space_for_method
 from nashlab.theory.registry import Theorem, get
 from nashlab.theory.shrink import shrink
 from nashlab.theory.verdicts import Claim
@@ -169,7 +170,7 @@ class _Search:
         return result
 
     def _evaluate(self, spec, theta, phase):
-        from nashlab.theory.certify import can_certify, certify, last_violation
+        from nashlab.theory.certify import certify, last_violation
 
         instance = self.space.decode(spec, theta, self.admissible)
         if instance is None:
@@ -183,7 +184,7 @@ class _Search:
         if self.best is None or ratio > self.best:
             self.best, self.where = ratio, instance.describe()
             self.history.append({"evaluation": self.evaluations, "seconds": self.seconds(),
-                                 "phase": phase, "ratio": ratio, "n": spec.n})
+                                 "phase": phase, "ratio": ratio, "n": instance.size})
         self.candidates.append((ratio, spec, np.asarray(theta, dtype=float)))
         flagged = verdict.first_violation is not None
         if self.slope_only or not (flagged or ratio > 1):
@@ -192,12 +193,12 @@ class _Search:
             # ratio > 1 within check's float tolerance (tiny values): checked at 50 digits a
             # few times, then only when it beats the largest such ratio seen
             seen = [f["ratio"] for f in self.float_floor if f.get("within_tolerance")]
-            if not can_certify(self.theorem, instance) or (len(seen) >= 5
+            if not instance.certifiable(self.theorem) or (len(seen) >= 5
                                                            and ratio <= max(seen)):
                 return ratio, None
             high = certify(self.theorem, instance, trajectory)
             event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
-                     "ratio": ratio, "n": spec.n, "iteration": high.iteration,
+                     "ratio": ratio, "n": instance.size, "iteration": high.iteration,
                      "ratio_high_precision": None if high.worst is None else _digits(high.worst),
                      "within_tolerance": True,
                      "event": ("violated at 50 digits, below check's float tolerance"
@@ -206,9 +207,9 @@ class _Search:
             self.float_floor.append(event)
             self.history.append(event)
             return ratio, None
-        if not can_certify(self.theorem, instance):
+        if not instance.certifiable(self.theorem):
             event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
-                     "ratio": ratio, "n": spec.n, "where": instance.describe(),
+                     "ratio": ratio, "n": instance.size, "where": instance.describe(),
                      "event": "unconfirmed: no 50-digit implementation"}
             self.unconfirmed.append(event)
             self.history.append(event)
@@ -216,7 +217,7 @@ class _Search:
         high = certify(self.theorem, instance, trajectory,
                        last=last_violation(self.theorem, trajectory))
         event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
-                 "ratio": ratio, "n": spec.n, "iteration": high.iteration,
+                 "ratio": ratio, "n": instance.size, "iteration": high.iteration,
                  "ratio_high_precision": None if high.ratio is None else _digits(high.ratio)}
         if not high.violated:
             self.float_floor.append({**event, "event": "at the float floor"})
@@ -251,17 +252,10 @@ def _resolve(claim) -> Theorem:
 
 def space_for_theorem(theorem):
     """The default space of ``theorem``: of the first of its ``methods`` ("family/method")
-    whose family has a space (preference games, MDPs), or, for a theorem that lists no
+    whose family has a space (``theory/families.py``), or, for a theorem that lists no
     methods (a user's own statement), of its ``algorithm`` read as a preference method."""
-    if not theorem.methods:
-        return space_for(theorem.algorithm)
-    for entry in theorem.methods:
-        family, method = entry.split("/")
-        space = (space_for(method) if family == "preference"
-                 else space_for_method(method) if family == "mdp" else None)
-        if space is not None:
-            return space
-    return None
+    entries = theorem.methods or (f"preference/{theorem.algorithm}",)
+    return next((s for s in map(space_for_entry, entries) if s is not None), None)
 
 
 def _space(theorem, space):
@@ -273,10 +267,11 @@ def _space(theorem, space):
             return default if space is None else default.narrowed(**space)
         except TypeError as exc:
             raise ValueError(f"space: {exc}") from None
-    if isinstance(space, PreferenceSpace | MDPSpace):
+    if getattr(space, "family", None) in FAMILIES and callable(getattr(space, "decode", None)):
         return space
-    raise TypeError(f"space must be None, a dict of overrides, a PreferenceSpace or an "
-                    f"MDPSpace, got {type(space).__name__}")
+    raise TypeError(f"space must be None, a dict of overrides or an instance space of a "
+                    f"family in {sorted(FAMILIES)} (e.g. a PreferenceSpace or an MDPSpace), "
+                    f"got {type(space).__name__}")
 
 
 @contextlib.contextmanager
@@ -310,7 +305,7 @@ def _explore(search, seed, max_examples):
     def cases(draw):
         spec = space.specs(lambda lo, hi: draw(st.integers(lo, hi)),
                            lambda: draw(st.booleans()), lambda xs: draw(st.sampled_from(xs)))
-        dim = space.dimension(spec) if isinstance(space, MDPSpace) else space.dimension(spec.n)
+        dim = space.dimension(spec)
         coordinate = st.one_of(st.floats(-4.0, 4.0), st.floats(-THETA, THETA))
         theta = draw(st.lists(coordinate, min_size=dim, max_size=dim))
         return spec, tuple(theta)
@@ -422,7 +417,7 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
         return Falsification(theorem.id, None, None, 0, 0.0, searched=False,
                              note="no instance space for "
                                   f"{', '.join(theorem.methods) or repr(theorem.algorithm)} "
-                                  "(searched families: preference games, MDPs)")
+                                  f"(searched families: {', '.join(sorted(FAMILIES))})")
     if theorem.status == "slope-only":
         note = "slope-only theorem: the measured constant is reported, never a counterexample"
     else:

@@ -18,14 +18,21 @@ set by construction, so that no candidate is rejected for being malformed:
 
 Bounded coordinates use x ↦ L·tanh(x/L) (smooth, the identity near 0), so a search started at
 θ = 0 starts at the tie game with uniform μ and π₀.
+
+This module is the "preference" family of ``theory/families.py``: its 50-digit twin is
+``theory/highprec.py``; shrinking drops actions (the sub-game on the others, μ and π₀
+renormalised) and rounds β and η to 1–3 significant digits, P to 0–3 decimals (upper
+triangle; P_ji = 1 − P_ij), μ and π₀ to uniform or to integer logits (π₀ also to μ).
 """
 
 import math
 from dataclasses import dataclass, field, replace
 
+import mpmath
 import numpy as np
 
 from nashlab.games.preference import PreferenceGame
+from nashlab.theory import highprec
 
 #: η probed when the claim's assumptions constrain it (plus a log grid of ``eta``)
 _SPECIAL_ETAS = (0.1, 0.5, 1.0, 2.0, 4.0)
@@ -77,6 +84,81 @@ class Instance:
         start = self.game.reference if self.init is None else self.init
         return "uniform" if bool(np.all(start == start[0])) else "given"
 
+    #: bound symbols the 50-digit run recomputes (none: the bound's symbols are the run's)
+    HIGH_PRECISION_CONSTANTS = ()
+
+    @property
+    def size(self) -> int:
+        return self.game.n
+
+    def prospective_params(self) -> dict:
+        """The params a run of this instance records, as far as assumptions read them (the
+        one params schema of ``nashlab.solvers.results``, plus params["init"])."""
+        return {"family": "preference", "method": self.method, "n_actions": self.game.n,
+                "n_states": None, "batch_shape": [], "beta": self.game.beta,
+                "eta": self.eta, "iterations": self.iterations, "oracle": "exact",
+                "samples": None, "schedule": self.schedule, "init": self.init_label}
+
+    def certifiable(self, theorem) -> bool:
+        return self.method in highprec.METHODS and theorem.metric in highprec.METRICS
+
+    def high_values(self, theorem, iterations):
+        """(metric at 50 digits, {}, η_k under a schedule else None); the Newton solve for π*
+        starts from the float equilibrium (a guess only: the 50-digit residual certifies it)."""
+        from nashlab.solvers.front import solve
+
+        game = self.game
+        guess = solve(game).logits if theorem.metric in ("kl", "span") else None
+        values = highprec.run(self.method, game.P, game.reference, self.init, game.beta,
+                              self.eta, iterations, theorem.metric, schedule=self.schedule,
+                              star_guess=guess)
+        if self.schedule is None:
+            return values, {}, None
+        with mpmath.workdps(highprec.DIGITS + 20):
+            etas = highprec.steps(None if self.eta is None else mpmath.mpf(self.eta),
+                                  mpmath.mpf(game.beta), iterations, self.schedule)
+        return values, {}, etas
+
+    def smaller(self):
+        """The instances on all actions but one (μ and π₀ renormalised), for each action
+        (none below n = 3)."""
+        for i in range(self.game.n if self.game.n > 2 else 0):
+            keep = np.delete(np.arange(self.game.n), i)
+            ref = self.game.reference[keep]
+            init = None if self.init is None else self.init[keep] / self.init[keep].sum()
+            game = PreferenceGame(self.game.P[np.ix_(keep, keep)], ref / ref.sum(),
+                                  self.game.beta)
+            yield replace(self, game=game, init=init)
+
+    def shrink_moves(self):
+        """Rounding moves, coarsest first, grouped by what they change (module docstring)."""
+        def uniform(inst):
+            return np.full(inst.game.n, 1.0 / inst.game.n)
+
+        def with_game(inst, P=None, reference=None):
+            game = inst.game
+            return replace(inst, game=PreferenceGame(
+                game.P if P is None else P, game.reference if reference is None else reference,
+                game.beta))
+
+        yield [lambda i, d=d: replace(i, game=i.game.with_beta(round_sig(i.game.beta, d)))
+               for d in (1, 2, 3)]
+        yield [lambda i, d=d: None if i.eta is None else replace(i, eta=round_sig(i.eta, d))
+               for d in (1, 2, 3)]
+        yield [lambda i, d=d: with_game(i, P=_rounded_P(i.game.P, d)) for d in (0, 1, 2, 3)]
+        yield ([lambda i: with_game(i, reference=uniform(i))]
+               + [lambda i, s=s: with_game(i, reference=_integer_logits(i.game.reference, s))
+                  for s in (1, 2)])
+        yield ([lambda i: None if i.init is None else replace(i, init=None),
+                lambda i: None if i.init is None else replace(i, init=uniform(i))]
+               + [lambda i, s=s: None if i.init is None
+                  else replace(i, init=_integer_logits(i.init, s)) for s in (1, 2)])
+
+    def counterexample_params(self) -> dict:
+        return {"method": self.method, "beta": self.game.beta, "eta": self.eta,
+                "schedule": self.schedule, "iterations": self.iterations,
+                "init": None if self.init is None else np.asarray(self.init).tolist()}
+
 
 @dataclass(frozen=True)
 class PreferenceSpace:
@@ -123,7 +205,8 @@ class PreferenceSpace:
         return replace(self, **changes)
 
     # ---- parametrisation ------------------------------------------------------------------
-    def dimension(self, n) -> int:
+    def dimension(self, spec: Spec) -> int:
+        n = spec.n
         return n * (n - 1) // 2 + 2 * n + 2
 
     def decode(self, spec: Spec, theta, admissible) -> Instance | None:
@@ -131,8 +214,8 @@ class PreferenceSpace:
         assumptions (None if no step size is admissible at the decoded β)."""
         n = spec.n
         theta = np.asarray(theta, dtype=float)
-        if theta.shape != (self.dimension(n),):
-            raise ValueError(f"theta must have shape ({self.dimension(n)},), got {theta.shape}")
+        if theta.shape != (self.dimension(spec),):
+            raise ValueError(f"theta must have shape ({self.dimension(spec)},), got {theta.shape}")
         m = n * (n - 1) // 2
         u = _bounded(theta[:m], self.preference_logit)
         a = _bounded(theta[m:m + n], 0.5 * math.log(1.0 / self.reference_min))
@@ -158,7 +241,7 @@ class PreferenceSpace:
             return None
         probe = Instance(game, self.method, None, spec.iterations, init, spec.schedule)
         if spec.schedule is not None:
-            return probe if admissible(prospective_params(probe)) else None
+            return probe if admissible(probe.prospective_params()) else None
         etas = step_sizes(self, probe, admissible)
         if etas is None:
             return None
@@ -166,7 +249,7 @@ class PreferenceSpace:
         if kind == "interval":
             e_lo, e_hi = np.log(etas[0]), np.log(etas[1])
             eta = float(np.exp(e_lo + (e_hi - e_lo) * _sigmoid(theta[-1])))
-            if not admissible(prospective_params(replace(probe, eta=eta))):
+            if not admissible(replace(probe, eta=eta).prospective_params()):
                 eta = etas[1]
         else:
             eta = etas[int(_sigmoid(theta[-1]) * len(etas)) % len(etas)]
@@ -180,15 +263,6 @@ class PreferenceSpace:
                     start=draw_choice(self.starts))
 
 
-def prospective_params(instance: Instance) -> dict:
-    """The params a run of ``instance`` records, as far as assumptions read them (the one
-    params schema of ``nashlab.solvers.results``, plus params["init"])."""
-    return {"family": "preference", "method": instance.method, "n_actions": instance.game.n,
-            "n_states": None, "batch_shape": [], "beta": instance.game.beta,
-            "eta": instance.eta, "iterations": instance.iterations, "oracle": "exact",
-            "samples": None, "schedule": instance.schedule, "init": instance.init_label}
-
-
 def step_sizes(space, probe, admissible):
     """The admissible constant steps at ``probe``'s β: ("interval", (lo, hi)), ("values",
     a tuple of isolated values), or None. Probes a log grid of ``space.eta`` and ``_SPECIAL_ETAS`` and
@@ -197,7 +271,7 @@ def step_sizes(space, probe, admissible):
     admissible probes)."""
     def ok(eta):
         try:
-            return bool(admissible(prospective_params(replace(probe, eta=float(eta)))))
+            return bool(admissible(replace(probe, eta=float(eta)).prospective_params()))
         except (KeyError, TypeError, ValueError):
             return False
     grid = np.geomspace(space.eta[0], space.eta[1], 49)
@@ -235,11 +309,87 @@ def _softmax(z):
     return w / w.sum()
 
 
-def space_for(algorithm: str):
-    """The default preference-game space of ``algorithm`` (a method name), or None."""
-    from nashlab.theory.highprec import METHODS
+def round_sig(x, digits):
+    """``x`` rounded to ``digits`` significant digits (a shrinking move)."""
+    return float(f"{x:.{digits}g}")
 
-    if algorithm in METHODS:
-        return PreferenceSpace(method=algorithm,
-                               schedules=(None, "munos") if algorithm == "nash-md" else (None,))
+
+def _integer_logits(p, scale=1.0):
+    z = np.round(np.log(p) * scale) / scale
+    w = np.exp(z - z.max())
+    return w / w.sum()
+
+
+def _rounded_P(P, decimals):
+    n = P.shape[0]
+    iu = np.triu_indices(n, 1)
+    out = np.full((n, n), 0.5)
+    out[iu] = np.round(P[iu], decimals)
+    out[(iu[1], iu[0])] = 1.0 - out[iu]
+    return out
+
+
+# ---- the family protocol (theory/families.py) -----------------------------------------------
+def space_for_method(method: str):
+    """The default preference-game space of ``method``, or None (no 50-digit twin)."""
+    if method in highprec.METHODS:
+        return PreferenceSpace(method=method,
+                               schedules=(None, "munos") if method == "nash-md" else (None,))
     return None
+
+
+def problem_arrays(game) -> dict:
+    return {"P": np.asarray(game.P), "reference": np.asarray(game.reference)}
+
+
+def problem_from_arrays(arrays, params) -> PreferenceGame:
+    return PreferenceGame(arrays["P"], arrays["reference"], params["beta"])
+
+
+def problem_size(game) -> str:
+    return f"n = {game.n}"
+
+
+HIGH_PRECISION = highprec
+
+REPRODUCTION_MAIN = '''
+
+# ---- the claim's bound (generated from its sympy expression) -----------------------------
+def bound({args}):
+    return {code}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "counterexample.json")) as fh:
+        meta = json.load(fh)
+    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+    p = meta["params"]
+    init = data["init"].tolist() if meta["has_init"] else None
+    k = meta["iteration"]
+    claim = meta["claim"]
+    with mpmath.workdps(DIGITS + 20):
+        values = run(p["method"], data["P"].tolist(), data["reference"].tolist(), init,
+                     p["beta"], p["eta"], p["iterations"], claim["metric"],
+                     schedule=p["schedule"])
+        etas = steps(None if p["eta"] is None else mpmath.mpf(p["eta"]), mpmath.mpf(p["beta"]),
+                     p["iterations"], p["schedule"])
+        env = {{"k": mpmath.mpf(k), "err0": values[0],
+               "prev": values[k - 1] if k else mpmath.nan,
+               "eta": etas[k - 1] if p["schedule"] else mpmath.mpf(p["eta"] or 0)}}
+        for name, series in meta["symbols"].items():
+            env.setdefault(name, mpmath.mpf(series[k]))
+        b = bound(**{{name: env[name] for name in {names!r}}})
+        ratio = values[k] / b
+        print(f"{{claim['id']}}: {{claim['statement']}}")
+        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
+        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
+        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
+        violated = ratio > 1
+    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
+    sys.exit(0 if violated else 1)
+
+
+if __name__ == "__main__":
+    main()
+'''

@@ -23,6 +23,11 @@ reward maximisation):
 
 Bounded coordinates use x ↦ L·tanh(x/L); θ = 0 decodes to uniform kernels, r = ½, γ at the
 geometric middle of its range, π₀ uniform.
+
+This module is the "mdp" family of ``theory/families.py``: its 50-digit twin is
+``theory/highprec_mdp.py`` (vi and npg unregularized, npg-entropy with its entropy);
+shrinking keeps the state space and rounds γ, η (npg's growth re-derived from its rule) and
+r (0–3 decimals), and tries the default start.
 """
 
 import math
@@ -32,7 +37,8 @@ import numpy as np
 
 from nashlab.games.mdp import MDP
 from nashlab.games.regularizers import KL, Entropy, Tsallis
-from nashlab.theory.instance_spaces import _SPECIAL_ETAS, _bisect, _bounded, _sigmoid
+from nashlab.theory import highprec_mdp
+from nashlab.theory.instance_spaces import _SPECIAL_ETAS, _bisect, _bounded, _sigmoid, round_sig
 
 STRUCTURES = ("garnet", "chain", "absorbing", "riverswim")
 REGULARIZERS = (None, "entropy", "kl", "tsallis")
@@ -110,6 +116,79 @@ class MDPInstance:
                 "eta": self.eta, "iterations": self.iterations, "start": self.init_label,
                 **{k: v for k, v in self.options.items() if k != "seed"}}
 
+    #: bound symbols the 50-digit run recomputes from the 50-digit solution
+    HIGH_PRECISION_CONSTANTS = ("vartheta", "D0", "C1", "C2")
+
+    @property
+    def size(self) -> int:
+        return self.mdp.n_states
+
+    def prospective_params(self):
+        """None: the params assumptions read (ϑ_ρ, ...) come from the run itself."""
+        return None
+
+    def certifiable(self, theorem) -> bool:
+        regularizer = getattr(self.regularizer, "name", None)
+        return (self.method in highprec_mdp.METHODS
+                and regularizer == ("entropy" if self.method == "npg-entropy" else None)
+                and theorem.metric in highprec_mdp.METRICS[self.method])
+
+    def _noise_draws(self, iterations):
+        """npg-entropy's float noise δ·u_t, u_t = rng.uniform(−1, 1, (S, A)) per step t."""
+        rng = np.random.default_rng(self.run_options().get("seed"))
+        return [rng.uniform(-1.0, 1.0, size=self.mdp.r.shape) for _ in range(iterations)]
+
+    def high_values(self, theorem, iterations):
+        """(metric at 50 digits, the run's constants ϑ_ρ, D*_0, ... at 50 digits, None)."""
+        extra = {}
+        if self.method == "npg-entropy":
+            delta = float(self.options.get("q_noise", 0.0))
+            extra = {"tau": self.regularizer.tau, "q_noise": delta,
+                     "draws": self._noise_draws(iterations) if delta > 0 else None}
+        values, constants = highprec_mdp.run(
+            self.method, self.mdp.dense_P(), self.mdp.r, self.mdp.gamma, self.init, self.eta,
+            iterations, theorem.metric, growth=self.options.get("step_growth", 1.0), **extra)
+        return values, constants, None
+
+    def smaller(self):
+        """No action is dropped: the state–action structure is the instance's."""
+        return iter(())
+
+    def shrink_moves(self):
+        """Rounding moves, coarsest first: γ, η, rewards to 0–3 decimals, the default start."""
+        def with_gamma(inst, gamma):
+            if not 0 <= gamma < 1:
+                return None
+            options = dict(inst.options)
+            if "step_growth" in options:
+                if inst.growth_rule == "tight":
+                    return None  # ϑ changes with γ: the tight growth would need a new solve
+                options["step_growth"] = _growth(inst.growth_rule, gamma, math.nan)
+            return replace(inst, mdp=MDP(inst.mdp.P, inst.mdp.r, gamma), options=options,
+                           solution=None)
+
+        def with_rewards(inst, decimals):
+            return replace(inst, mdp=MDP(inst.mdp.P, np.round(inst.mdp.r, decimals),
+                                         inst.mdp.gamma), solution=None)
+
+        yield [lambda i, d=d: with_gamma(i, round_sig(i.mdp.gamma, d)) for d in (1, 2, 3)]
+        yield [lambda i, d=d: None if i.eta is None else replace(i, eta=round_sig(i.eta, d))
+               for d in (1, 2, 3)]
+        yield [lambda i, d=d: with_rewards(i, d) for d in (0, 1, 2, 3)]
+        yield [lambda i: None if i.init is None else replace(i, init=None)]
+
+    def counterexample_params(self) -> dict:
+        params = {"method": self.method, "gamma": self.mdp.gamma, "eta": self.eta,
+                  "step_growth": self.options.get("step_growth", 1.0),
+                  "iterations": self.iterations,
+                  "init": None if self.init is None else np.asarray(self.init).tolist(),
+                  "structure": self.label}
+        if self.method == "npg-entropy":  # τ, δ and the seed of the noise draws
+            params.update(tau=self.regularizer.tau,
+                          q_noise=float(self.options.get("q_noise", 0.0)),
+                          seed=self.run_options().get("seed"))
+        return params
+
 
 @dataclass(frozen=True)
 class MDPSpace:
@@ -170,9 +249,8 @@ class MDPSpace:
         return replace(self, **changes)
 
     # ---- parametrisation ------------------------------------------------------------------
-    def dimension(self, spec_or_S, A=None) -> int:
-        S, A = ((spec_or_S.S, spec_or_S.A) if isinstance(spec_or_S, MDPSpec)
-                else (spec_or_S, A))
+    def dimension(self, spec: MDPSpec) -> int:
+        S, A = spec.S, spec.A
         return S * A * S + 2 * S * A + S + 3
 
     def specs(self, draw_int, draw_bool, draw_choice) -> MDPSpec:
@@ -325,3 +403,65 @@ def _growth(rule, gamma, vartheta):
 def space_for_method(method: str):
     """The default MDP space of ``method`` (a method of family "mdp"), or None."""
     return MDPSpace(method=method) if method in METHODS else None
+
+
+def problem_arrays(mdp) -> dict:
+    return {"P": mdp.dense_P(), "r": np.asarray(mdp.r)}
+
+
+def problem_from_arrays(arrays, params) -> MDP:
+    return MDP(arrays["P"], arrays["r"], params["gamma"])
+
+
+def problem_size(mdp) -> str:
+    return f"S = {mdp.n_states}, A = {mdp.n_actions}"
+
+
+HIGH_PRECISION = highprec_mdp
+
+REPRODUCTION_MAIN = '''
+
+# ---- the claim's bound (generated from its sympy expression) -----------------------------
+def bound({args}):
+    return {code}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "counterexample.json")) as fh:
+        meta = json.load(fh)
+    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+    p = meta["params"]
+    init = data["init"].tolist() if meta["has_init"] else None
+    k = meta["iteration"]
+    claim = meta["claim"]
+    with mpmath.workdps(DIGITS + 20):
+        extra = {{}}
+        if p["method"] == "npg-entropy":  # the float run's noise draws, regenerated
+            rng = np.random.default_rng(p["seed"])
+            draws = [rng.uniform(-1.0, 1.0, size=data["r"].shape).tolist()
+                     for _ in range(p["iterations"])]
+            extra = {{"tau": p["tau"], "q_noise": p["q_noise"],
+                     "draws": draws if p["q_noise"] > 0 else None}}
+        values, constants = run(p["method"], data["P"].tolist(), data["r"].tolist(),
+                                p["gamma"], init, p["eta"], p["iterations"], claim["metric"],
+                                growth=p["step_growth"], **extra)
+        env = {{"k": mpmath.mpf(k), "err0": values[0],
+               "prev": values[k - 1] if k else mpmath.nan,
+               "gamma": mpmath.mpf(p["gamma"]), "eta": mpmath.mpf(p["eta"] or 0), **constants}}
+        for name, series in meta["symbols"].items():
+            env.setdefault(name, mpmath.mpf(series[k]))
+        b = bound(**{{name: env[name] for name in {names!r}}})
+        ratio = values[k] / b
+        print(f"{{claim['id']}}: {{claim['statement']}}")
+        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
+        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
+        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
+        violated = ratio > 1
+    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
+    sys.exit(0 if violated else 1)
+
+
+if __name__ == "__main__":
+    main()
+'''

@@ -153,7 +153,7 @@ def test_prescribed_equilibrium_decodes_to_its_fixed_point():
     from nashlab.theory.instance_spaces import Spec
 
     space = PreferenceSpace(method="mmd", n=4)
-    theta = np.random.default_rng(0).normal(size=space.dimension(4))
+    theta = np.random.default_rng(0).normal(size=space.dimension(Spec(n=4, iterations=10)))
     instance = space.decode(Spec(4, 5, prescribed=True), theta, lambda p: True)
     m = 4 * 3 // 2
     limit = 0.5 * np.log(1 / space.reference_min)
