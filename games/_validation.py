@@ -3,7 +3,9 @@
 Nothing here clips or renormalises: an input is either accepted as given or rejected.
 """
 
+import math
 import numbers
+import os
 
 import numpy as np
 
@@ -115,3 +117,19 @@ def check_logits(x, name):
     if np.any(np.isnan(arr)) or np.any(arr == np.inf):
         raise ValueError(f"{name} must be log-probabilities (NaN or +inf found)")
     return arr
+
+
+def physical_memory() -> float:
+    """The machine's physical memory in bytes (inf where the OS does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return math.inf
+
+
+def check_memory(needed_bytes, what: str) -> None:
+    """ValueError when ``what`` (e.g. "garnet(S=..., ...)'s P") needs more bytes than the
+    machine has: refused before allocating, instead of a hang or numpy's unnamed error."""
+    if needed_bytes > physical_memory():
+        raise ValueError(f"{what} needs ~{float(needed_bytes):.3g} bytes, more than this "
+                         f"machine's memory ({physical_memory():.3g})")

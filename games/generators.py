@@ -6,7 +6,7 @@ and ``batch_shape`` for a batch of independent games with one call.
 
 import numpy as np
 
-from nashlab.games._validation import as_float_array, check_batch_shape, check_scalar, rng_from_seed
+from nashlab.games._validation import as_float_array, check_batch_shape, check_memory, check_scalar, rng_from_seed
 from nashlab.games.preference import PreferenceGame
 
 
@@ -15,6 +15,7 @@ def _check_n(n, low=1):
         raise TypeError(f"n must be an integer, got {type(n).__name__}")
     if n < low:
         raise ValueError(f"n must be ≥ {low}, got {n}")
+    check_memory(8 * int(n) ** 2, f"an n = {n} preference matrix")
     return int(n)
 
 

@@ -10,13 +10,11 @@
 Every generator returns an ``MDP``; expected rewards are r(s, a) = Σ_s' P(s'|s, a) r(s, a, s').
 """
 
-import math
-import os
 
 import numpy as np
 import scipy.sparse as sp
 
-from nashlab.games._validation import check_int, check_scalar, rng_from_seed
+from nashlab.games._validation import check_int, check_memory, check_scalar, rng_from_seed
 from nashlab.games.mdp import MDP
 
 
@@ -66,14 +64,6 @@ def machine_replacement(gamma=0.8) -> MDP:
     return MDP(P, np.sum(P * R, axis=-1), gamma)
 
 
-def _physical_memory() -> float:
-    """The machine's physical memory in bytes (inf where the OS does not say)."""
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return math.inf
-
-
 def garnet(S, A, b, seed, gamma=0.9, sparse=False) -> MDP:
     """Garnet(S, A, b): for each (s, a), b distinct next states drawn uniformly, with
     probabilities the gaps of b − 1 sorted U(0, 1) cuts; r(s, a) ~ U(0, 1).
@@ -85,9 +75,7 @@ def garnet(S, A, b, seed, gamma=0.9, sparse=False) -> MDP:
     if b > S:
         raise ValueError(f"b (branching) must be ≤ S = {S}, got {b}")
     needed = 24 * S * A * b + (0 if sparse else 8 * S * A * S)  # CSR triples (+ the dense P)
-    if needed > _physical_memory():
-        raise ValueError(f"garnet(S={S}, A={A}, b={b}, sparse={sparse}) needs ~{needed:.3g} bytes "
-                         f"for P, more than this machine's memory ({_physical_memory():.3g})")
+    check_memory(needed, f"garnet(S={S}, A={A}, b={b}, sparse={sparse})'s P")
     rng = rng_from_seed(seed)
     rows, cols, vals = [], [], []
     for i in range(S * A):

@@ -68,6 +68,9 @@ def _radius(radius, name="radius"):
     if np.ndim(radius) == 0:
         return check_scalar(radius, name, low=0.0)
     arr = as_float_array(radius, name)
+    if arr.size == 0:
+        raise ValueError(f"{name} must be a scalar or a non-empty array of radii, got an empty "
+                         f"array of shape {arr.shape}")
     if arr.min() < 0:
         raise ValueError(f"{name} must be non-negative (found min {arr.min():.3g})")
     arr.setflags(write=False)

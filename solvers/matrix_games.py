@@ -39,6 +39,7 @@ max_x −τ·logΣexp(−Aᵀx/τ) + τH(x), y = softmax(−Aᵀx/τ).
 Policies are returned concatenated: ``policy[..., :m]`` is x and ``policy[..., m:]`` is y.
 """
 
+import sys
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -180,6 +181,10 @@ def qre(game, method="auto", *, residual_tol=1e-12, gap_tol=1e-13, warm_start=20
     if (method == "lp") != (game.tau == 0):
         raise ValueError(f"method {method!r} needs tau {'= 0' if method == 'lp' else '> 0'}, "
                          f"got {game.tau:g}")
+    if 0 < game.tau and float(game.scale) > game.tau * sys.float_info.max:
+        raise ValueError(f"tau = {game.tau:g} is too small for float64 at payoff scale "
+                         f"‖A‖_max = {game.scale:g}: the QRE's logits span ‖A‖_max/tau, which "
+                         f"overflows; use tau = 0 (the unregularized saddle point) instead")
     size = game.m + game.n
     logits = np.empty(game.batch_shape + (size,))
     iterations, solved = 0, True

@@ -134,6 +134,9 @@ def methods(family) -> tuple:
 
 def get_method(family, name) -> Method:
     """The table entry of ``name`` in ``family``; ValueError listing the family's methods."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a method name (str), one of {methods(family)}, "
+                        f"got {type(name).__name__}")
     try:
         return METHODS[(family, name)]
     except KeyError:

@@ -100,7 +100,7 @@ def make_oracle(game, oracle="exact", *, samples=None, seed=None):
 
     ``samples`` (K ≥ 1) is required for "sampled" and must be ``None`` for "exact".
     """
-    if oracle not in ORACLES:
+    if not isinstance(oracle, str) or oracle not in ORACLES:
         raise ValueError(f"oracle must be one of {ORACLES}, got {oracle!r}")
     if oracle == "exact":
         if samples is not None:

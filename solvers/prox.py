@@ -38,6 +38,8 @@ def step_coefficients(form, eta, beta):
     (0, 1, 1/β) at η = ∞ (the regularized best response). "mirror-descent" (Nash-MD arXiv
     2312.00886 eq. 5, EGPO arXiv 2503.08942, PU/OMWU arXiv 2105.15186): (1 − η'β, η'β, η').
     """
+    if not isinstance(form, str):
+        raise TypeError(f"form must be one of {STEP_FORMS} (a str), got {type(form).__name__}")
     if not (isinstance(eta, float) and math.isinf(eta) and eta > 0):
         eta = check_scalar(eta, "eta", low=0.0, low_open=True)
     beta = check_scalar(beta, "beta", low=0.0)
@@ -113,10 +115,10 @@ def eta_from_mirror_descent(eta_md, beta):
 
     η'β = 1 is the best response (η = ∞); η'β > 1 over-shoots and has no prox form.
     """
-    eta_md = check_scalar(eta_md, "eta", low=0.0, low_open=True)
+    eta_md = check_scalar(eta_md, "eta_md", low=0.0, low_open=True)
     beta = check_scalar(beta, "beta", low=0.0)
     if eta_md * beta > 1:
-        raise ValueError(f"the mirror-descent step needs eta·beta ≤ 1, got {eta_md * beta:g}")
+        raise ValueError(f"the mirror-descent step needs eta_md·beta ≤ 1, got {eta_md * beta:g}")
     if eta_md * beta == 1:
         return math.inf
     return eta_md / (1.0 - eta_md * beta)

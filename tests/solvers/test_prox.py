@@ -44,9 +44,9 @@ def test_best_response_step_and_anchor_off_support():
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: eta_from_mirror_descent(-1.0, 0.1), ValueError, "eta must be >"),
+    (lambda: eta_from_mirror_descent(-1.0, 0.1), ValueError, "eta_md must be >"),
     (lambda: eta_from_mirror_descent(1.0, -0.1), ValueError, "beta must be ≥"),
-    (lambda: eta_from_mirror_descent(20.0, 0.1), ValueError, "eta·beta ≤ 1"),
+    (lambda: eta_from_mirror_descent(20.0, 0.1), ValueError, "eta_md·beta ≤ 1"),
     (lambda: step_coefficients("prox", -1.0, 0.1), ValueError, "eta must be >"),
     (lambda: step_coefficients("mirror-descent", 1.0, float("nan")), ValueError, "beta must be finite"),
     (lambda: step_coefficients("prox", math.inf, 0.0), ValueError, "needs beta > 0"),
