@@ -1,10 +1,11 @@
 """Preference-game updates and metrics at 50 significant digits (mpmath), from the math.
 
 An independent second implementation used by ``nashlab.theory.falsify`` to confirm a float64
-violation: nothing here calls the float code (it imports mpmath only, so that the
-reproduction script of a saved counterexample can embed this module's source verbatim and
-run without nashlab). Formulas (theory notes nlhf.md §1–§5; ℓ = log π normalised, lμ = log μ,
-g(π) = Pπ the preference oracle, β the KL weight):
+violation: nothing here calls the float code (it imports mpmath, and numpy only to replay
+nash-mp-inexact's random draws, so that the reproduction script of a saved counterexample
+can embed this module's source verbatim and run without nashlab). Formulas (theory notes
+nlhf.md §1–§5; ℓ = log π normalised, lμ = log μ, g(π) = Pπ the preference oracle, β the KL
+weight):
 
 * prox(ℓ, g; η) = (ℓ + ηβ·lμ + η·g)/(1 + ηβ) − log Z, md(ℓ, g; η) = (1 − ηβ)ℓ + ηβ·lμ + η·g − log Z;
 * nash-mp (Tiapkin et al. 2505.19731): ℓ½ = prox(ℓ, g(π)), ℓ⁺ = prox(ℓ, g(π½));
@@ -14,7 +15,18 @@ g(π) = Pπ the preference oracle, β the KL weight):
 * omd: ℓ⁺ = md(ℓ, g(π)); mmd (Sokota et al. 2206.05825): ℓ⁺ = prox(ℓ, g(π));
 * omwu (Cen et al. 2105.15186): π̄_{t+1} = md(ℓ_t, g(π̄_t)), ℓ_{t+1} = md(ℓ_t, g(π̄_{t+1})),
   π̄_0 = π_0;
-* hedge (SPPO 2405.00675): ℓ⁺ = ℓ + η·g(π) − log Z; average π̄_k = (1/k)Σ_{t<k} π_t, π̄_0 = π_0.
+* hedge (SPPO 2405.00675): ℓ⁺ = ℓ + η·g(π) − log Z; average π̄_k = (1/k)Σ_{t<k} π_t, π̄_0 = π_0;
+* nash-mp-inexact (nlhf.md §2, "practical version"): Nash-MP with each prox step
+  max_p ⟨p, g⟩ − β·KL(p‖μ) − KL(p‖π_k)/η replaced by M stochastic policy-gradient steps from
+  θ = ℓ_k: θ ← normalise(θ + α·w − α·π_θ·Σw), α = η/(1 + ηβ), w_y = c_y(r_y − b_y)/S,
+  r = g − β(θ − lμ) − (θ − ℓ_k)/η, b_y = (Σ_z c_z r_z − r_y)/(S − 1) (leave-one-out), c the
+  counts of S responses y_s ~ π_θ drawn by ``numpy.random.default_rng(seed).multinomial``
+  (the same stream as the float run: the draws are replayed at float(π_θ), identical unless
+  a uniform falls within float rounding of a binomial threshold); δ_k = span(ℓ̃_k − ℓ_k^ex),
+  ℓ_k^ex the exact Nash-MP step from the same anchor, δ_0 = 0;
+* nash-prox (Tiapkin et al. 2505.19731 v2, proximal point): β' = β + 1/η, magnet
+  lν = (ℓ_k + ηβ·lμ)/(1 + ηβ) − log Z, M steps z ← md(z, g(softmax z); η_in) towards lν with
+  KL weight β', η_in = β'/(β'² + ¼), from z = ℓ_k.
 
 Metrics against π* = π*_β, the solution of log π* = lμ + Pπ*/β − log Z (found by Newton's
 method on F(z) = z − lμ − P·softmax(z)/β, whose Jacobian I − A·S/β, S = diag π − ππᵀ, has
@@ -24,11 +36,15 @@ unregularized_exploitability = max_y (Pπ)_y − ½, average_exploitability = th
 """
 
 import mpmath
+import numpy as np
 
 DIGITS = 50
 #: working precision: 50 reported digits plus guard digits for the stiff Newton solve
 _WORK = DIGITS + 20
-METHODS = ("nash-mp", "nash-md", "egpo", "omd", "mmd", "omwu", "hedge", "sppo")
+METHODS = ("nash-mp", "nash-md", "egpo", "omd", "mmd", "omwu", "hedge", "sppo",
+           "nash-mp-inexact", "nash-prox")
+#: the methods whose step takes M = ``inner_steps`` inner iterations
+INNER_METHODS = ("nash-mp-inexact", "nash-prox")
 METRICS = ("kl", "span", "exploitability", "duality_gap", "unregularized_exploitability",
            "average_exploitability")
 
@@ -133,15 +149,70 @@ def steps(eta, beta, iterations, schedule=None):
     return [eta] * iterations
 
 
+def _pg_prox(anchor, g, lmu, eta, beta, inner_steps, responses, rng):
+    """nash-mp-inexact's prox step: ``inner_steps`` stochastic PG steps from ``anchor``."""
+    rate = eta / (1 + eta * beta)
+    theta = anchor
+    for _ in range(inner_steps):
+        pi = _softmax(theta)
+        p = np.array([float(v) for v in pi])
+        counts = [int(c) for c in rng.multinomial(responses, p / p.sum())]
+        reward = [gy - beta * (t - m) - (t - a) / eta
+                  for gy, t, m, a in zip(g, theta, lmu, anchor, strict=True)]
+        total = mpmath.fsum(c * r for c, r in zip(counts, reward, strict=True))
+        weight = [c * (r - (total - r) / (responses - 1)) / responses
+                  for c, r in zip(counts, reward, strict=True)]
+        mass = mpmath.fsum(weight)
+        theta = _normalize([t + rate * (w - q * mass)
+                            for t, w, q in zip(theta, weight, pi, strict=True)])
+    return theta
+
+
+def _nash_prox(logits, P, lmu, eta, beta, inner_steps):
+    """One proximal-point step of nash-prox: ``inner_steps`` OMD steps of the game with KL
+    weight β' = β + 1/η towards lν = (ℓ + ηβ·lμ)/(1+ηβ), step η_in = β'/(β'² + ¼)."""
+    outer = beta + 1 / eta
+    magnet = _normalize([(a + eta * beta * m) / (1 + eta * beta)
+                         for a, m in zip(logits, lmu, strict=True)])
+    inner = outer / (outer ** 2 + mpmath.mpf(1) / 4)
+    z = logits
+    for _ in range(inner_steps):
+        z = _md(z, _oracle(P, _softmax(z)), magnet, inner, outer)
+    return z
+
+
+def _check_inner(method, inner_steps, responses, seed):
+    if method not in INNER_METHODS:
+        return
+    if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 1:
+        raise ValueError(f"method {method!r} needs inner_steps, an int ≥ 1, got {inner_steps!r}")
+    if method == "nash-mp-inexact":
+        if isinstance(responses, bool) or not isinstance(responses, int) or responses < 2:
+            raise ValueError(f"responses must be an int ≥ 2, got {responses!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"method 'nash-mp-inexact' needs seed, an int ≥ 0, got {seed!r}")
+
+
 def run(method, P, reference, init, beta, eta, iterations, metric, schedule=None,
-        star_guess=None):
+        star_guess=None, inner_steps=None, responses=None, seed=None):
     """The values metric(π_k), k = 0..iterations, of ``method`` at 50 digits (mpf list).
 
     P, reference (μ), init (π₀, None = μ): float arrays/lists, read exactly (binary → mpf);
     beta, eta: floats (eta unused under a schedule); star_guess: an initial guess of log π*
-    for the Newton solve (its accuracy does not matter)."""
+    for the Newton solve (its accuracy does not matter); inner_steps (M): nash-mp-inexact
+    and nash-prox; responses (S) and seed (the float run's seed): nash-mp-inexact."""
+    return run_with_delta(method, P, reference, init, beta, eta, iterations, metric, schedule,
+                          star_guess, inner_steps, responses, seed)[0]
+
+
+def run_with_delta(method, P, reference, init, beta, eta, iterations, metric, schedule=None,
+                   star_guess=None, inner_steps=None, responses=None, seed=None):
+    """(values, deltas): ``run``'s values and, for nash-mp-inexact, its inexactness δ_k,
+    k = 0..iterations (δ_0 = 0; mpf list), else None."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _check_inner(method, inner_steps, responses, seed)
+    rng = np.random.default_rng(seed) if method == "nash-mp-inexact" else None
     with mpmath.workdps(_WORK):
         n = len(reference)
         Pm = [_mpf_vector(row) for row in P]
@@ -156,11 +227,24 @@ def run(method, P, reference, init, beta, eta, iterations, metric, schedule=None
         played = _softmax(logits)          # π̄_t of omwu (π̄_0 = π_0)
         average = played
         values = [_metric(metric, Pm, lmu, b, logits, star, average)]
+        deltas = [mpmath.mpf(0)] if method == "nash-mp-inexact" else None
         for t, e in enumerate(etas):
             p = _softmax(logits)
             if method == "nash-mp":
                 half = _prox(logits, _oracle(Pm, p), lmu, e, b)
                 logits = _prox(logits, _oracle(Pm, _softmax(half)), lmu, e, b)
+            elif method == "nash-mp-inexact":
+                g = _oracle(Pm, p)
+                half = _pg_prox(logits, g, lmu, e, b, inner_steps, responses, rng)
+                new = _pg_prox(logits, _oracle(Pm, _softmax(half)), lmu, e, b, inner_steps,
+                               responses, rng)
+                exact = _prox(logits, _oracle(Pm, _softmax(_prox(logits, g, lmu, e, b))),
+                              lmu, e, b)
+                d = [x - y for x, y in zip(new, exact, strict=True)]
+                deltas.append(max(d) - min(d))
+                logits = new
+            elif method == "nash-prox":
+                logits = _nash_prox(logits, Pm, lmu, e, b, inner_steps)
             elif method == "egpo":
                 half = _md(logits, _oracle(Pm, p), lmu, e, b)
                 logits = _md(logits, _oracle(Pm, _softmax(half)), lmu, e, b)
@@ -180,4 +264,4 @@ def run(method, P, reference, init, beta, eta, iterations, metric, schedule=None
                 logits = _normalize([a + e * v for a, v in zip(logits, _oracle(Pm, p), strict=True)])
                 average = [s / (t + 1) for s in total]
             values.append(_metric(metric, Pm, lmu, b, logits, star, average))
-        return [+v for v in values]
+        return [+v for v in values], None if deltas is None else [+d for d in deltas]

@@ -14,7 +14,10 @@ set by construction, so that no candidate is rejected for being malformed:
 * π₀ = μ, uniform, or softmax(c) with |c_i| ≤ ``start_logit`` (far starts);
 * log β in log ``beta``; η in the set the claim's assumptions allow at that β, found by
   probing them (``step_sizes``): an interval [η_lo, η_hi] is parametrised log-linearly by a
-  sigmoid, a finite set of admissible values (e.g. "η = 2") is taken as it is.
+  sigmoid, a finite set of admissible values (e.g. "η = 2") is taken as it is;
+* the methods with inner iterations (``highprec.INNER_METHODS``) draw M = ``inner_steps``
+  in the Spec, and nash-mp-inexact also the seed of its sampled responses (its S is the
+  float solver's fixed ``INEXACT_RESPONSES``; the 50-digit run replays the same draws).
 
 Bounded coordinates use x ↦ L·tanh(x/L) (smooth, the identity near 0), so a search started at
 θ = 0 starts at the tie game with uniform μ and π₀.
@@ -48,6 +51,8 @@ class Spec:
     schedule: str | None = None
     prescribed: bool = False
     start: str = "free"
+    inner_steps: int | None = None
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class Instance:
     iterations: int
     init: np.ndarray | None
     schedule: str | None
+    inner_steps: int | None = None
+    seed: int | None = None
     family: str = field(default="preference", init=False)
 
     @property
@@ -69,11 +76,26 @@ class Instance:
     def describe(self) -> dict:
         return {"n": self.game.n, "beta": self.game.beta, "eta": self.eta,
                 "iterations": self.iterations, "schedule": self.schedule,
-                "start": self.init_label}
+                "start": self.init_label, **self.method_options()}
+
+    def method_options(self) -> dict:
+        """The inner-step methods' options that are set: ``inner_steps`` (M; nash-mp-inexact,
+        nash-prox) and ``seed`` (nash-mp-inexact's sampled responses)."""
+        return {name: value for name, value in (("inner_steps", self.inner_steps),
+                                                ("seed", self.seed)) if value is not None}
+
+    def _high_options(self) -> dict:
+        """``method_options`` plus nash-mp-inexact's S = ``responses``, the float solver's
+        fixed ``INEXACT_RESPONSES`` (not an option of ``run``): the 50-digit run's keywords."""
+        from nashlab.solvers.nlhf import INEXACT_RESPONSES
+
+        extra = {"responses": INEXACT_RESPONSES} if self.method == "nash-mp-inexact" else {}
+        return {**self.method_options(), **extra}
 
     def run_options(self) -> dict:
         """Keywords of ``nashlab.run`` besides the problem and the method."""
-        options = {"eta": self.eta, "iterations": self.iterations, "init": self.init}
+        options = {"eta": self.eta, "iterations": self.iterations, "init": self.init,
+                   **self.method_options()}
         if self.schedule is not None:
             options["schedule"] = self.schedule
         return options
@@ -84,8 +106,11 @@ class Instance:
         start = self.game.reference if self.init is None else self.init
         return "uniform" if bool(np.all(start == start[0])) else "given"
 
-    #: bound symbols the 50-digit run recomputes (none: the bound's symbols are the run's)
-    HIGH_PRECISION_CONSTANTS = ()
+    @property
+    def HIGH_PRECISION_CONSTANTS(self) -> tuple:  # noqa: N802 (the family protocol's name)
+        """Bound symbols the 50-digit run recomputes: nash-mp-inexact's δ = max_k δ_k, else
+        none (the bound's symbols are the run's)."""
+        return ("delta",) if self.method == "nash-mp-inexact" else ()
 
     @property
     def size(self) -> int:
@@ -93,31 +118,43 @@ class Instance:
 
     def prospective_params(self) -> dict:
         """The params a run of this instance records, as far as assumptions read them (the
-        one params schema of ``nashlab.solvers.results``, plus params["init"])."""
-        return {"family": "preference", "method": self.method, "n_actions": self.game.n,
-                "n_states": None, "batch_shape": [], "beta": self.game.beta,
-                "eta": self.eta, "iterations": self.iterations, "oracle": "exact",
-                "samples": None, "schedule": self.schedule, "init": self.init_label}
+        one params schema of ``nashlab.solvers.results``, plus params["init"]). For
+        nash-mp-inexact, "delta" (max_k δ_k, which the run always records) is NaN: its value
+        is known only after the run, whose own params the verdict then reads."""
+        params = {"family": "preference", "method": self.method, "n_actions": self.game.n,
+                  "n_states": None, "batch_shape": [], "beta": self.game.beta,
+                  "eta": self.eta, "iterations": self.iterations, "oracle": "exact",
+                  "samples": None, "schedule": self.schedule, "init": self.init_label,
+                  "inner_steps": self.inner_steps, "seed": self.seed}
+        if self.method == "nash-mp-inexact":
+            params["delta"] = math.nan
+        return params
 
     def certifiable(self, theorem) -> bool:
         return self.method in highprec.METHODS and theorem.metric in highprec.METRICS
 
     def high_values(self, theorem, iterations):
-        """(metric at 50 digits, {}, η_k under a schedule else None); the Newton solve for π*
-        starts from the float equilibrium (a guess only: the 50-digit residual certifies it)."""
+        """(metric at 50 digits, constants, η_k under a schedule else None); the Newton solve
+        for π* starts from the float equilibrium (a guess only: the 50-digit residual
+        certifies it). The constants are nash-mp-inexact's {"delta": max_k δ_k at 50 digits}
+        over the whole run (as the float run's params["delta"], even when only the first
+        ``iterations`` values are asked for), else {}."""
         from nashlab.solvers.front import solve
 
         game = self.game
         guess = solve(game).logits if theorem.metric in ("kl", "span") else None
-        values = highprec.run(self.method, game.P, game.reference, self.init, game.beta,
-                              self.eta, iterations, theorem.metric, schedule=self.schedule,
-                              star_guess=guess)
+        whole = max(iterations, self.iterations) if self.method == "nash-mp-inexact" else iterations
+        values, deltas = highprec.run_with_delta(
+            self.method, game.P, game.reference, self.init, game.beta, self.eta, whole,
+            theorem.metric, schedule=self.schedule, star_guess=guess, **self._high_options())
+        values = values[:iterations + 1]
+        constants = {} if deltas is None else {"delta": max(deltas)}
         if self.schedule is None:
-            return values, {}, None
+            return values, constants, None
         with mpmath.workdps(highprec.DIGITS + 20):
             etas = highprec.steps(None if self.eta is None else mpmath.mpf(self.eta),
                                   mpmath.mpf(game.beta), iterations, self.schedule)
-        return values, {}, etas
+        return values, constants, etas
 
     def smaller(self):
         """The instances on all actions but one (μ and π₀ renormalised), for each action
@@ -157,7 +194,8 @@ class Instance:
     def counterexample_params(self) -> dict:
         return {"method": self.method, "beta": self.game.beta, "eta": self.eta,
                 "schedule": self.schedule, "iterations": self.iterations,
-                "init": None if self.init is None else np.asarray(self.init).tolist()}
+                "init": None if self.init is None else np.asarray(self.init).tolist(),
+                **self._high_options()}
 
 
 @dataclass(frozen=True)
@@ -167,6 +205,8 @@ class PreferenceSpace:
     n : int or (low, high) inclusive; beta : (low, high) or a float; eta : (low, high) range
     probed for the admissible steps (narrowed by the claim's assumptions);
     iterations : (low, high); schedules : the step schedules tried (None = constant);
+    inner_steps : int or (low, high), M of the methods with inner iterations
+    (``highprec.INNER_METHODS``); seeds : (low, high), nash-mp-inexact's response seeds;
     reference_min : smallest μ entry the space reaches (≈, up to a factor n);
     preference_logit, start_logit : bounds of the logits of P and of far starts.
     Narrow or widen it with ``dataclasses.replace`` or ``falsify(..., space={"n": 3})``.
@@ -182,10 +222,12 @@ class PreferenceSpace:
     preference_logit: float = 40.0
     start_logit: float = 30.0
     starts: tuple = STARTS
+    inner_steps: int | tuple = (1, 30)
+    seeds: int | tuple = (0, 999)
     family: str = field(default="preference", init=False)
 
     def __post_init__(self):
-        for name in ("n", "beta", "iterations"):
+        for name in ("n", "beta", "iterations", "inner_steps", "seeds"):
             value = getattr(self, name)
             pair = tuple(value) if isinstance(value, list | tuple) else (value, value)
             if len(pair) != 2 or not pair[0] <= pair[1]:
@@ -195,6 +237,9 @@ class PreferenceSpace:
         if self.n[0] < 2 or self.iterations[0] < 1 or self.beta[0] <= 0:
             raise ValueError(f"need n ≥ 2, iterations ≥ 1 and β > 0, got n={self.n}, "
                              f"iterations={self.iterations}, beta={self.beta}")
+        if self.inner_steps[0] < 1 or self.seeds[0] < 0:
+            raise ValueError(f"need inner_steps ≥ 1 and seeds ≥ 0, got inner_steps="
+                             f"{self.inner_steps}, seeds={self.seeds}")
         if not 0 < self.reference_min < 1:
             raise ValueError(f"reference_min must be in (0, 1), got {self.reference_min!r}")
         unknown = set(self.starts) - set(STARTS)
@@ -239,7 +284,8 @@ class PreferenceSpace:
                 "free": _softmax(c)}[spec.start]
         if init is not None and not np.all(init > 0):
             return None
-        probe = Instance(game, self.method, None, spec.iterations, init, spec.schedule)
+        probe = Instance(game, self.method, None, spec.iterations, init, spec.schedule,
+                         spec.inner_steps, spec.seed)
         if spec.schedule is not None:
             return probe if admissible(probe.prospective_params()) else None
         etas = step_sizes(self, probe, admissible)
@@ -256,11 +302,17 @@ class PreferenceSpace:
         return replace(probe, eta=eta)
 
     def specs(self, draw_int, draw_bool, draw_choice) -> Spec:
-        """A Spec from the three drawing callables (used by the hypothesis strategy)."""
+        """A Spec from the three drawing callables (used by the hypothesis strategy); the
+        inner-step options are drawn only for the methods that take them."""
         n = draw_int(*self.n)
-        return Spec(n=n, iterations=draw_int(*self.iterations),
+        spec = Spec(n=n, iterations=draw_int(*self.iterations),
                     schedule=draw_choice(self.schedules), prescribed=draw_bool(),
                     start=draw_choice(self.starts))
+        if self.method in highprec.INNER_METHODS:
+            spec = replace(spec, inner_steps=draw_int(*self.inner_steps))
+        if self.method == "nash-mp-inexact":
+            spec = replace(spec, seed=draw_int(*self.seeds))
+        return spec
 
 
 def step_sizes(space, probe, admissible):
@@ -368,15 +420,19 @@ def main():
     init = data["init"].tolist() if meta["has_init"] else None
     k = meta["iteration"]
     claim = meta["claim"]
+    inner = {{name: p[name] for name in ("inner_steps", "responses", "seed") if name in p}}
     with mpmath.workdps(DIGITS + 20):
-        values = run(p["method"], data["P"].tolist(), data["reference"].tolist(), init,
-                     p["beta"], p["eta"], p["iterations"], claim["metric"],
-                     schedule=p["schedule"])
+        values, deltas = run_with_delta(p["method"], data["P"].tolist(),
+                                        data["reference"].tolist(), init, p["beta"], p["eta"],
+                                        p["iterations"], claim["metric"],
+                                        schedule=p["schedule"], **inner)
         etas = steps(None if p["eta"] is None else mpmath.mpf(p["eta"]), mpmath.mpf(p["beta"]),
                      p["iterations"], p["schedule"])
         env = {{"k": mpmath.mpf(k), "err0": values[0],
                "prev": values[k - 1] if k else mpmath.nan,
                "eta": etas[k - 1] if p["schedule"] else mpmath.mpf(p["eta"] or 0)}}
+        if deltas is not None:  # nash-mp-inexact: δ = max_k δ_k of this 50-digit run
+            env["delta"] = max(deltas)
         for name, series in meta["symbols"].items():
             env.setdefault(name, mpmath.mpf(series[k]))
         b = bound(**{{name: env[name] for name in {names!r}}})
