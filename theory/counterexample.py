@@ -7,8 +7,8 @@
   measured/bound in float64 and at 50 digits, the margin, and the values of the bound's
   other symbols per iteration (e.g. the query count N);
 * ``counterexample.npz``: the problem's arrays (the family's ``problem_arrays``: P and the
-  reference μ of a preference game, the (S, A, S) kernel and rewards of an MDP, ...) and the
-  start (plain arrays, no pickle);
+  reference μ of a preference game, the (S, A, S) kernel and rewards of an MDP, the payoff
+  matrix A of a matrix game) and the start (plain arrays, no pickle);
 * ``reproduce.py``: a standalone script importing only numpy and mpmath. It embeds the
   family's 50-digit implementation (verbatim) and the bound, re-runs the instance and exits
   0 iff the bound is violated at 50 digits (1 otherwise).
@@ -33,12 +33,14 @@ class Counterexample:
     """An instance on which ``theorem_id``'s bound fails, confirmed at 50 digits.
 
     family : the instance family (``theory/families.py``: "preference", "mdp", ...).
-    problem : the instance (a ``PreferenceGame``: P, reference μ, β; an ``MDP``; ...).
+    problem : the instance (a ``PreferenceGame``: P, reference μ, β; an ``MDP``; a
+        ``MatrixGame``: A, τ).
     params : the method and its options (the family's ``counterexample_params``):
         preference "method", "beta", "eta", "schedule", "init" (π₀ as a list, None = μ),
         "iterations"; MDP "method", "gamma", "eta", "step_growth", "iterations", "init" (π₀
         or v₀, None = uniform / 0), "structure" (npg-entropy also "tau", "q_noise" and the
-        noise's "seed").
+        noise's "seed"); matrix game "method", "tau", "eta", "iterations", "init" ((x₀, y₀)
+        concatenated, None = uniform).
     iteration : the first iteration k at which metric > bound at 50 digits.
     ratio : metric/bound at ``iteration`` in float64 (through ``nashlab.run`` and ``check``).
     ratio_high_precision : the same at 50 digits, as a decimal string; ``margin`` = that − 1.

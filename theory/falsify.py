@@ -20,15 +20,18 @@ algorithm and checked by ``check`` (``theory/verdicts.py``): its ``worst_ratio``
 
 Instance spaces (the claim's family and method, from ``Theorem.methods``) come from the
 families of ``theory/families.py`` (``family_module(name)``: its space, its 50-digit twin,
-its shrinking moves, its saved form), e.g. preference games
-(``instance_spaces.PreferenceSpace``) and MDPs (``mdp_space.MDPSpace``: vi, mpi, npg,
-npg-entropy, pmd); a claim of any other family is reported as not searched.
+its shrinking moves, its saved form): preference games
+(``instance_spaces.PreferenceSpace``), MDPs (``mdp_space.MDPSpace``: vi, mpi, npg,
+npg-entropy, pmd) and entropy-regularized matrix games (``matrix_space.MatrixSpace``: pu,
+omwu, mirror-prox, mmd; τ = 0 too for mirror-prox); a claim of any other family (robust
+MDPs, Markov games, populations) is reported as not searched.
 
 A float64 violation counts only if it survives the 50-digit re-run (``theory/certify.py``);
 otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"), as is a
 float ratio above 1 that ``check`` tolerates (tiny values) once it is ≤ 1 at 50 digits. A
 float violation of an instance with no 50-digit implementation (``instance.certifiable``;
-e.g. MDPs: unregularized vi and npg, and npg-entropy with its entropy, have one) is recorded in
+e.g. MDPs: unregularized vi and npg, and npg-entropy with its entropy, have one; every
+matrix-game method does) is recorded in
 ``Falsification.unconfirmed``, never as a counterexample. A confirmed counterexample is
 shrunk (``theory/shrink.py``: fewest iterations, fewest actions, round numbers, each step
 kept only if the violation survives in float64 and at 50 digits) and can be saved
@@ -81,7 +84,7 @@ class Falsification:
         50-digit implementation: never counterexamples, dicts with "ratio" and "where".
     where : the instance of ``worst_ratio`` (preference games: n, beta, eta, iterations,
         start, schedule; MDPs: S, A, gamma, structure, regularizer, eta, iterations, start
-        and the method's options).
+        and the method's options; matrix games: m, n, tau, eta, iterations, start).
     theorem_id : the claim searched; searched : False when the claim's family has no
         instance space (then nothing was run); note : why, or how the search ended.
     """
@@ -152,7 +155,7 @@ class _Search:
     def admissible(self, params) -> bool:
         try:
             return all(bool(a.holds(params)) for a in self.theorem.assumptions)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
             return False
 
     def evaluate(self, spec, theta, phase):
@@ -397,7 +400,7 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
     space : None (the default space of the claim's family and method: ``Theorem.methods``
         "family/method", else its algorithm as a preference method), a dict of overrides of
         it (e.g. {"n": 3, "beta": (0.1, 1.0)}; MDPs {"S": 4, "gamma": 0.9}), or a
-        ``PreferenceSpace`` / ``MDPSpace``;
+        ``PreferenceSpace`` / ``MDPSpace`` / ``MatrixSpace``;
     client : a dask.distributed Client for parallel restarts (seeds seed, seed+1, ...);
     max_evaluations : stop after this many instances (deterministic runs, e.g. tests);
     progress : called with the search state after every evaluation (the CLI's bar).

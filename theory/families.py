@@ -35,6 +35,7 @@ import importlib
 FAMILIES = {
     "preference": "nashlab.theory.instance_spaces",
     "mdp": "nashlab.theory.mdp_space",
+    "matrix": "nashlab.theory.matrix_space",
 }
 
 

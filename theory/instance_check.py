@@ -19,9 +19,13 @@ def run_and_check(theorem, instance):
     return trajectory, check(trajectory, theorem)
 
 
-#: metrics a method records without being asked to track them (nashlab.solvers.nlhf)
-_ALWAYS_RECORDED = ("average_exploitability", "queries", "eta")
+#: metrics a method records without being asked to track them (nashlab.solvers.nlhf; matrix
+#: games' mirror-prox), with a metric the run accepts in ``track`` in their place
+_ALWAYS_RECORDED = {"average_exploitability": "unregularized_exploitability",
+                    "queries": "unregularized_exploitability",
+                    "eta": "unregularized_exploitability",
+                    "average_duality_gap": "duality_gap"}
 
 
 def _track(metric):
-    return ("unregularized_exploitability",) if metric in _ALWAYS_RECORDED else (metric,)
+    return (_ALWAYS_RECORDED.get(metric, metric),)
