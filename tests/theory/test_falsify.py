@@ -144,7 +144,11 @@ def test_bad_arguments():
 
 
 def test_unsearched_family_is_not_a_pass():
-    result = falsify("mg.shapley.contraction", budget_seconds=1)
+    population = Theorem(id="user/population-prox", algorithm="prox",
+                         methods=("population/prox",), statement="KL halves per step",
+                         metric="kl", bound=SYMBOLS["prev"] / 2, source=USER, status="derived",
+                         form="per-step")
+    result = falsify(population, budget_seconds=1)
     assert not result.searched and not result.found and result.worst_ratio is None
     assert "no instance space" in result.note
 
