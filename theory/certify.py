@@ -6,7 +6,8 @@ own sympy bound is evaluated on it with ``sympy.lambdify(..., modules="mpmath")`
 symbols resolved as ``check`` resolves them (``verdicts._symbol_values``) except those that
 depend on the metric or the step (k, err0, prev, and η under a schedule), which take their
 50-digit values. An entry counts under ``check``'s rule (bound finite and ≥ FLOAT_FLOOR,
-k ≥ 1); at 50 digits the bound is violated iff metric > bound strictly, with no tolerance.
+k ≥ 1); at 50 digits the bound is violated iff metric/bound > 1 + 10^−50 (a ratio within 50
+digits of 1 is a tie, not a violation).
 """
 
 import functools
@@ -101,7 +102,9 @@ def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
         counted = [(k, r) for k, r in enumerate(ratios) if r is not None]
         if not counted:
             return HighPrecision(False, None, None, None, values, bounds)
-        above = [k for k, r in counted if r > 1]
+        # a 50-digit re-check certifies 50 digits: a ratio within 10^−DIGITS of 1 is a tie
+        # (exactly γ-tight robust instances end at 1 + 4e-70, the 70-digit rounding)
+        above = [k for k, r in counted if r > 1 + mpmath.mpf(10) ** -DIGITS]
         k_worst, worst = max(counted, key=lambda kr: kr[1])
         k_at = above[0] if above else k_worst
         return HighPrecision(bool(above), k_at, ratios[k_at], worst, values, bounds)

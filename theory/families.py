@@ -36,6 +36,8 @@ FAMILIES = {
     "preference": "nashlab.theory.instance_spaces",
     "mdp": "nashlab.theory.mdp_space",
     "matrix": "nashlab.theory.matrix_space",
+    "robust-mdp": "nashlab.theory.robust_space",
+    "markov-game": "nashlab.theory.markov_space",
 }
 
 

@@ -85,18 +85,11 @@ def test_high_precision_refuses_unknown_arguments():
 
 
 #: exactly γ-tight instances (a large KL ball or a χ² penalty whose worst case puts all mass
-#: on one state shared by every row: v_k − v* is then a constant shift and the ratio is 1
-#: exactly) flagged at the float floor and "confirmed" at 50 digits with a margin of ~4e-70,
-#: the rounding of the 70-digit working precision: certify counts ratio > 1 strictly. With
-#: certify requiring ratio > 1 + 10^−DIGITS both searches find nothing (measured); until
-#: then these two are strict xfails (an XPASS fails the suite).
-_TIES = pytest.mark.xfail(strict=True, reason="certify counts exact ties at 1 + 1e-70")
-
-
+#: on one state shared by every row: v_k − v* is a constant shift, ratio 1 exactly) are
+#: flagged at the float floor; at 50 digits their ratio is 1 + ~4e-70 (the 70-digit
+#: rounding), a tie under certify's rule ratio > 1 + 10^−DIGITS, so no counterexample.
 @pytest.mark.parametrize("theorem_id", [
-    pytest.param(f"robust.vi.contraction.{name}",
-                 marks=(_TIES,) if name in ("kl", "chi2-penalty") else ())
-    for name, _ in robust_theorems.SETS] + ["robust.pi.gamma"])
+    f"robust.vi.contraction.{name}" for name, _ in robust_theorems.SETS] + ["robust.pi.gamma"])
 def test_no_false_alarm_on_the_registered_theorems(theorem_id):
     result = falsify(theorem_id, budget_seconds=600, seed=0, max_evaluations=40)
     assert result.searched and not result.found, result.summary()
