@@ -24,8 +24,9 @@ its shrinking moves, its saved form): preference games
 (``instance_spaces.PreferenceSpace``), MDPs (``mdp_space.MDPSpace``: vi, mpi, npg,
 npg-entropy, pmd) and entropy-regularized matrix games (``matrix_space.MatrixSpace``: pu,
 omwu, mirror-prox, mmd; τ = 0 too for mirror-prox) and robust MDPs
-(``robust_space.RobustSpace``: vi, pi, rpmd); a claim of any other family (Markov games,
-populations) is reported as not searched.
+(``robust_space.RobustSpace``: vi, pi, rpmd) and zero-sum Markov games
+(``markov_space.MarkovSpace``: shapley, pu, omwu, mmd); a claim of any other family
+(populations) is reported as not searched.
 
 A float64 violation counts only if it survives the 50-digit re-run (``theory/certify.py``);
 otherwise it is recorded in ``Falsification.float_floor`` ("at the float floor"), as is a
