@@ -104,12 +104,51 @@ class Counterexample:
 
 def reproduction_script(claim, family) -> str:
     """The standalone script (numpy + mpmath only) for a saved counterexample of ``claim`` on
-    an instance of ``family``: the family's 50-digit module verbatim, then its check."""
+    an instance of ``family``: the family's 50-digit module verbatim, its
+    ``reproduce_values`` (``REPRODUCTION_EVALUATE``), then the check every family shares."""
     module = family_module(family)
     names = list(claim["bound_symbols"])
     header = ("# Reproduction of a nashlab counterexample: python reproduce.py (numpy + mpmath "
               f"only).\n# Below: {module.HIGH_PRECISION.__name__} verbatim, then the bound and "
               "the check.\nimport json\nimport os\nimport sys\n\nimport numpy as np\n\n")
-    return (header + inspect.getsource(module.HIGH_PRECISION)
-            + module.REPRODUCTION_MAIN.format(args=", ".join(names) or "",
-                                              code=claim["bound_mpmath"], names=names))
+    return (header + inspect.getsource(module.HIGH_PRECISION) + module.REPRODUCTION_EVALUATE
+            + _CHECK.format(args=", ".join(names) or "", code=claim["bound_mpmath"],
+                            names=names))
+
+
+#: the script's bound and main: the family's ``reproduce_values(meta, data)`` gives the
+#: metric at 50 digits and the bound's symbols it fixes; violated iff ratio > 1 + 10^−DIGITS
+#: (certify's rule)
+_CHECK = '''
+
+# ---- the claim's bound (generated from its sympy expression) -----------------------------
+def bound({args}):
+    return {code}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "counterexample.json")) as fh:
+        meta = json.load(fh)
+    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+    k, claim = meta["iteration"], meta["claim"]
+    with mpmath.workdps(DIGITS + 20):
+        values, fixed = reproduce_values(meta, data)
+        env = {{"k": mpmath.mpf(k), "err0": values[0],
+               "prev": values[k - 1] if k else mpmath.nan, **fixed}}
+        for name, series in meta["symbols"].items():
+            env.setdefault(name, mpmath.mpf(series[k]))
+        b = bound(**{{name: env[name] for name in {names!r}}})
+        ratio = values[k] / b
+        print(f"{{claim['id']}}: {{claim['statement']}}")
+        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
+        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
+        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
+        violated = ratio > 1 + mpmath.mpf(10) ** -DIGITS
+    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
+    sys.exit(0 if violated else 1)
+
+
+if __name__ == "__main__":
+    main()
+'''

@@ -10,8 +10,10 @@ to the module that implements it. Such a module defines
   counterexample's, e.g. β or γ);
 * ``problem_size(problem) -> str``: its size for summaries ("n = 3", "S = 4, A = 2");
 * ``HIGH_PRECISION``: the mpmath module (numpy + mpmath imports only) that the reproduction
-  script embeds verbatim, and ``REPRODUCTION_MAIN``: the script's ``bound`` and ``main``, a
-  ``str.format`` template with fields {args}, {code} and {names} (literal braces doubled).
+  script embeds verbatim, and ``REPRODUCTION_EVALUATE``: the source of the script's
+  ``reproduce_values(meta, data)`` -> (metric values at 50 digits, {symbol: value} the run
+  fixes, e.g. η, γ, D0, δ), called by the check every family shares
+  (``counterexample._CHECK``).
 
 A space has ``family``, ``method``, ``iterations`` (low, high), ``narrowed(**changes)``,
 ``dimension(spec)``, ``specs(draw_int, draw_bool, draw_choice)`` (a hashable spec: the

@@ -404,48 +404,21 @@ def problem_size(game) -> str:
 
 HIGH_PRECISION = highprec
 
-REPRODUCTION_MAIN = '''
+REPRODUCTION_EVALUATE = '''
 
-# ---- the claim's bound (generated from its sympy expression) -----------------------------
-def bound({args}):
-    return {code}
-
-
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "counterexample.json")) as fh:
-        meta = json.load(fh)
-    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+def reproduce_values(meta, data):
+    """(metric values at 50 digits, the bound's symbols this run fixes)."""
     p = meta["params"]
     init = data["init"].tolist() if meta["has_init"] else None
+    inner = {name: p[name] for name in ("inner_steps", "responses", "seed") if name in p}
+    values, deltas = run_with_delta(p["method"], data["P"].tolist(), data["reference"].tolist(),
+                                    init, p["beta"], p["eta"], p["iterations"],
+                                    meta["claim"]["metric"], schedule=p["schedule"], **inner)
+    etas = steps(None if p["eta"] is None else mpmath.mpf(p["eta"]), mpmath.mpf(p["beta"]),
+                 p["iterations"], p["schedule"])
     k = meta["iteration"]
-    claim = meta["claim"]
-    inner = {{name: p[name] for name in ("inner_steps", "responses", "seed") if name in p}}
-    with mpmath.workdps(DIGITS + 20):
-        values, deltas = run_with_delta(p["method"], data["P"].tolist(),
-                                        data["reference"].tolist(), init, p["beta"], p["eta"],
-                                        p["iterations"], claim["metric"],
-                                        schedule=p["schedule"], **inner)
-        etas = steps(None if p["eta"] is None else mpmath.mpf(p["eta"]), mpmath.mpf(p["beta"]),
-                     p["iterations"], p["schedule"])
-        env = {{"k": mpmath.mpf(k), "err0": values[0],
-               "prev": values[k - 1] if k else mpmath.nan,
-               "eta": etas[k - 1] if p["schedule"] else mpmath.mpf(p["eta"] or 0)}}
-        if deltas is not None:  # nash-mp-inexact: δ = max_k δ_k of this 50-digit run
-            env["delta"] = max(deltas)
-        for name, series in meta["symbols"].items():
-            env.setdefault(name, mpmath.mpf(series[k]))
-        b = bound(**{{name: env[name] for name in {names!r}}})
-        ratio = values[k] / b
-        print(f"{{claim['id']}}: {{claim['statement']}}")
-        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
-        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
-        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
-        violated = ratio > 1
-    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
-    sys.exit(0 if violated else 1)
-
-
-if __name__ == "__main__":
-    main()
+    env = {"eta": etas[k - 1] if p["schedule"] else mpmath.mpf(p["eta"] or 0)}
+    if deltas is not None:  # nash-mp-inexact: δ = max_k δ_k of this 50-digit run
+        env["delta"] = max(deltas)
+    return values, env
 '''

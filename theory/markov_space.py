@@ -329,18 +329,10 @@ def problem_size(game) -> str:
 
 HIGH_PRECISION = highprec_markov
 
-REPRODUCTION_MAIN = '''
+REPRODUCTION_EVALUATE = '''
 
-# ---- the claim's bound (generated from its sympy expression) -----------------------------
-def bound({args}):
-    return {code}
-
-
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "counterexample.json")) as fh:
-        meta = json.load(fh)
-    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+def reproduce_values(meta, data):
+    """(metric values at 50 digits, the bound's symbols this run fixes)."""
     p = meta["params"]
     r, P = data["r"], data["P"]
     S, A, B = r.shape
@@ -348,27 +340,9 @@ def main():
     if meta["has_init"]:
         flat = data["init"]
         init = (flat[:S * A].reshape(S, A), flat[S * A:].reshape(S, B))
-    k = meta["iteration"]
-    claim = meta["claim"]
     with mpmath.workdps(_WORK):
         values = run(p["method"], r, P, p["gamma"], p["tau"], p["eta"] or 0.0,
-                     p["iterations"], claim["metric"], init=init)
-        env = {{"k": mpmath.mpf(k), "err0": values[0],
-               "prev": values[k - 1] if k else mpmath.nan, "gamma": mpmath.mpf(p["gamma"]),
-               "tau": mpmath.mpf(p["tau"]), "eta": mpmath.mpf(p["eta"] or 0.0)}}
-        for name, series in meta["symbols"].items():
-            env.setdefault(name, mpmath.mpf(series[k]))
-        b = bound(**{{name: env[name] for name in {names!r}}})
-        ratio = values[k] / b
-        print(f"{{claim['id']}}: {{claim['statement']}}")
-        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
-        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
-        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
-        violated = ratio > 1
-    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
-    sys.exit(0 if violated else 1)
-
-
-if __name__ == "__main__":
-    main()
+                     p["iterations"], meta["claim"]["metric"], init=init)
+    return values, {"gamma": mpmath.mpf(p["gamma"]), "tau": mpmath.mpf(p["tau"]),
+                    "eta": mpmath.mpf(p["eta"] or 0.0)}
 '''

@@ -258,45 +258,19 @@ def problem_size(game) -> str:
 
 HIGH_PRECISION = highprec_matrix
 
-REPRODUCTION_MAIN = '''
+REPRODUCTION_EVALUATE = '''
 
-# ---- the claim's bound (generated from its sympy expression) -----------------------------
-def bound({args}):
-    return {code}
-
-
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "counterexample.json")) as fh:
-        meta = json.load(fh)
-    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+def reproduce_values(meta, data):
+    """(metric values at 50 digits, the bound's symbols this run fixes)."""
     p = meta["params"]
     A = data["A"]
-    m = A.shape[0]
-    x0, y0 = (data["init"][:m], data["init"][m:]) if meta["has_init"] else (None, None)
-    if x0 is None:
-        x0, y0 = np.full(m, 1.0 / m), np.full(A.shape[1], 1.0 / A.shape[1])
-    k = meta["iteration"]
-    claim = meta["claim"]
-    with mpmath.workdps(DIGITS + 20):
-        values = run(p["method"], A, x0, y0, p["tau"], p["eta"], p["iterations"],
-                     claim["metric"])
-        env = {{"k": mpmath.mpf(k), "err0": values[0],
-               "prev": values[k - 1] if k else mpmath.nan, "eta": mpmath.mpf(p["eta"]),
-               "tau": mpmath.mpf(p["tau"]), "D0": radius(x0, y0)}}
-        for name, series in meta["symbols"].items():
-            env.setdefault(name, mpmath.mpf(series[k]))
-        b = bound(**{{name: env[name] for name in {names!r}}})
-        ratio = values[k] / b
-        print(f"{{claim['id']}}: {{claim['statement']}}")
-        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
-        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
-        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
-        violated = ratio > 1
-    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
-    sys.exit(0 if violated else 1)
-
-
-if __name__ == "__main__":
-    main()
+    m, n = A.shape
+    if meta["has_init"]:
+        x0, y0 = data["init"][:m], data["init"][m:]
+    else:
+        x0, y0 = np.full(m, 1.0 / m), np.full(n, 1.0 / n)
+    values = run(p["method"], A, x0, y0, p["tau"], p["eta"], p["iterations"],
+                 meta["claim"]["metric"])
+    return values, {"eta": mpmath.mpf(p["eta"]), "tau": mpmath.mpf(p["tau"]),
+                    "D0": radius(x0, y0)}
 '''

@@ -419,49 +419,22 @@ def problem_size(mdp) -> str:
 
 HIGH_PRECISION = highprec_mdp
 
-REPRODUCTION_MAIN = '''
+REPRODUCTION_EVALUATE = '''
 
-# ---- the claim's bound (generated from its sympy expression) -----------------------------
-def bound({args}):
-    return {code}
-
-
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "counterexample.json")) as fh:
-        meta = json.load(fh)
-    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+def reproduce_values(meta, data):
+    """(metric values at 50 digits, the bound's symbols this run fixes)."""
     p = meta["params"]
     init = data["init"].tolist() if meta["has_init"] else None
-    k = meta["iteration"]
-    claim = meta["claim"]
-    with mpmath.workdps(DIGITS + 20):
-        extra = {{}}
-        if p["method"] == "npg-entropy":  # the float run's noise draws, regenerated
-            rng = np.random.default_rng(p["seed"])
-            draws = [rng.uniform(-1.0, 1.0, size=data["r"].shape).tolist()
-                     for _ in range(p["iterations"])]
-            extra = {{"tau": p["tau"], "q_noise": p["q_noise"],
-                     "draws": draws if p["q_noise"] > 0 else None}}
-        values, constants = run(p["method"], data["P"].tolist(), data["r"].tolist(),
-                                p["gamma"], init, p["eta"], p["iterations"], claim["metric"],
-                                growth=p["step_growth"], **extra)
-        env = {{"k": mpmath.mpf(k), "err0": values[0],
-               "prev": values[k - 1] if k else mpmath.nan,
-               "gamma": mpmath.mpf(p["gamma"]), "eta": mpmath.mpf(p["eta"] or 0), **constants}}
-        for name, series in meta["symbols"].items():
-            env.setdefault(name, mpmath.mpf(series[k]))
-        b = bound(**{{name: env[name] for name in {names!r}}})
-        ratio = values[k] / b
-        print(f"{{claim['id']}}: {{claim['statement']}}")
-        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
-        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
-        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
-        violated = ratio > 1
-    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
-    sys.exit(0 if violated else 1)
-
-
-if __name__ == "__main__":
-    main()
+    extra = {}
+    if p["method"] == "npg-entropy":  # the float run's noise draws, regenerated
+        rng = np.random.default_rng(p["seed"])
+        draws = [rng.uniform(-1.0, 1.0, size=data["r"].shape).tolist()
+                 for _ in range(p["iterations"])]
+        extra = {"tau": p["tau"], "q_noise": p["q_noise"],
+                 "draws": draws if p["q_noise"] > 0 else None}
+    values, constants = run(p["method"], data["P"].tolist(), data["r"].tolist(), p["gamma"],
+                            init, p["eta"], p["iterations"], meta["claim"]["metric"],
+                            growth=p["step_growth"], **extra)
+    return values, {"gamma": mpmath.mpf(p["gamma"]), "eta": mpmath.mpf(p["eta"] or 0),
+                    **constants}
 '''

@@ -336,43 +336,17 @@ def problem_size(mdp) -> str:
 
 HIGH_PRECISION = highprec_robust
 
-REPRODUCTION_MAIN = '''
+REPRODUCTION_EVALUATE = '''
 
-# ---- the claim's bound (generated from its sympy expression) -----------------------------
-def bound({args}):
-    return {code}
-
-
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "counterexample.json")) as fh:
-        meta = json.load(fh)
-    data = np.load(os.path.join(here, "counterexample.npz"), allow_pickle=False)
+def reproduce_values(meta, data):
+    """(metric values at 50 digits, the bound's symbols this run fixes)."""
     p = meta["params"]
     init = data["init"].tolist() if meta["has_init"] else None
-    k = meta["iteration"]
-    claim = meta["claim"]
-    print(f"set {{p['set']}} (50-digit kind {{p['kind']}}), radius {{p['radius']!r}}, "
-          f"gamma {{p['gamma']!r}}, method {{p['method']}}")
-    with mpmath.workdps(DIGITS + 20):
-        values, constants = run(p["method"], p["kind"], data["P"].tolist(), data["r"].tolist(),
-                                p["gamma"], p["radius"], init, p["iterations"], claim["metric"])
-        env = {{"k": mpmath.mpf(k), "err0": values[0],
-               "prev": values[k - 1] if k else mpmath.nan,
-               "gamma": mpmath.mpf(p["gamma"]), "eta": mpmath.mpf(p["eta"] or 0), **constants}}
-        for name, series in meta["symbols"].items():
-            env.setdefault(name, mpmath.mpf(series[k]))
-        b = bound(**{{name: env[name] for name in {names!r}}})
-        ratio = values[k] / b
-        print(f"{{claim['id']}}: {{claim['statement']}}")
-        print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
-        print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
-        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
-        violated = ratio > 1
-    print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
-    sys.exit(0 if violated else 1)
-
-
-if __name__ == "__main__":
-    main()
+    print(f"set {p['set']} (50-digit kind {p['kind']}), radius {p['radius']!r}, "
+          f"gamma {p['gamma']!r}, method {p['method']}")
+    values, constants = run(p["method"], p["kind"], data["P"].tolist(), data["r"].tolist(),
+                            p["gamma"], p["radius"], init, p["iterations"],
+                            meta["claim"]["metric"])
+    return values, {"gamma": mpmath.mpf(p["gamma"]), "eta": mpmath.mpf(p["eta"] or 0),
+                    **constants}
 '''
