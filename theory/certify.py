@@ -5,9 +5,10 @@ implementation (``instance.high_values``, ``theory/families.py``); the theorem's
 own sympy bound is evaluated on it with ``sympy.lambdify(..., modules="mpmath")``, with the
 symbols resolved as ``check`` resolves them (``verdicts._symbol_values``) except those that
 depend on the metric or the step (k, err0, prev, and η under a schedule), which take their
-50-digit values. An entry counts under ``check``'s rule (bound finite and ≥ FLOAT_FLOOR,
-k ≥ 1); at 50 digits the bound is violated iff metric/bound > 1 + 10^−50 (a ratio within 50
-digits of 1 is a tie, not a violation).
+50-digit values. An entry counts under ``check``'s rule (``verdicts.counted_ratios``: k ≥ 1,
+bound finite and ≥ FLOAT_FLOOR, or below it with the metric ≥ FLOAT_FLOOR times its scale);
+its ratio is metric/max(bound, FLOAT_FLOOR), and at 50 digits the bound is violated iff that
+ratio > 1 + 10^−50 (a ratio within 50 digits of 1 is a tie, not a violation).
 """
 
 import functools
@@ -17,7 +18,7 @@ import mpmath
 import numpy as np
 import sympy
 
-from nashlab.theory.verdicts import ATOL, FLOAT_FLOOR, RTOL, UNKNOWN_CONSTANTS, _symbol_values, evaluate
+from nashlab.theory.verdicts import FLOAT_FLOOR, UNKNOWN_CONSTANTS, _bound_ratios, _symbol_values
 
 #: the digits of every 50-digit re-run (the families' mpmath modules work at DIGITS + 20)
 DIGITS = 50
@@ -55,11 +56,7 @@ def _value(f, args):
 def last_violation(theorem, trajectory):
     """The last iteration at which ``check``'s float64 rule flags a violation (or None)."""
     values = np.asarray(trajectory.metrics[theorem.metric], dtype=float)
-    defaults = {c: 1.0 for c in UNKNOWN_CONSTANTS} if theorem.status == "slope-only" else None
-    bound = evaluate(theorem.bound, trajectory, values, defaults)
-    flagged = np.isfinite(bound) & (bound >= FLOAT_FLOOR) & (values > bound * (1 + RTOL) + ATOL)
-    if theorem.form == "per-step":
-        flagged[0] = False
+    _, flagged, _ = _bound_ratios(theorem, trajectory, values)
     rows = np.flatnonzero(flagged.reshape(values.shape[0], -1).any(axis=1))
     return int(rows[-1]) if rows.size else None
 
@@ -77,6 +74,7 @@ def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
                     else None)
         numeric = _symbol_values(theorem.bound, trajectory, floats, defaults)
         symbols, f = _mp_bound(theorem.bound)
+        scale = max([mpmath.mpf(1)] + [abs(v) for v in values if mpmath.isfinite(v)])
         bounds, ratios = [], []
         for k in range(len(values)):
             args = []
@@ -97,8 +95,9 @@ def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
                     args.append(mpmath.mpf(float(v)))
             b = _value(f, args) if k else mpmath.nan  # k = 0 is never counted
             bounds.append(b)
-            counted = k >= 1 and mpmath.isfinite(b) and b >= FLOAT_FLOOR
-            ratios.append(values[k] / b if counted else None)
+            counted = k >= 1 and mpmath.isfinite(b) and (b >= FLOAT_FLOOR
+                                                         or values[k] >= FLOAT_FLOOR * scale)
+            ratios.append(values[k] / max(b, mpmath.mpf(FLOAT_FLOOR)) if counted else None)
         counted = [(k, r) for k, r in enumerate(ratios) if r is not None]
         if not counted:
             return HighPrecision(False, None, None, None, values, bounds)

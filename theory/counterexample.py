@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nashlab.theory.families import FAMILIES, family_module
+from nashlab.theory.verdicts import FLOAT_FLOOR
 
 FILES = ("counterexample.json", "counterexample.npz", "reproduce.py")
 
@@ -42,7 +43,8 @@ class Counterexample:
         noise's "seed"); matrix game "method", "tau", "eta", "iterations", "init" ((x₀, y₀)
         concatenated, None = uniform).
     iteration : the first iteration k at which metric > bound at 50 digits.
-    ratio : metric/bound at ``iteration`` in float64 (through ``nashlab.run`` and ``check``).
+    ratio : metric/max(bound, 1e-11) at ``iteration`` in float64 (through ``nashlab.run`` and
+        ``check``; against the floor where the bound is beneath it, a lower bound of metric/bound).
     ratio_high_precision : the same at 50 digits, as a decimal string; ``margin`` = that − 1.
     claim : {"id", "statement", "metric", "form", "bound", "bound_mpmath", "symbols"}.
     symbols : the bound's other symbols per iteration, {name: [float, ...]}.
@@ -113,13 +115,16 @@ def reproduction_script(claim, family) -> str:
               "the check.\nimport json\nimport os\nimport sys\n\nimport numpy as np\n\n")
     return (header + inspect.getsource(module.HIGH_PRECISION) + module.REPRODUCTION_EVALUATE
             + _CHECK.format(args=", ".join(names) or "", code=claim["bound_mpmath"],
-                            names=names))
+                            names=names, floor=FLOAT_FLOOR))
 
 
 #: the script's bound and main: the family's ``reproduce_values(meta, data)`` gives the
-#: metric at 50 digits and the bound's symbols it fixes; violated iff ratio > 1 + 10^−DIGITS
-#: (certify's rule)
+#: metric at 50 digits and the bound's symbols it fixes; ratio = metric/max(bound, FLOOR)
+#: and violated iff ratio > 1 + 10^−DIGITS (certify's rule)
 _CHECK = '''
+# check's counting floor: a bound beneath it is compared as FLOOR (metric > FLOOR > bound)
+FLOOR = {floor!r}
+
 
 # ---- the claim's bound (generated from its sympy expression) -----------------------------
 def bound({args}):
@@ -139,11 +144,12 @@ def main():
         for name, series in meta["symbols"].items():
             env.setdefault(name, mpmath.mpf(series[k]))
         b = bound(**{{name: env[name] for name in {names!r}}})
-        ratio = values[k] / b
+        ratio = values[k] / max(b, mpmath.mpf(FLOOR))
         print(f"{{claim['id']}}: {{claim['statement']}}")
         print(f"iteration {{k}}: {{claim['metric']}} = {{mpmath.nstr(values[k], DIGITS)}}")
         print(f"bound        = {{mpmath.nstr(b, DIGITS)}}")
-        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}")
+        print(f"ratio        = {{mpmath.nstr(ratio, DIGITS)}}"
+              + (f" (against the floor {{FLOOR}})" if b < FLOOR else ""))
         violated = ratio > 1 + mpmath.mpf(10) ** -DIGITS
     print("VIOLATED at 50 digits" if violated else "not violated at 50 digits")
     sys.exit(0 if violated else 1)

@@ -140,7 +140,7 @@ class _Search:
         self.max_evaluations = max_evaluations
         self.progress = progress
         self.evaluations = 0
-        self.best, self.best_case, self.where = None, None, None
+        self.best, self.where = None, None
         self.candidates = []  # (ratio, spec, θ) of the best instances, for the local phase
         self.history, self.float_floor, self.unconfirmed = [], [], []
         self.found = None
@@ -159,6 +159,13 @@ class _Search:
             return all(bool(a.holds(params)) for a in self.theorem.assumptions)
         except (KeyError, TypeError, ValueError, ZeroDivisionError):
             return False
+
+    def observe(self, ratio, instance, phase):
+        """Record an evaluated instance's ratio (the search's and the shrinking's)."""
+        if self.best is None or ratio > self.best:
+            self.best, self.where = ratio, instance.describe()
+            self.history.append({"evaluation": self.evaluations, "seconds": self.seconds(),
+                                 "phase": phase, "ratio": ratio, "n": instance.size})
 
     def evaluate(self, spec, theta, phase):
         """(ratio or None, confirmed Counterexample-to-be or None) of the instance (spec, θ)."""
@@ -186,10 +193,7 @@ class _Search:
         ratio = verdict.worst_ratio
         if not math.isfinite(ratio):
             return None, None
-        if self.best is None or ratio > self.best:
-            self.best, self.where = ratio, instance.describe()
-            self.history.append({"evaluation": self.evaluations, "seconds": self.seconds(),
-                                 "phase": phase, "ratio": ratio, "n": instance.size})
+        self.observe(ratio, instance, phase)
         self.candidates.append((ratio, spec, np.asarray(theta, dtype=float)))
         flagged = verdict.first_violation is not None
         if self.slope_only or not (flagged or ratio > 1):
@@ -346,17 +350,28 @@ def _explore(search, seed, max_examples):
     return found[-1] if found else None
 
 
+def _fresh_start(space, rng):
+    """A uniformly drawn start (spec, θ ∈ [−4, 4]^d, the maps' responsive range)."""
+    spec = space.specs(lambda lo, hi: int(rng.integers(lo, hi + 1)), lambda: bool(rng.random() < 0.5),
+                       lambda xs: xs[int(rng.integers(len(xs)))])
+    return spec, rng.uniform(-4.0, 4.0, space.dimension(spec))
+
+
 def _local(search, seed):
-    """CMA-ES restarts from the best distinct candidates (phase 2)."""
+    """CMA-ES restarts (phase 2), alternately from the best untried candidate and from a fresh
+    uniform start: a best candidate on a plateau (θ saturated, ratio flat just below 1) would
+    otherwise hold every restart in its basin (measured: the Nash-MD no-floor claim, whose
+    violations need ηβ ≳ 0.3, stayed at ratio 0.999999998 near ηβ → 0 for 60 s)."""
     import cma
 
+    rng = np.random.default_rng([seed, 1])
     tried = set()
     restart = 0
     while not search.exhausted():
         ranked = sorted(search.candidates, key=lambda c: -c[0])
         start = next(((s, t) for r, s, t in ranked if (s, t.tobytes()) not in tried), None)
-        if start is None:
-            break
+        if start is None or restart % 2:
+            start = _fresh_start(search.space, rng)
         spec, theta0 = start
         tried.add((spec, theta0.tobytes()))
         # the longest horizon: the ratios of a shorter run are a prefix of its ratios

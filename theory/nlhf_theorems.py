@@ -27,7 +27,7 @@ from nashlab.theory.common import MMD, MMD_VERIFIED
 from nashlab.theory.common import iterations_for as _iterations
 from nashlab.theory.common import method_is as _method
 from nashlab.theory.registry import SYMBOLS, Assumption, Source, Theorem, register
-from nashlab.theory.verdicts import FLOAT_FLOOR, RTOL, Claim, fitted_rate, register_claim
+from nashlab.theory.verdicts import FLOAT_FLOOR, RTOL, Claim, counted_ratios, fitted_rate, register_claim
 
 k, err0, prev, N = SYMBOLS["k"], SYMBOLS["err0"], SYMBOLS["prev"], SYMBOLS["N"]
 beta, eta, n, delta = SYMBOLS["beta"], SYMBOLS["eta"], SYMBOLS["n"], SYMBOLS["delta"]
@@ -636,19 +636,20 @@ OMWU_UNREGULARIZED = Source("Last-iterate linear convergence of OMWU in unregula
 
 
 def _exploitability_criterion(trajectories):
-    """Expl_β(π_k) ≤ (β/8)·span_k² + KL_k/(4β) at every iteration and game where the bound is
-    ≥ FLOAT_FLOOR (metric ≤ bound·(1 + RTOL)); measured = the largest ratio."""
+    """Expl_β(π_k) ≤ (β/8)·span_k² + KL_k/(4β) at every iteration and game that counts under
+    ``check``'s rule (``counted_ratios``; metric ≤ bound·(1 + RTOL)); measured = the largest
+    ratio."""
     worst, ok, counted = 0.0, True, 0
     for traj in trajectories:
         expl, span, kl = (np.asarray(traj[m], dtype=float)
                           for m in ("exploitability", "span", "kl"))
         b = np.asarray(traj.params["beta"], dtype=float)
         bound = b / 8 * span ** 2 + kl / (4 * b)
-        mask = np.isfinite(bound) & (bound >= FLOAT_FLOOR)
+        mask, ratio = counted_ratios(bound, expl)
         counted += int(mask.sum())
         ok &= bool(np.all(expl[mask] <= bound[mask] * (1 + RTOL)))
         if mask.any():
-            worst = max(worst, float(np.max(expl[mask] / bound[mask])))
+            worst = max(worst, float(np.max(ratio[mask])))
     return ok and counted > 0, worst, (f"max Expl_β/[(β/8)span² + KL/(4β)] = {worst:.4g} over "
                                        f"{counted} counted entries (needs ≤ 1)")
 

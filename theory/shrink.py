@@ -18,7 +18,7 @@ from sympy.printing.pycode import MpmathPrinter
 from nashlab.theory.certify import certify
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.instance_check import run_and_check
-from nashlab.theory.verdicts import UNKNOWN_CONSTANTS, _symbol_values, evaluate
+from nashlab.theory.verdicts import FLOAT_FLOOR, UNKNOWN_CONSTANTS, _symbol_values, evaluate
 
 #: seconds the shrinking may take (it stops early with what it has)
 SHRINK_SECONDS = 20.0
@@ -31,6 +31,8 @@ def _confirm(theorem, search, instance):
     trajectory, verdict = run_and_check(theorem, instance)
     if verdict is None or not verdict.assumptions_hold or verdict.first_violation is None:
         return None
+    if verdict.worst_ratio is not None and math.isfinite(verdict.worst_ratio):
+        search.observe(verdict.worst_ratio, instance, "shrink")
     high = certify(theorem, instance, trajectory)
     return (trajectory, high) if high.violated else None
 
@@ -93,7 +95,7 @@ def build(theorem, instance, trajectory, high) -> Counterexample:
                  theorem.bound), "bound_symbols": names}
     with mpmath.workdps(70):
         margin = mpmath.nstr(high.ratio - 1, 10)
-    ratio = float(values[k] / bound[k]) if math.isfinite(bound[k]) and bound[k] else math.nan
+    ratio = float(values[k] / max(bound[k], FLOAT_FLOOR)) if math.isfinite(bound[k]) else math.nan
     return Counterexample(theorem.id, instance.family, instance.problem, params, k, ratio,
                           mpmath.nstr(high.ratio, 50), margin, claim, symbols)
 

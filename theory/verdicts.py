@@ -2,18 +2,23 @@
 
 The rule (project standard; theorem forms in ``theory/registry.py``):
 
-* a bound entry counts only where the bound is finite and ≥ ``FLOAT_FLOOR`` = 1e-11 (below
-  it the metric is at the rounding floor of float64 and the comparison is meaningless);
+* an entry counts where the bound is finite and ≥ ``FLOAT_FLOOR`` = 1e-11, or finite and
+  below it while the metric is ≥ FLOAT_FLOOR·max(1, max_k |metric_k|) (``counted_ratios``):
+  with both below the floor the metric is at the rounding floor of float64 and the
+  comparison is meaningless, but a metric clearly above its rounding floor against a bound
+  beneath it (e.g. (1 − ηβ)^k·err0 at ηβ = 1) is a violation, not noise;
 * iteration k violates the bound iff ``metric[k] > bound_k·(1 + RTOL) + ATOL`` with the one
   relative tolerance ``RTOL`` = 1e-9 and an absolute one ``ATOL`` = 1e-14, a thousandth of
   the counting floor (so near the floor a relative excess of 0.1 % is still caught);
 * the verdict is "pass", "fail" or "inconclusive" (``Verdict.status``): inconclusive when
-  there is no evidence to decide (no counted entry, e.g. a metric NaN or inf from the start;
-  a non-finite metric where the bound counts; too few points for a slope fit; assumptions
-  that do not hold), never a pass; ``Verdict.evidence`` counts what was compared;
+  there is no evidence to decide (no counted entry at k ≥ 1, e.g. a metric NaN or inf from
+  the start; a non-finite metric where the bound counts; too few points for a slope fit;
+  assumptions that do not hold), never a pass; ``Verdict.evidence`` counts what was compared;
 * ``worst_ratio`` = max over counted entries with k ≥ 1 (and over every game of a batch) of
-  metric/bound: 1 means the bound is attained, ≪ 1 that it is loose (k = 0 is left out of
-  the ratio because an envelope err0·ρ^k is trivially attained there; it is still checked);
+  metric/max(bound, FLOAT_FLOOR) (metric/bound wherever the bound counts; against the floor,
+  a finite lower bound of metric/bound, where it is beneath it): 1 means the bound is
+  attained, ≪ 1 that it is loose (k = 0 is left out of the ratio because an envelope
+  err0·ρ^k is trivially attained there; it is still checked);
 * ``fitted_rate`` is exp(slope) of a least-squares line through log(metric) against k over
   the asymptotic part: the later half of the iterations at which the metric is still above
   the floor (at least 3 points); with a batch it is the game whose fit is furthest above its
@@ -81,7 +86,7 @@ class Verdict:
     passed : True iff status == "pass".
     evidence : how much was counted: (iteration, game) entries compared with the bound; for
         slope-only theorems the games with a fitted slope; for claims the runs.
-    worst_ratio : max measured/bound over iterations k ≥ 1 with bound ≥ 1e-11 (None if none).
+    worst_ratio : max measured/max(bound, 1e-11) over the counted iterations k ≥ 1 (None if none).
     first_violation : first iteration k (any game of the batch) violating the bound, or None.
     fitted_rate, theory_rate : per-iteration factors (fitted from the data; the theorem's).
     tightness : equal to worst_ratio (1 = attained).
@@ -215,16 +220,30 @@ def _assumptions(theorem, params):
     return not failed, failed
 
 
+def counted_ratios(bound, values):
+    """(counted mask, ratio) of a metric ``values`` (iterations + 1, *batch) against its
+    ``bound`` (broadcastable): the counting rule of the module docstring. The metric's floor
+    is relative to its scale, max(1, max_k |metric_k|) per game, as its float64 rounding is;
+    ratio = metric/max(bound, FLOAT_FLOOR) where counted, NaN elsewhere."""
+    values = np.asarray(values, dtype=float)
+    bound = np.broadcast_to(np.asarray(bound, dtype=float), values.shape)
+    scale = np.max(np.where(np.isfinite(values), np.abs(values), 0.0), axis=0, initial=1.0)
+    with np.errstate(invalid="ignore"):
+        counted = np.isfinite(bound) & ((bound >= FLOAT_FLOOR) | (values >= FLOAT_FLOOR * scale))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # an overflow is an inf ratio
+        ratio = np.where(counted, values / np.maximum(bound, FLOAT_FLOOR), np.nan)
+    return counted, ratio
+
+
 def _bound_ratios(theorem, trajectory, values):
     """(ratio array with NaN where not counted, violation mask, counted mask)."""
     defaults = ({c: 1.0 for c in UNKNOWN_CONSTANTS} if theorem.status == "slope-only" else None)
     bound = evaluate(theorem.bound, trajectory, values, defaults)
-    counted = np.isfinite(bound) & (bound >= FLOAT_FLOOR)
+    counted, ratio = counted_ratios(bound, values)
     if theorem.form == "per-step":
         counted[0] = False
+        ratio[0] = np.nan
     violated = counted & ~(values <= bound * (1 + RTOL) + ATOL)  # NaN metric counts as violated
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # an overflow is an inf ratio
-        ratio = np.where(counted, values / bound, np.nan)
     return ratio, violated, counted
 
 
@@ -310,9 +329,10 @@ def check(trajectory, theorem_id=None, *, problem=None):
         bound_ok = not slow.any()
     else:
         evidence = int(counted_mask.sum())
-        if evidence == 0:
-            inconclusive.append("no counted entry: the bound is nowhere finite and ≥ "
-                                f"{FLOAT_FLOOR:g} (e.g. a metric non-finite from the start)")
+        if worst is None:  # k = 0 alone is no evidence: an envelope is err0 there
+            inconclusive.append("no counted entry at k ≥ 1: the bound is nowhere finite and ≥ "
+                                f"{FLOAT_FLOOR:g} nor the metric above its floor (e.g. a metric "
+                                "non-finite from the start)")
         if non_finite.any():
             at = int(np.flatnonzero(non_finite.reshape(values.shape[0], -1).any(axis=1))[0])
             inconclusive.append(f"non-finite metric where the bound counts (first at "

@@ -81,6 +81,17 @@ def test_rediscovers_known_false_statements(theorem, space, evaluations, span_co
     assert verdict.status == "fail" and verdict.first_violation is not None
 
 
+def test_no_floor_claim_is_found_in_the_default_space():
+    """Its violations need ηβ ≳ 0.3 (at ηβ = 1 the bound is 0): the CMA restarts from fresh
+    uniform starts reach them (from the best candidates alone the search stayed at ratio
+    0.999999998 near ηβ → 0)."""
+    result = falsify(NO_FLOOR, budget_seconds=600, seed=0, max_evaluations=600)
+    assert result.found, result.summary()
+    c = result.counterexample
+    assert c.ratio > 1 and mpmath.mpf(c.ratio_high_precision) > 1
+    assert result.worst_ratio >= c.ratio
+
+
 def test_span_counterexample_is_small_and_round(span_counterexample):
     c = span_counterexample.counterexample
     assert c.problem.n <= 3

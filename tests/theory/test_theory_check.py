@@ -89,6 +89,28 @@ def test_float_floor_entries_are_not_counted():
     assert not v.passed and v.first_violation == floor_from - 1
 
 
+def test_metric_above_its_floor_against_an_underflowed_bound_fails():
+    """(1 − ηβ)^k·err0 at ηβ = 1 is 0 for k ≥ 1: a metric far above its rounding floor is a
+    violation there (counted against the floor), not an entry left out (a pass on k = 0 alone)."""
+    no_floor = theorem(err0 * (1 - eta * beta) ** k, assumptions=())
+    values = geometric(1.0, 0.5, 10)
+    v = check(trajectory(values, eta=10.0, beta=0.1), no_floor)
+    assert v.status == "fail" and v.first_violation == 1
+    assert v.evidence == 11 and v.worst_ratio == pytest.approx(0.5 / FLOAT_FLOOR)
+
+
+def test_the_metric_floor_is_relative_to_the_metric_scale():
+    """Against a bound beneath 1e-11, a metric counts only above 1e-11·max(1, max_k |metric|)."""
+    no_floor = theorem(err0 * (1 - eta * beta) ** k, assumptions=())
+    values = np.full(6, 1e-6)
+    values[0] = 1e6  # scale 1e6: 1e-6 is below 1e-11·1e6, its rounding floor
+    v = check(trajectory(values, eta=10.0, beta=0.1), no_floor)
+    assert v.status == "inconclusive" and v.evidence == 1  # only k = 0 counted
+    values[3] = 1e-4
+    v = check(trajectory(values, eta=10.0, beta=0.1), no_floor)
+    assert v.status == "fail" and v.first_violation == 3
+
+
 def test_failed_assumption_is_not_a_pass_and_names_the_assumption():
     v = check(trajectory(geometric(1.0, 0.1, 10), eta=3.0), CONTRACTION)
     assert not v.passed and not v.assumptions_hold
