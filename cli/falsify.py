@@ -1,4 +1,4 @@
-"""``nashlab falsify ID|FILE.py:NAME [--budget S] [--seed K] [--out DIR] [--json] [--all]``:
+"""``nashlab falsify ID|FILE.py:NAME [--budget S] [--seed K] [--workers N] [--out DIR] [--json] [--all]``:
 search for a counterexample to a convergence bound (:mod:`nashlab.theory.falsify`).
 
 ID is a registered theorem id; FILE.py:NAME a ``Theorem`` named NAME in a Python file (a
@@ -7,7 +7,8 @@ then a summary: "VIOLATED" with the instance, the iteration and the ratio measur
 float64 and at 50 digits, or "no counterexample" with the worst ratio found and where.
 --out DIR saves a counterexample to DIR/<id>/ (JSON + NPZ + reproduce.py, numpy and mpmath
 only). --all searches every registered theorem and prints the tightness table (worst ratio
-per theorem). --json prints the summary as one JSON document instead of text. Exit status
+per theorem). --workers N runs N restarts at once (default: one per usable core; 1 is the
+deterministic mode). --json prints the summary as one JSON document instead of text. Exit status
 0 when no counterexample was found, 1 when one was, 2 on usage errors.
 """
 
@@ -26,6 +27,8 @@ def build_parser():
     parser.add_argument("--budget", type=float, default=60.0, metavar="S",
                         help="search seconds (per theorem with --all; default 60)")
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed (default 0)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="restarts at once (default: one per usable core)")
     parser.add_argument("--out", metavar="DIR", help="save a counterexample to DIR/<id>/")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--all", action="store_true",
@@ -93,7 +96,8 @@ def _one(console, theorem, args, quiet):
             bar.update(task, completed=min(search.seconds(), args.budget),
                        info=f"{search.evaluations} instances, worst ratio {best}")
 
-        return falsify(theorem, budget_seconds=args.budget, seed=args.seed, progress=progress)
+        return falsify(theorem, budget_seconds=args.budget, seed=args.seed,
+                       workers=args.workers, progress=progress)
 
 
 def main(argv=None) -> int:
@@ -106,6 +110,8 @@ def main(argv=None) -> int:
         raise UsageError(f"--budget must be a finite number of seconds > 0, got {args.budget}")
     if args.seed < 0:
         raise UsageError(f"--seed must be an int ≥ 0, got {args.seed}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be an int ≥ 1, got {args.workers}")
     out = writable_dir(args.out, "--out") if args.out else None
     console = Console(stderr=args.json)
     if args.all:

@@ -72,8 +72,9 @@ sphinx_gallery_conf = {
     "examples_dirs": str(DOCS.parent / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    # these need the neural extra and train: run them by hand (tests/scaling runs them)
-    "ignore_pattern": r"(finetune_hf|trl_nash_md|nash_md_native)\.py",
+    # run by hand: the neural examples need the extra and train (tests/scaling runs them),
+    # falsify_known_false takes minutes
+    "ignore_pattern": r"(finetune_hf|trl_nash_md|nash_md_native|falsify_known_false)\.py",
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,

@@ -1,6 +1,7 @@
 """``falsify``: adversarial search for an instance that breaks a convergence bound.
 
-    falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None) -> Falsification
+    falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None, workers=None)
+        -> Falsification
 
 ``claim`` is a registered theorem id or a ``Theorem`` (``theory/registry.py``). Every
 candidate instance is run through the front door ``nashlab.run`` with the theorem's
@@ -44,15 +45,21 @@ Slope-only theorems (unverified constants) are searched for their largest measur
 finite run refutes. ``Claim`` objects are not upper bounds (their criterion has no
 measured/bound ratio), so they are rejected with a ValueError.
 
-``client``: a ``dask.distributed.Client``; restarts with seeds seed, seed+1, ... run on its
-workers (dask imported only then; the first confirmed counterexample by seed order wins).
-Without it the search runs in this process (deterministic for a given seed whenever it
-stops on ``max_evaluations`` rather than on the clock).
+Parallel restarts: searches with seeds seed, seed+1, ... run at once, on the workers of a
+``dask.distributed.Client`` (``client``; theory never imports dask) or, without one, on the
+local cores (seed ``seed`` in this process, the others in forked processes, which inherit
+the claim, so a user's lambdas need no pickling); ``workers`` sets how many. The first
+confirmed counterexample by seed order wins and stops the others; the worst ratio is the
+largest of all. A search is deterministic for its seed whenever it stops on
+``max_evaluations`` rather than on the clock: ``workers=1`` is the deterministic mode.
 """
 
 import contextlib
 import math
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from unittest import mock
 
@@ -68,6 +75,9 @@ from nashlab.theory.verdicts import Claim
 #: θ coordinates lie in [−THETA, THETA] (the maps saturate beyond); hypothesis draws each
 #: from [−4, 4] (the maps' responsive range) or from the whole interval, half and half
 THETA = 60.0
+#: after its first confirmed violation, hypothesis shrinks it for at most this share of the
+#: budget (each smaller failing case is re-certified at 50 digits); shrink.py then has its own
+HYPOTHESIS_SHRINK_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -130,12 +140,19 @@ class _Violation(Exception):
     """Raised inside the hypothesis property when an instance is a confirmed violation."""
 
 
+class _Exhausted(BaseException):
+    """Raised inside the hypothesis property once the search is over: not an ``Exception``,
+    so hypothesis stops at once instead of shrinking or replaying."""
+
+
 class _Search:
     """The state of one search: evaluations, best ratio, history, the clock."""
 
-    def __init__(self, theorem, space, budget_seconds, max_evaluations, progress):
+    def __init__(self, theorem, space, budget_seconds, max_evaluations, progress, stop=None):
         self.theorem, self.space = theorem, space
+        self.stop = stop  # an Event shared by parallel restarts: set when one has found
         self.start = time.perf_counter()
+        self.budget_seconds = budget_seconds
         self.deadline = self.start + budget_seconds
         self.max_evaluations = max_evaluations
         self.progress = progress
@@ -143,12 +160,15 @@ class _Search:
         self.best, self.where = None, None
         self.candidates = []  # (ratio, spec, θ) of the best instances, for the local phase
         self.history, self.float_floor, self.unconfirmed = [], [], []
-        self.found = None
+        self.shrink_until = None  # set at the first confirmed violation: hypothesis's own
+        # shrinking re-certifies every smaller failing case at 50 digits, so it gets a share
         self.cache = {}
         self.slope_only = theorem.status == "slope-only"
 
     def exhausted(self) -> bool:
-        return (self.found is not None or time.perf_counter() >= self.deadline
+        now = time.perf_counter()
+        return (now >= self.deadline or (self.shrink_until is not None and now >= self.shrink_until)
+                or (self.stop is not None and self.stop.is_set())
                 or (self.max_evaluations is not None and self.evaluations >= self.max_evaluations))
 
     def seconds(self) -> float:
@@ -233,6 +253,10 @@ class _Search:
             self.history.append({**event, "event": "at the float floor"})
             return ratio, None
         self.history.append({**event, "event": "violation confirmed at 50 digits"})
+        if self.shrink_until is None:
+            self.shrink_until = time.perf_counter() + HYPOTHESIS_SHRINK_SHARE * self.budget_seconds
+            if self.stop is not None:
+                self.stop.set()
         return ratio, (instance, trajectory, verdict, high)
 
 
@@ -329,6 +353,8 @@ def _explore(search, seed, max_examples):
     @given(cases())
     def property_holds(case):
         spec, theta = case
+        if search.exhausted():
+            raise _Exhausted
         try:
             ratio, confirmed = search.evaluate(spec, theta, "hypothesis")
         except Exception as exc:  # re-raised below: hypothesis must not shrink on our bugs
@@ -343,7 +369,7 @@ def _explore(search, seed, max_examples):
     try:
         with _without_local_constants():
             property_holds()
-    except (_Violation, Flaky):
+    except (_Violation, Flaky, _Exhausted):
         pass
     if errors:
         raise errors[0]
@@ -393,8 +419,8 @@ def _local(search, seed):
     return None
 
 
-def _search(theorem, space, budget_seconds, seed, max_evaluations, progress):
-    search = _Search(theorem, space, budget_seconds, max_evaluations, progress)
+def _search(theorem, space, budget_seconds, seed, max_evaluations, progress, stop=None):
+    search = _Search(theorem, space, budget_seconds, max_evaluations, progress, stop)
     explore_examples = 150 if max_evaluations is None else max(20, max_evaluations // 3)
     found = _explore(search, seed, explore_examples)
     if found is None and not search.exhausted():
@@ -402,23 +428,77 @@ def _search(theorem, space, budget_seconds, seed, max_evaluations, progress):
     counterexample = None
     if found is not None:
         instance, trajectory, verdict, high = found
-        counterexample = shrink(theorem, search, instance)
-    search.cache.clear()  # holds trajectories; the result travels (dask) without them
-    search.candidates.clear()
-    return search, counterexample
+        counterexample = shrink(theorem, search, instance, (trajectory, high))
+    return _Restart(search.best, search.where, search.evaluations, search.history,
+                    search.float_floor, search.unconfirmed, counterexample)
 
 
-def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
+@dataclass(frozen=True)
+class _Restart:
+    """What one search (one seed) found: plain data, so it travels back from a forked
+    process or a dask worker without the theorem (whose assumptions may be lambdas)."""
+
+    best: float | None
+    where: dict | None
+    evaluations: int
+    history: list
+    float_floor: list
+    unconfirmed: list
+    counterexample: Counterexample | None
+
+
+#: (theorem, space, budget_seconds, max_evaluations, stop) of the parallel restarts, set in
+#: the parent just before it forks: the children inherit it, so the claim is never pickled
+_FORKED = None
+
+
+def _forked_search(seed):
+    theorem, space, budget_seconds, max_evaluations, stop = _FORKED
+    return _search(theorem, space, budget_seconds, seed, max_evaluations, None, stop)
+
+
+def _local_restarts(theorem, space, budget_seconds, seed, max_evaluations, progress, workers):
+    """Seed ``seed`` in this process (with ``progress``), seeds seed+1 … seed+workers−1 in
+    forked processes at the same time; the first to confirm a counterexample stops the
+    others (which of them are found then depends on timing)."""
+    global _FORKED
+    if workers == 1:
+        return [_search(theorem, space, budget_seconds, seed, max_evaluations, progress)]
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    _FORKED = (theorem, space, budget_seconds, max_evaluations, stop)
+    try:
+        with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+            others = pool.map(_forked_search, range(seed + 1, seed + workers))
+            mine = _search(theorem, space, budget_seconds, seed, max_evaluations, progress,
+                           stop)
+            return [mine, *others]
+    finally:
+        _FORKED = None
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (1 where fork is unavailable)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None, workers=None,
             max_evaluations=None, progress=None) -> Falsification:
     """Search for an instance violating ``claim`` (module docstring).
 
-    budget_seconds : wall-clock budget of the search (shrinking a found counterexample runs
-        past it by at most a few seconds); seed : int ≥ 0, the search's randomness;
+    budget_seconds : wall-clock budget of the search; a counterexample found near its end is
+        shrunk for up to ``shrink.SHRINK_GRACE`` (5 s) past it, plus the candidate running
+        then; seed : int ≥ 0, the search's randomness;
     space : None (the default space of the claim's family and method: ``Theorem.methods``
         "family/method", else its algorithm as a preference method), a dict of overrides of
         it (e.g. {"n": 3, "beta": (0.1, 1.0)}; MDPs {"S": 4, "gamma": 0.9}), or a
         ``PreferenceSpace`` / ``MDPSpace`` / ``MatrixSpace``;
     client : a dask.distributed Client for parallel restarts (seeds seed, seed+1, ...);
+    workers : how many restarts run at once: None is one per worker of ``client``, else one
+        per usable local core; 1 runs seed ``seed`` alone in this process. Without a client,
+        seed ``seed`` runs here (with ``progress``) and the others in forked processes;
     max_evaluations : stop after this many instances (deterministic runs, e.g. tests);
     progress : called with the search state after every evaluation (the CLI's bar).
     """
@@ -429,6 +509,9 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
                                                and budget_seconds > 0
                                                and math.isfinite(budget_seconds)):
         raise ValueError(f"budget_seconds must be a finite number > 0, got {budget_seconds!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(
+            workers, int | np.integer) or workers < 1):
+        raise ValueError(f"workers must be None or an int ≥ 1, got {workers!r}")
     if max_evaluations is not None and (isinstance(max_evaluations, bool) or not isinstance(
             max_evaluations, int | np.integer) or max_evaluations < 1):
         raise ValueError(f"max_evaluations must be None or an int ≥ 1, got {max_evaluations!r}")
@@ -444,22 +527,19 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None,
         note = ""
     start = time.perf_counter()
     if client is None:
-        search, counterexample = _search(theorem, chosen, budget_seconds, int(seed),
-                                         max_evaluations, progress)
-        searches = [(search, counterexample)]
+        restarts = _local_restarts(theorem, chosen, budget_seconds, int(seed), max_evaluations,
+                                   progress, _usable_cores() if workers is None else workers)
     else:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        futures = client.map(_search, [theorem] * workers, [chosen] * workers,
-                             [budget_seconds] * workers, [int(seed) + i for i in range(workers)],
-                             [max_evaluations] * workers, [None] * workers, pure=False)
-        searches = client.gather(futures)
-    found = [c for _, c in searches if c is not None]
-    best = max((s for s, _ in searches if s.best is not None), key=lambda s: s.best,
-               default=None)
+        count = workers or max(1, len(client.scheduler_info().get("workers", {})))
+        futures = client.map(_search, [theorem] * count, [chosen] * count,
+                             [budget_seconds] * count, [int(seed) + i for i in range(count)],
+                             [max_evaluations] * count, [None] * count, pure=False)
+        restarts = client.gather(futures)
+    found = [r.counterexample for r in restarts if r.counterexample is not None]
+    best = max((r for r in restarts if r.best is not None), key=lambda r: r.best, default=None)
     return Falsification(
         theorem.id, found[0] if found else None, None if best is None else best.best,
-        sum(s.evaluations for s, _ in searches), time.perf_counter() - start,
-        [h for s, _ in searches for h in s.history],
-        [f for s, _ in searches for f in s.float_floor],
-        None if best is None else best.where,
-        [u for s, _ in searches for u in s.unconfirmed], True, note)
+        sum(r.evaluations for r in restarts), time.perf_counter() - start,
+        [h for r in restarts for h in r.history], [f for r in restarts for f in r.float_floor],
+        None if best is None else best.where, [u for r in restarts for u in r.unconfirmed],
+        True, note)

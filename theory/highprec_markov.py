@@ -257,6 +257,22 @@ def optimum(r, P, gamma, tau, guess=None):
                           f"{mpmath.nstr(norm, 3)})")
 
 
+#: v*_τ of the last few games (shrinking re-runs one game with fewer iterations; a solve
+#: whose Newton steps stall falls back to value iteration, seconds at 50 digits)
+_OPTIMA: dict = {}
+_OPTIMA_KEPT = 8
+
+
+def _cached_optimum(r, P, gamma, tau, rm, Pm, g, t, guess):
+    key = (np.asarray(r, dtype=float).tobytes(), np.asarray(P, dtype=float).tobytes(),
+           np.shape(r), np.shape(P), float(gamma), float(tau), mpmath.mp.dps)
+    if key not in _OPTIMA:
+        if len(_OPTIMA) >= _OPTIMA_KEPT:
+            del _OPTIMA[next(iter(_OPTIMA))]
+        _OPTIMA[key] = optimum(rm, Pm, g, t, guess)
+    return _OPTIMA[key]
+
+
 # ---- the methods ----------------------------------------------------------------------------
 def _payoff(Q, logits):
     """F(u, v)(s) = (Q(s) y_s, −Q(s)ᵀ x_s)."""
@@ -291,7 +307,7 @@ def run(method, r, P, gamma, tau, eta, iterations, metric, init=None, guess=None
         g, t = mpmath.mpf(float(gamma)), mpmath.mpf(float(tau))
         if (metric == "policy_kl" or method != "shapley") and t == 0:
             raise ValueError(f"method {method!r} with metric {metric!r} needs tau > 0")
-        v_star, star = optimum(rm, Pm, g, t, guess)
+        v_star, star = _cached_optimum(r, P, gamma, tau, rm, Pm, g, t, guess)
 
         def value(V, logits):
             if metric == "value_error":

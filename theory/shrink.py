@@ -15,13 +15,16 @@ import mpmath
 import numpy as np
 from sympy.printing.pycode import MpmathPrinter
 
-from nashlab.theory.certify import certify
+from nashlab.theory.certify import certify, last_violation
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.instance_check import run_and_check
 from nashlab.theory.verdicts import FLOAT_FLOOR, UNKNOWN_CONSTANTS, _symbol_values, evaluate
 
-#: seconds the shrinking may take (it stops early with what it has)
+#: seconds the shrinking may take: what is left of the search's budget, but at least
+#: SHRINK_GRACE and at most SHRINK_SECONDS (it stops with what it has; a candidate started
+#: before the deadline is finished)
 SHRINK_SECONDS = 20.0
+SHRINK_GRACE = 5.0
 
 
 def _confirm(theorem, search, instance):
@@ -33,16 +36,18 @@ def _confirm(theorem, search, instance):
         return None
     if verdict.worst_ratio is not None and math.isfinite(verdict.worst_ratio):
         search.observe(verdict.worst_ratio, instance, "shrink")
-    high = certify(theorem, instance, trajectory)
+    high = certify(theorem, instance, trajectory, last=last_violation(theorem, trajectory))
     return (trajectory, high) if high.violated else None
 
 
-def shrink(theorem, search, instance) -> Counterexample:
-    """The shrunk ``Counterexample`` of a confirmed violating ``instance``."""
-    deadline = time.perf_counter() + SHRINK_SECONDS
-    best = _confirm(theorem, search, instance)
-    if best is None:
-        raise RuntimeError("shrink got an instance that is not a confirmed violation")
+def shrink(theorem, search, instance, confirmation) -> Counterexample:
+    """The shrunk ``Counterexample`` of a violating ``instance`` and its ``confirmation``
+    (float trajectory, 50-digit verdict: the search's, which ``_confirm`` would repeat)."""
+    now = time.perf_counter()
+    deadline = now + min(SHRINK_SECONDS, max(SHRINK_GRACE, search.deadline - now))
+    if not confirmation[1].violated:
+        raise ValueError("shrink got an instance that is not a confirmed violation")
+    best = confirmation
 
     def truncate(instance, best):
         k = max(1, best[1].iteration)
@@ -58,14 +63,18 @@ def shrink(theorem, search, instance) -> Counterexample:
     while changed and time.perf_counter() < deadline:
         changed = False
         for smaller in instance.smaller():
+            if time.perf_counter() >= deadline:
+                break
             result = _confirm(theorem, search, smaller)
             if result is not None:
                 instance, best, changed = smaller, result, True
                 break
     for group in instance.shrink_moves():
         for move in group:
+            if time.perf_counter() >= deadline:
+                break
             candidate = move(instance)
-            if candidate is None or time.perf_counter() >= deadline:
+            if candidate is None:
                 continue
             result = _confirm(theorem, search, candidate)
             if result is not None:

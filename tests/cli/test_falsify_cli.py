@@ -40,6 +40,7 @@ def test_user_claim_is_falsified(tmp_path, capsys):
     (["falsify", "nash-mp/kl-contraction", "--all"], "exactly one of"),
     (["falsify", "nash-mp/kl-contraction", "--budget", "0"], "--budget"),
     (["falsify", "missing.py:X"], "does not exist"),
+    (["falsify", "nash-mp/kl-contraction", "--workers", "0"], "--workers"),
 ])
 def test_usage_errors(argv, message, capsys):
     assert main(argv) == 2

@@ -9,42 +9,22 @@ import sys
 import mpmath
 import numpy as np
 import pytest
-import sympy
 
 from nashlab.games import PreferenceGame, generators
 from nashlab.solvers.front import run
-from nashlab.theory import Assumption, Source, Theorem, highprec
+from nashlab.theory import Source, Theorem, highprec
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.falsify import falsify
 from nashlab.theory.instance_check import run_and_check
 from nashlab.theory.instance_spaces import Instance, PreferenceSpace
+from nashlab.theory.known_false import FASTER, HEDGE_LAST, NO_FLOOR, SPAN_STEP
 from nashlab.theory.registry import SYMBOLS
 from nashlab.theory.verdicts import Claim
 
-beta, eta, prev, k, err0, n = (SYMBOLS[s] for s in ("beta", "eta", "prev", "k", "err0", "n"))
 USER = Source("a user's conjecture (test)", None, "test")
-POSITIVE_BETA = Assumption("β > 0", lambda p: p["beta"] > 0)
-ETA_2 = Assumption("η = 2", lambda p: p.get("eta") == 2.0)
 
-
-def claim(id, algorithm, metric, bound, form="envelope", *assumptions):
-    return Theorem(id=id, algorithm=algorithm, statement=id, metric=metric, bound=bound,
-                   source=USER, status="derived", form=form, assumptions=assumptions)
-
-
-#: The known-false statements of issue 12 (theory notes nlhf.md §2, §3, §5).
-SPAN_STEP = claim("false/nash-mp-span-step", "nash-mp", "span", prev / (1 + 2 * beta),
-                  "per-step", POSITIVE_BETA, ETA_2)
-FASTER = claim("false/nash-mp-faster", "nash-mp", "kl", prev / (1 + 2 * beta) ** 2, "per-step",
-               POSITIVE_BETA, ETA_2)
-NO_FLOOR = claim("false/nash-md-no-floor", "nash-md", "kl", (1 - eta * beta) ** k * err0,
-                 "envelope", POSITIVE_BETA,
-                 Assumption("constant step", lambda p: p.get("schedule") is None),
-                 Assumption("ηβ ≤ 1", lambda p: p["eta"] is not None and p["eta"] * p["beta"] <= 1))
-HEDGE_LAST = claim("false/hedge-last-iterate", "hedge", "unregularized_exploitability",
-                   sympy.log(n) / (eta * k) + eta / 8, "envelope",
-                   Assumption("π₀ uniform", lambda p: p.get("init") == "uniform"))
-
+#: the preference-game statements of the catalogue, in spaces and budgets that keep the
+#: tests fast and deterministic
 KNOWN_FALSE = [
     (SPAN_STEP, {"n": 3, "iterations": (1, 8)}, 150),
     (FASTER, {"n": (2, 4)}, 300),
@@ -55,7 +35,7 @@ KNOWN_FALSE = [
 
 @pytest.fixture(scope="module")
 def span_counterexample():
-    result = falsify(SPAN_STEP, budget_seconds=600, seed=0, space=KNOWN_FALSE[0][1],
+    result = falsify(SPAN_STEP, budget_seconds=600, seed=0, workers=1, space=KNOWN_FALSE[0][1],
                      max_evaluations=KNOWN_FALSE[0][2])
     assert result.found, result.summary()
     return result
@@ -64,7 +44,7 @@ def span_counterexample():
 @pytest.mark.parametrize("theorem, space, evaluations", KNOWN_FALSE, ids=lambda x: getattr(x, "id", ""))
 def test_rediscovers_known_false_statements(theorem, space, evaluations, span_counterexample):
     result = (span_counterexample if theorem is SPAN_STEP else
-              falsify(theorem, budget_seconds=600, seed=0, space=space,
+              falsify(theorem, budget_seconds=600, seed=0, workers=1, space=space,
                       max_evaluations=evaluations))
     assert result.found, result.summary()
     c = result.counterexample
@@ -85,7 +65,7 @@ def test_no_floor_claim_is_found_in_the_default_space():
     """Its violations need ηβ ≳ 0.3 (at ηβ = 1 the bound is 0): the CMA restarts from fresh
     uniform starts reach them (from the best candidates alone the search stayed at ratio
     0.999999998 near ηβ → 0)."""
-    result = falsify(NO_FLOOR, budget_seconds=600, seed=0, max_evaluations=600)
+    result = falsify(NO_FLOOR, budget_seconds=600, seed=0, workers=1, max_evaluations=600)
     assert result.found, result.summary()
     c = result.counterexample
     assert c.ratio > 1 and mpmath.mpf(c.ratio_high_precision) > 1
@@ -100,7 +80,7 @@ def test_span_counterexample_is_small_and_round(span_counterexample):
 
 
 def test_no_false_alarm_on_a_true_theorem():
-    result = falsify("nash-mp/kl-contraction", budget_seconds=600, seed=1,
+    result = falsify("nash-mp/kl-contraction", budget_seconds=600, seed=1, workers=1,
                      space={"n": (2, 4), "iterations": (2, 20)}, max_evaluations=30)
     assert not result.found
     assert result.worst_ratio is not None and result.worst_ratio <= 1 + 1e-6
@@ -183,7 +163,7 @@ def test_the_search_does_not_depend_on_the_modules_loaded(tmp_path, monkeypatch)
     """Hypothesis draws literals from the source of loaded modules now and then; falsify
     turns that off, so importing a module full of constants changes nothing."""
     def history():
-        result = falsify(FASTER, budget_seconds=600, seed=3, space={"n": 3}, max_evaluations=30)
+        result = falsify(FASTER, budget_seconds=600, seed=3, workers=1, space={"n": 3}, max_evaluations=30)
         return [(h.get("phase"), h.get("ratio")) for h in result.history]
 
     before = history()

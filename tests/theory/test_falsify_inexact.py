@@ -13,10 +13,11 @@ import pytest
 from nashlab.games import PreferenceGame
 from nashlab.solvers.front import run
 from nashlab.solvers.nlhf import INEXACT_RESPONSES
-from nashlab.theory import Assumption, Source, Theorem, highprec
+from nashlab.theory import Source, highprec
 from nashlab.theory.falsify import falsify
 from nashlab.theory.instance_check import run_and_check
 from nashlab.theory.instance_spaces import Instance, PreferenceSpace
+from nashlab.theory.known_false import INEXACT_DELTA_OVER_100, INEXACT_NO_DELTA
 from nashlab.theory.registry import SYMBOLS
 
 beta, eta, prev, delta = (SYMBOLS[s] for s in ("beta", "eta", "prev", "delta"))
@@ -112,7 +113,7 @@ def _registered(theorem_id):
 @pytest.mark.parametrize("theorem_id", ["nash-mp-inexact/kl-step", "nash-mp-inexact/kl-floor",
                                         "nash-prox/kl-slope"])
 def test_no_false_alarm(theorem_id):
-    result = falsify(theorem_id, budget_seconds=12, seed=0)
+    result = falsify(theorem_id, budget_seconds=12, seed=0, workers=1)
     assert result.searched and result.evaluations > 10, result.summary()
     assert not result.found, result.summary()
     assert result.worst_ratio is not None and not result.unconfirmed
@@ -122,24 +123,11 @@ def test_no_false_alarm(theorem_id):
     assert all(mpmath.mpf(f["ratio_high_precision"] or 0) <= 1 for f in result.float_floor)
 
 
-def _no_delta(bound, name):
-    return Theorem(id=f"false/nash-mp-inexact-{name}", algorithm="nash-mp-inexact",
-                   statement=f"KL_(k+1) ≤ {bound}", metric="kl", bound=bound, source=USER,
-                   status="derived", form="per-step", methods=("preference/nash-mp-inexact",),
-                   assumptions=(Assumption("β > 0", lambda p: p["beta"] > 0),
-                                Assumption("0 < η ≤ 2", lambda p: p["eta"] is not None
-                                           and 0 < p["eta"] <= 2)))
-
-
-#: the exact step's contraction without the inexactness term, and with a hundredth of it
-#: (the latter reads δ, which the 50-digit run and the reproduction script recompute)
-FALSE = [_no_delta(prev / (1 + eta * beta), "no-delta"),
-         _no_delta(prev / (1 + eta * beta) + delta / 100, "delta-over-100")]
-
+FALSE = [INEXACT_NO_DELTA, INEXACT_DELTA_OVER_100]
 
 @pytest.mark.parametrize("theorem", FALSE, ids=lambda t: t.id)
 def test_rediscovers_the_contraction_without_delta(theorem, tmp_path):
-    result = falsify(theorem, budget_seconds=120, seed=0, max_evaluations=50,
+    result = falsify(theorem, budget_seconds=120, seed=0, workers=1, max_evaluations=50,
                      space={"n": 3, "inner_steps": (1, 2), "iterations": (1, 10),
                             "beta": (0.1, 1.0)})
     assert result.found, result.summary()

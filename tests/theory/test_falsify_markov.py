@@ -14,22 +14,12 @@ import nashlab
 import nashlab.theory.dp_theorems  # noqa: F401  (registers the mg.* theorems)
 from nashlab.games.markov_game import random_markov_game
 from nashlab.solvers.markov_games import solve_markov_game
-from nashlab.theory import Assumption, Source, Theorem, highprec_markov
+from nashlab.theory import highprec_markov
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.falsify import falsify
 from nashlab.theory.instance_check import run_and_check
+from nashlab.theory.known_false import SHAPLEY_GAMMA_SQUARED
 from nashlab.theory.markov_space import MarkovInstance, MarkovSpace, MarkovSpec
-from nashlab.theory.registry import SYMBOLS
-
-prev, gamma = SYMBOLS["prev"], SYMBOLS["gamma"]
-USER = Source("a user's conjecture (test)", None, "test")
-
-#: Shapley value iteration contracting by γ² per step (false: γ is tight, e.g. S = 1)
-SHAPLEY_GAMMA_SQUARED = Theorem(
-    id="false/shapley-gamma-squared", algorithm="shapley", methods=("markov-game/shapley",),
-    statement="‖v_{k+1} − v*‖∞ ≤ γ²‖v_k − v*‖∞", metric="value_error", bound=gamma ** 2 * prev,
-    source=USER, status="derived", form="per-step",
-    assumptions=(Assumption("τ = 0", lambda p: p.get("tau") == 0),))
 
 
 def _close(mp_values, floats, scale):
@@ -91,7 +81,7 @@ def test_fixed_point_without_a_guess_and_stage_values():
     ("mg.regularized-shapley.contraction", 25),  # ~3 s per 50-digit re-check (S = 4, τ > 0)
     ("mg.mmd.sokota-thm3.4", 40)])
 def test_no_false_alarm_on_the_registered_theorems(theorem_id, evaluations):
-    result = falsify(theorem_id, budget_seconds=600, seed=0, max_evaluations=evaluations)
+    result = falsify(theorem_id, budget_seconds=600, seed=0, workers=1, max_evaluations=evaluations)
     assert result.searched and not result.found and not result.unconfirmed, result.summary()
     # the worst float ratio is ≤ 1 + 1e-6, or a float-floor case (value errors near 1e-11,
     # v*'s float error ~1e-15 on top) that was re-checked at 50 digits
@@ -102,14 +92,14 @@ def test_no_false_alarm_on_the_registered_theorems(theorem_id, evaluations):
 
 
 def test_slope_only_omwu_is_searched_never_falsified():
-    result = falsify("mg.omwu.cen-chi-du-xiao", budget_seconds=600, seed=0, max_evaluations=20)
+    result = falsify("mg.omwu.cen-chi-du-xiao", budget_seconds=600, seed=0, workers=1, max_evaluations=20)
     assert result.searched and not result.found and result.worst_ratio is not None
     assert "slope-only" in result.note
 
 
 @pytest.fixture(scope="module")
 def gamma_squared():
-    result = falsify(SHAPLEY_GAMMA_SQUARED, budget_seconds=600, seed=0, max_evaluations=30)
+    result = falsify(SHAPLEY_GAMMA_SQUARED, budget_seconds=600, seed=0, workers=1, max_evaluations=30)
     assert result.found, result.summary()
     return result
 

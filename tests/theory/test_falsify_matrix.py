@@ -9,36 +9,16 @@ import sys
 import mpmath
 import numpy as np
 import pytest
-import sympy
 
 import nashlab
 from nashlab.games.matrix import MatrixGame, random_matrix_game
 from nashlab.solvers.matrix_games import qre
-from nashlab.theory import Assumption, Source, Theorem, highprec_matrix
+from nashlab.theory import highprec_matrix
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.falsify import falsify
 from nashlab.theory.instance_check import run_and_check
+from nashlab.theory.known_false import HALF_GAP, MMD_ANY_STEP
 from nashlab.theory.matrix_space import MatrixInstance, MatrixSpace, MatrixSpec
-from nashlab.theory.registry import SYMBOLS
-
-prev, eta, tau, k, D0 = (SYMBOLS[s] for s in ("prev", "eta", "tau", "k", "D0"))
-USER = Source("a user's conjecture (test)", None, "test")
-
-#: MMD's contraction with the step condition η ≤ τ/L² replaced by η ≤ 1/τ (false)
-MMD_ANY_STEP = Theorem(
-    id="false/mmd-any-step", algorithm="mmd", methods=("matrix/mmd",),
-    statement="MMD contracts B by 1/(1+ητ) for every η ≤ 1/τ", metric="kl",
-    bound=prev / (1 + eta * tau), source=USER, status="derived", form="per-step",
-    assumptions=(Assumption("0 < η ≤ 1/τ", lambda p: 0 < p["eta"] <= 1 / p["tau"]),))
-#: Mirror Prox's ergodic gap with half the constant (false: the search reaches 0.98 of the
-#: true bound D0/(γT))
-HALF_GAP = Theorem(
-    id="false/mirror-prox-half-gap", algorithm="mirror-prox", methods=("matrix/mirror-prox",),
-    statement="gap of the midpoint average ≤ D0/(2γT)", metric="average_duality_gap",
-    bound=sympy.Piecewise((sympy.oo, k < 1), (D0 / (2 * eta * k), True)), source=USER,
-    status="derived",
-    assumptions=(Assumption("τ = 0", lambda p: p["tau"] == 0),
-                 Assumption("0 < γ ≤ 1/L", lambda p: 0 < p["eta"] <= 1 / p["L"])))
 
 
 @pytest.mark.parametrize("tau_value", [0.1, 0.0])
@@ -85,7 +65,7 @@ def test_high_precision_qre_is_certified_and_matches_qre():
 @pytest.mark.parametrize("theorem_id", ["mmd/matrix-game", "pu/matrix-game",
                                         "mirror-prox/matrix-game", "mirror-prox/ergodic-gap"])
 def test_no_false_alarm_on_the_registered_theorems(theorem_id):
-    result = falsify(theorem_id, budget_seconds=600, seed=0, max_evaluations=40)
+    result = falsify(theorem_id, budget_seconds=600, seed=0, workers=1, max_evaluations=40)
     assert result.searched and not result.found and not result.unconfirmed, result.summary()
     assert result.worst_ratio is not None and result.worst_ratio <= 1 + 1e-6
     for case in result.float_floor:  # a float ratio above 1 is ≤ 1 at 50 digits
@@ -93,14 +73,14 @@ def test_no_false_alarm_on_the_registered_theorems(theorem_id):
 
 
 def test_slope_only_omwu_is_searched_never_falsified():
-    result = falsify("omwu/matrix-game-slope", budget_seconds=600, seed=0, max_evaluations=20)
+    result = falsify("omwu/matrix-game-slope", budget_seconds=600, seed=0, workers=1, max_evaluations=20)
     assert result.searched and not result.found and result.worst_ratio is not None
     assert "slope-only" in result.note
 
 
 @pytest.fixture(scope="module")
 def mmd_any_step():
-    result = falsify(MMD_ANY_STEP, budget_seconds=600, seed=0, max_evaluations=30)
+    result = falsify(MMD_ANY_STEP, budget_seconds=600, seed=0, workers=1, max_evaluations=30)
     assert result.found, result.summary()
     return result
 
@@ -139,7 +119,7 @@ def test_save_load_round_trip_and_reproduction_script(mmd_any_step, tmp_path):
 
 def test_rediscovers_a_halved_ergodic_gap_and_reproduces_it(tmp_path):
     """τ = 0 and a bound in D0 (recomputed at 50 digits by the family and the script)."""
-    result = falsify(HALF_GAP, budget_seconds=600, seed=0, max_evaluations=30)
+    result = falsify(HALF_GAP, budget_seconds=600, seed=0, workers=1, max_evaluations=30)
     assert result.found, result.summary()
     c = result.counterexample
     assert c.problem.tau == 0 and 1 < mpmath.mpf(c.ratio_high_precision) <= 2

@@ -15,29 +15,21 @@ import pytest
 from nashlab.games.mdp_problems import garnet, riverswim
 from nashlab.games.regularizers import Entropy
 from nashlab.solvers.dp import run_mdp
-from nashlab.theory import Assumption, Source, Theorem, highprec_mdp
+from nashlab.theory import Source, Theorem, highprec_mdp
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.falsify import falsify
 from nashlab.theory.instance_check import run_and_check
+from nashlab.theory.known_false import XIAO_UNSCALED
 from nashlab.theory.mdp_space import MDPInstance, MDPSpace, MDPSpec
 from nashlab.theory.registry import SYMBOLS
 
 k, err0, prev, vartheta = (SYMBOLS[s] for s in ("k", "err0", "prev", "vartheta"))
 USER = Source("a user's conjecture (test)", None, "test")
-XIAO_STEP_RULE = Assumption("η_{k+1}(ϑ−1) ≥ η_kϑ", lambda p: p["vartheta"] > 1 and p[
-    "step_growth"] >= p["vartheta"] / (p["vartheta"] - 1) * (1 - 1e-12))
-
-#: dp_robust.md's former Xiao Thm 10 (eq. 54) without the 1/(1−γ) in the potential
-XIAO_UNSCALED = Theorem(
-    id="false/xiao-thm10-unscaled", algorithm="npg", methods=("mdp/npg",),
-    statement="δ_k + D*_k/((ϑ−1)η_k) ≤ (1 − 1/ϑ)^k[δ_0 + D*_0/((ϑ−1)η_0)]",
-    metric="xiao_potential_unscaled", bound=err0 * (1 - 1 / vartheta) ** k, source=USER,
-    status="derived", assumptions=(XIAO_STEP_RULE,))
 
 
 @pytest.fixture(scope="module")
 def xiao():
-    result = falsify(XIAO_UNSCALED, budget_seconds=600, seed=0, max_evaluations=40)
+    result = falsify(XIAO_UNSCALED, budget_seconds=600, seed=0, workers=1, max_evaluations=40)
     assert result.found, result.summary()
     return result
 
@@ -61,7 +53,7 @@ def test_riverswim_ratio_of_the_notes():
     that instance, and the worst ratio is the one computed from the run's own metrics."""
     space = {"S": 6, "structures": ("riverswim",), "gamma": 0.9, "eta": (0.1, 0.1),
              "growths": ("inverse-gamma",), "iterations": (60, 60), "starts": ("uniform",)}
-    result = falsify(XIAO_UNSCALED, budget_seconds=600, seed=0, space=space, max_evaluations=3)
+    result = falsify(XIAO_UNSCALED, budget_seconds=600, seed=0, workers=1, space=space, max_evaluations=3)
     assert result.found
     run = run_mdp(riverswim(6, gamma=0.9), "npg", iterations=60, eta=0.1, step_growth=1 / 0.9)
     w = run.metrics["xiao_potential_unscaled"]
@@ -71,7 +63,7 @@ def test_riverswim_ratio_of_the_notes():
 
 
 def test_no_false_alarm_on_vi_contraction():
-    result = falsify("dp.vi.contraction", budget_seconds=600, seed=0, max_evaluations=60)
+    result = falsify("dp.vi.contraction", budget_seconds=600, seed=0, workers=1, max_evaluations=60)
     assert result.searched and not result.found, result.summary()
     assert result.worst_ratio is not None and result.worst_ratio <= 1 + 1e-3
     for case in result.float_floor:  # a float ratio above 1 is ≤ 1 at 50 digits
@@ -130,7 +122,7 @@ def test_no_false_alarm_on_npg_entropy_q_improvement():
     within the float evaluation error ε‖Q*‖∞/(1−γ) ≈ 1e-10 of Q*, float64 q_error
     fluctuates (ratios ~40 above the absolute FLOAT_FLOOR 1e-11); at 50 digits every one
     is ≤ 1, and none is left unconfirmed (there was no 50-digit npg-entropy before)."""
-    result = falsify("dp.npg-entropy.q-improvement", budget_seconds=600, seed=0,
+    result = falsify("dp.npg-entropy.q-improvement", budget_seconds=600, seed=0, workers=1,
                      max_evaluations=20, space={"S": (2, 4), "gamma": (0.998, 0.999),
                                                 "tau": (1.0, 10.0), "noises": (0.0,)})
     assert result.searched and not result.found and not result.unconfirmed, result.summary()
@@ -146,7 +138,7 @@ def test_rediscovers_a_false_npg_entropy_rate_and_reproduces(tmp_path):
                    methods=("mdp/npg-entropy",), statement="q_error ÷ 1000 per step",
                    metric="q_error", bound=prev / 1000, source=USER, status="derived",
                    form="per-step")
-    result = falsify(fast, budget_seconds=600, seed=0, max_evaluations=10,
+    result = falsify(fast, budget_seconds=600, seed=0, workers=1, max_evaluations=10,
                      space={"S": (2, 3), "noises": (1e-2,)})
     assert result.found and not result.unconfirmed, result.summary()
     c = result.counterexample
@@ -163,7 +155,7 @@ def test_violation_without_a_high_precision_method_is_unconfirmed():
     halving = Theorem(id="false/pmd-1000x", algorithm="pmd", methods=("mdp/pmd",),
                       statement="lan_potential ÷ 1000 per step", metric="lan_potential",
                       bound=prev / 1000, source=USER, status="derived", form="per-step")
-    result = falsify(halving, budget_seconds=600, seed=0, space={"S": (2, 3)},
+    result = falsify(halving, budget_seconds=600, seed=0, workers=1, space={"S": (2, 3)},
                      max_evaluations=10)
     assert not result.found and result.unconfirmed
     assert all(u["ratio"] > 1 for u in result.unconfirmed)

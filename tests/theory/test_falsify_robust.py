@@ -15,22 +15,13 @@ from nashlab.games.mdp import MDP
 from nashlab.games.uncertainty import L1Ball
 from nashlab.solvers.robust import run_robust, solve_robust
 from nashlab.solvers.robust_bellman import RobustBellman
-from nashlab.theory import Assumption, Source, Theorem, highprec_robust
+from nashlab.theory import highprec_robust
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.falsify import falsify
-from nashlab.theory.registry import SYMBOLS, get
+from nashlab.theory.known_false import ROBUST_GAMMA_SQUARED as GAMMA_SQUARED
+from nashlab.theory.registry import get
 from nashlab.theory.robust_space import SETS, RobustSpace, RobustSpec
 
-prev, gamma = SYMBOLS["prev"], SYMBOLS["gamma"]
-USER = Source("a user's conjecture (test)", None, "test")
-#: robust VI contracting by γ² per step on the (s,a)-rectangular L1 ball (false)
-GAMMA_SQUARED = Theorem(
-    id="false/robust-vi-gamma-squared", algorithm="robust value iteration (L1Ball, sa)",
-    methods=("robust-mdp/vi",), statement="‖v_{k+1} − v*_U‖∞ ≤ γ²‖v_k − v*_U‖∞",
-    metric="value_error", bound=gamma ** 2 * prev, form="per-step", source=USER,
-    status="derived",
-    assumptions=(Assumption("U is an sa-rectangular L1Ball", lambda p: p.get("uncertainty")
-                            == "L1Ball" and p.get("rectangularity") == "sa"),))
 CERTIFIED = [label for label, (_, kind, _) in SETS.items() if kind is not None]
 
 
@@ -91,7 +82,7 @@ def test_high_precision_refuses_unknown_arguments():
 @pytest.mark.parametrize("theorem_id", [
     f"robust.vi.contraction.{name}" for name, _ in robust_theorems.SETS] + ["robust.pi.gamma"])
 def test_no_false_alarm_on_the_registered_theorems(theorem_id):
-    result = falsify(theorem_id, budget_seconds=600, seed=0, max_evaluations=40)
+    result = falsify(theorem_id, budget_seconds=600, seed=0, workers=1, max_evaluations=40)
     assert result.searched and not result.found, result.summary()
     assert result.worst_ratio is not None
     if theorem_id.rsplit(".", 1)[1] in ("l1-sa", "kl", "chi2", "kl-penalty", "tv-penalty",
@@ -109,14 +100,14 @@ def test_no_false_alarm_on_the_registered_theorems(theorem_id):
 
 
 def test_slope_only_rpmd_is_searched_never_falsified():
-    result = falsify("robust.rpmd.linear", budget_seconds=600, seed=0, max_evaluations=15)
+    result = falsify("robust.rpmd.linear", budget_seconds=600, seed=0, workers=1, max_evaluations=15)
     assert result.searched and not result.found and result.worst_ratio is not None
     assert "slope-only" in result.note
 
 
 @pytest.fixture(scope="module")
 def gamma_squared():
-    result = falsify(GAMMA_SQUARED, budget_seconds=600, seed=0, max_evaluations=30)
+    result = falsify(GAMMA_SQUARED, budget_seconds=600, seed=0, workers=1, max_evaluations=30)
     assert result.found, result.summary()
     return result
 
