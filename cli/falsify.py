@@ -151,8 +151,8 @@ def _table(console, results):
         elif r.found:
             outcome = "[bold red]COUNTEREXAMPLE[/bold red]"
         elif r.unconfirmed:
-            outcome = (f"none; {len(r.unconfirmed)} float violation(s) UNCONFIRMED (no 50-digit "
-                       "implementation)")
+            outcome = (f"none; {len(r.unconfirmed)} float ratio(s) > 1 UNCONFIRMED (no 50-digit "
+                       "run)")
         elif r.float_floor:
             outcome = f"none; {len(r.float_floor)} at the float floor"
         else:

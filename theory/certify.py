@@ -53,6 +53,11 @@ def _value(f, args):
         return mpmath.nan
 
 
+#: what a 50-digit run raises when it cannot be done (a fixed point not reached, an
+#: instance its twin refuses): the instance stays unconfirmed, never a counterexample
+HIGH_PRECISION_FAILURES = (ArithmeticError, ValueError)
+
+
 def last_violation(theorem, trajectory):
     """The last iteration at which ``check``'s float64 rule flags a violation (or None)."""
     values = np.asarray(trajectory.metrics[theorem.metric], dtype=float)

@@ -89,7 +89,8 @@ class Falsification:
         claim's tightness as far as the search saw); None if no instance was evaluated.
     evaluations : instances run; seconds : wall time of the search.
     history : improvements of the best ratio and events, dicts with "evaluation",
-        "seconds", "phase", "ratio", "n" (and "event" for violations / float-floor cases).
+        "seconds", "phase", "ratio", "n" (and "event" for violations / float-floor cases);
+        with parallel restarts, each restart's in seed order (its own evaluation count).
     float_floor : float64 violations that did not survive 50 digits: dicts with "ratio"
         (float64) and "ratio_high_precision" (str, 50 digits) and "iteration".
     unconfirmed : float64 violations of a method (or regularizer, metric) that has no
@@ -128,12 +129,17 @@ class Falsification:
         worst = "none" if self.worst_ratio is None else f"{self.worst_ratio:.9g}"
         floor = (f"; {len(self.float_floor)} float64 violation(s) at the float floor (not "
                  f"confirmed at 50 digits)" if self.float_floor else "")
-        unconfirmed = (f"; {len(self.unconfirmed)} float64 violation(s) UNCONFIRMED (no 50-digit "
-                       f"implementation of this method; worst float ratio "
+        unconfirmed = (f"; {len(self.unconfirmed)} float64 ratio(s) above 1 UNCONFIRMED (no "
+                       f"50-digit run: {_reasons(self.unconfirmed)}; worst float ratio "
                        f"{max(u['ratio'] for u in self.unconfirmed):.9g})"
                        if self.unconfirmed else "")
         return (f"{self.theorem_id}: no counterexample; worst ratio {worst} at {self.where} "
                 f"({self.evaluations} instances, {self.seconds:.1f} s){floor}{unconfirmed}")
+
+
+def _reasons(events) -> str:
+    """The distinct reasons of unconfirmed events, e.g. "no 50-digit implementation"."""
+    return "; ".join(dict.fromkeys(e["event"].removeprefix("unconfirmed: ") for e in events))
 
 
 class _Violation(Exception):
@@ -202,7 +208,7 @@ class _Search:
         return result
 
     def _evaluate(self, spec, theta, phase):
-        from nashlab.theory.certify import certify, last_violation
+        from nashlab.theory.certify import last_violation
 
         instance = self.space.decode(spec, theta, self.admissible)
         if instance is None:
@@ -225,7 +231,9 @@ class _Search:
             if not instance.certifiable(self.theorem) or (len(seen) >= 5
                                                            and ratio <= max(seen)):
                 return ratio, None
-            high = certify(self.theorem, instance, trajectory)
+            high = self._certify(instance, trajectory, ratio, phase, None)
+            if high is None:
+                return ratio, None
             event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
                      "ratio": ratio, "n": instance.size, "iteration": high.iteration,
                      "ratio_high_precision": None if high.worst is None else _digits(high.worst),
@@ -237,14 +245,12 @@ class _Search:
             self.history.append(event)
             return ratio, None
         if not instance.certifiable(self.theorem):
-            event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
-                     "ratio": ratio, "n": instance.size, "where": instance.describe(),
-                     "event": "unconfirmed: no 50-digit implementation"}
-            self.unconfirmed.append(event)
-            self.history.append(event)
+            self._unconfirmed(ratio, instance, phase, "no 50-digit implementation")
             return ratio, None
-        high = certify(self.theorem, instance, trajectory,
-                       last=last_violation(self.theorem, trajectory))
+        high = self._certify(instance, trajectory, ratio, phase,
+                             last_violation(self.theorem, trajectory))
+        if high is None:
+            return ratio, None
         event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
                  "ratio": ratio, "n": instance.size, "iteration": high.iteration,
                  "ratio_high_precision": None if high.ratio is None else _digits(high.ratio)}
@@ -258,6 +264,24 @@ class _Search:
             if self.stop is not None:
                 self.stop.set()
         return ratio, (instance, trajectory, verdict, high)
+
+    def _certify(self, instance, trajectory, ratio, phase, last):
+        """``certify``'s verdict, or None (recorded as unconfirmed) when the 50-digit run
+        cannot be done (e.g. its fixed-point solve does not reach its residual)."""
+        from nashlab.theory.certify import HIGH_PRECISION_FAILURES, certify
+
+        try:
+            return certify(self.theorem, instance, trajectory, last=last)
+        except HIGH_PRECISION_FAILURES as exc:
+            self._unconfirmed(ratio, instance, phase, f"the 50-digit run failed: {exc}")
+            return None
+
+    def _unconfirmed(self, ratio, instance, phase, why):
+        event = {"evaluation": self.evaluations, "seconds": self.seconds(), "phase": phase,
+                 "ratio": ratio, "n": instance.size, "where": instance.describe(),
+                 "event": f"unconfirmed: {why}"}
+        self.unconfirmed.append(event)
+        self.history.append(event)
 
 
 def describe(instance) -> dict:

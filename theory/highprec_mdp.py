@@ -223,11 +223,12 @@ def _run_npg_entropy(P, r, gamma, init, eta, iterations, metric, tau, q_noise, d
     if q_noise > 0 and (draws is None or len(draws) < iterations):
         raise ValueError(f"draws must hold {iterations} arrays (S, A) when q_noise > 0, got "
                          f"{None if draws is None else len(draws)}")
-    t, delta, step = _mpf(tau), _mpf(q_noise), _mpf(eta)
-    alpha = step * t / (1 - gamma)
-    if not 0 < alpha <= 1 + mpmath.mpf(10) ** -12:
+    # the float run's own acceptance test, in float64 (η ≤ (1−γ)/τ up to 1e-12): the twin
+    # takes every instance the float run takes
+    if not 0 < float(eta) <= (1 - float(gamma)) / float(tau) * (1 + 1e-12):
         raise ValueError(f"eta must lie in (0, (1−γ)/τ], got {eta!r}")
-    alpha = min(alpha, mpmath.mpf(1))  # the float run caps η/(1−γ) at 1/τ likewise
+    t, delta, step = _mpf(tau), _mpf(q_noise), _mpf(eta)
+    alpha = min(step * t / (1 - gamma), mpmath.mpf(1))  # the float run caps η/(1−γ) at 1/τ
     q_star, v_star, log_star = soft_optimum(P, r, gamma, t)
     logits = ([[-mpmath.log(A)] * A for _ in range(S)] if init is None else
               [_normalize([mpmath.log(_mpf(x)) for x in row]) for row in init])

@@ -15,7 +15,7 @@ import mpmath
 import numpy as np
 from sympy.printing.pycode import MpmathPrinter
 
-from nashlab.theory.certify import certify, last_violation
+from nashlab.theory.certify import HIGH_PRECISION_FAILURES, certify, last_violation
 from nashlab.theory.counterexample import Counterexample
 from nashlab.theory.instance_check import run_and_check
 from nashlab.theory.verdicts import FLOAT_FLOOR, UNKNOWN_CONSTANTS, _symbol_values, evaluate
@@ -36,7 +36,10 @@ def _confirm(theorem, search, instance):
         return None
     if verdict.worst_ratio is not None and math.isfinite(verdict.worst_ratio):
         search.observe(verdict.worst_ratio, instance, "shrink")
-    high = certify(theorem, instance, trajectory, last=last_violation(theorem, trajectory))
+    try:
+        high = certify(theorem, instance, trajectory, last=last_violation(theorem, trajectory))
+    except HIGH_PRECISION_FAILURES:
+        return None  # a candidate whose 50-digit run cannot be done is not kept
     return (trajectory, high) if high.violated else None
 
 

@@ -72,6 +72,21 @@ def test_no_floor_claim_is_found_in_the_default_space():
     assert result.worst_ratio >= c.ratio
 
 
+def test_a_failed_high_precision_run_is_unconfirmed_not_a_crash(monkeypatch):
+    """A 50-digit run that cannot be done (its fixed point not reached) leaves the float
+    violation unconfirmed, with the reason, and the search goes on."""
+    def fails(self, theorem, iterations):
+        raise ArithmeticError("the fixed point was not reached")
+
+    monkeypatch.setattr(Instance, "high_values", fails)
+    result = falsify(SPAN_STEP, budget_seconds=600, seed=0, workers=1, space=KNOWN_FALSE[0][1],
+                     max_evaluations=60)
+    assert not result.found and result.unconfirmed, result.summary()
+    assert all("the 50-digit run failed: the fixed point was not reached" in u["event"]
+               for u in result.unconfirmed)
+    assert result.evaluations == 60 and "UNCONFIRMED" in result.summary()
+
+
 def test_span_counterexample_is_small_and_round(span_counterexample):
     c = span_counterexample.counterexample
     assert c.problem.n <= 3

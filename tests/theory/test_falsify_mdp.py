@@ -117,6 +117,24 @@ def test_high_precision_npg_entropy_matches_float():
                          "q_error", tau=1.0, q_noise=0.1)
 
 
+def test_high_precision_npg_entropy_takes_every_step_the_float_run_takes():
+    """At the edge of η ≤ (1−γ)/τ (the float run's 1e-12 slack, which the search's interval
+    bisection reaches) the twin runs as the float run does; past it both refuse."""
+    mdp, tau = garnet(3, 2, 2, 0, gamma=0.95), 0.3
+    edge = (1 - mdp.gamma) / tau * (1 + 1e-12)
+    run = run_mdp(mdp, "npg-entropy", iterations=3, regularizer=Entropy(tau), eta=edge, seed=0)
+    mp, _ = highprec_mdp.run("npg-entropy", mdp.dense_P(), mdp.r, mdp.gamma, None, edge, 3,
+                             "q_error", tau=tau)
+    np.testing.assert_allclose([float(v) for v in mp], run.metrics["q_error"], rtol=1e-12,
+                               atol=1e-13)
+    past = float(np.nextafter(edge, 1.0))
+    with pytest.raises(ValueError, match="eta"):
+        run_mdp(mdp, "npg-entropy", iterations=3, regularizer=Entropy(tau), eta=past, seed=0)
+    with pytest.raises(ValueError, match="eta"):
+        highprec_mdp.run("npg-entropy", mdp.dense_P(), mdp.r, mdp.gamma, None, past, 3,
+                         "q_error", tau=tau)
+
+
 def test_no_false_alarm_on_npg_entropy_q_improvement():
     """dp.npg-entropy.q-improvement at γ ≈ 0.999, τ ≥ 1 (‖Q*‖∞ ~ 10³–10⁴): once Q^t is
     within the float evaluation error ε‖Q*‖∞/(1−γ) ≈ 1e-10 of Q*, float64 q_error
