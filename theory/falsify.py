@@ -49,8 +49,9 @@ Parallel restarts: searches with seeds seed, seed+1, ... run at once, on the wor
 ``dask.distributed.Client`` (``client``; theory never imports dask) or, without one, on the
 local cores (seed ``seed`` in this process, the others in forked processes, which inherit
 the claim, so a user's lambdas need no pickling); ``workers`` sets how many. The first
-confirmed counterexample by seed order wins and stops the others; the worst ratio is the
-largest of all. A search is deterministic for its seed whenever it stops on
+restart to confirm a counterexample stops the others (a shared Event: a
+``distributed.Event`` on a cluster); of those confirmed, the lowest seed's is reported and
+the worst ratio is the largest of all. A search is deterministic for its seed whenever it stops on
 ``max_evaluations`` rather than on the clock: ``workers=1`` is the deterministic mode.
 """
 
@@ -501,6 +502,52 @@ def _local_restarts(theorem, space, budget_seconds, seed, max_evaluations, progr
         _FORKED = None
 
 
+class _ClusterStop:
+    """A ``distributed.Event`` shared by the restarts on a cluster, read at most every
+    ``period`` seconds (each read asks the scheduler)."""
+
+    def __init__(self, name, period=0.5):
+        self.name, self.period = name, period
+        self._event, self._next, self._set = None, 0.0, False
+
+    def _shared(self):
+        if self._event is None:
+            from distributed import Event
+
+            self._event = Event(self.name)
+        return self._event
+
+    def set(self):
+        self._set = True
+        self._shared().set()
+
+    def is_set(self) -> bool:
+        now = time.perf_counter()
+        if not self._set and now >= self._next:
+            self._next = now + self.period
+            self._set = self._shared().is_set()
+        return self._set
+
+    def __getstate__(self):  # travels to the workers by name only
+        return {"name": self.name, "period": self.period}
+
+    def __setstate__(self, state):
+        self.__init__(state["name"], state["period"])
+
+
+def _dask_restarts(client, theorem, space, budget_seconds, seed, max_evaluations, workers):
+    """Seeds seed, seed+1, ... on the workers of ``client`` (one per worker unless
+    ``workers``); the first to confirm a counterexample stops the others."""
+    import uuid
+
+    count = workers or max(1, len(client.scheduler_info().get("workers", {})))
+    stop = _ClusterStop(f"nashlab-falsify-{uuid.uuid4().hex}")
+    futures = client.map(_search, [theorem] * count, [space] * count, [budget_seconds] * count,
+                         [seed + i for i in range(count)], [max_evaluations] * count,
+                         [None] * count, [stop] * count, pure=False)
+    return client.gather(futures)
+
+
 def _usable_cores() -> int:
     """Cores this process may run on (1 where fork is unavailable)."""
     if "fork" not in multiprocessing.get_all_start_methods():
@@ -554,11 +601,8 @@ def falsify(claim, *, budget_seconds=60, seed=0, space=None, client=None, worker
         restarts = _local_restarts(theorem, chosen, budget_seconds, int(seed), max_evaluations,
                                    progress, _usable_cores() if workers is None else workers)
     else:
-        count = workers or max(1, len(client.scheduler_info().get("workers", {})))
-        futures = client.map(_search, [theorem] * count, [chosen] * count,
-                             [budget_seconds] * count, [int(seed) + i for i in range(count)],
-                             [max_evaluations] * count, [None] * count, pure=False)
-        restarts = client.gather(futures)
+        restarts = _dask_restarts(client, theorem, chosen, budget_seconds, int(seed),
+                                  max_evaluations, workers)
     found = [r.counterexample for r in restarts if r.counterexample is not None]
     best = max((r for r in restarts if r.best is not None), key=lambda r: r.best, default=None)
     return Falsification(

@@ -5,7 +5,7 @@ deterministic search, and together they count every instance run."""
 import mpmath
 import pytest
 
-from nashlab.theory.falsify import falsify
+from nashlab.theory.falsify import _ClusterStop, falsify
 from nashlab.theory.known_false import SPAN_STEP
 
 TRUE_ID, TRUE_SPACE = "nash-mp/kl-contraction", {"n": 3}
@@ -59,9 +59,16 @@ def test_dask_restarts_run_every_seed(client):
 
 
 def test_dask_restarts_find_a_lambda_claim(client):
-    result = falsify(SPAN_STEP, budget_seconds=600, seed=0, space=SPAN_SPACE,
-                     max_evaluations=150, client=client)
-    assert result.found and mpmath.mpf(result.counterexample.ratio_high_precision) > 1
+    _finds_span_step(client=client)
+
+
+def test_the_cluster_stop_is_shared_by_name(client):
+    """What one task sets, another task (any worker) reads: the stop travels by name."""
+    stop = _ClusterStop("nashlab-test-stop", period=0.0)
+    assert not client.submit(lambda s: s.is_set(), stop, pure=False).result()
+    client.submit(lambda s: s.set(), stop, pure=False).result()
+    assert client.submit(lambda s: s.is_set(), stop, pure=False).result()
+    assert stop.is_set()
 
 
 @pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2"])
