@@ -79,7 +79,11 @@ def certify(theorem, instance, trajectory, last=None) -> HighPrecision:
                     else None)
         numeric = _symbol_values(theorem.bound, trajectory, floats, defaults)
         symbols, f = _mp_bound(theorem.bound)
-        scale = max([mpmath.mpf(1)] + [abs(v) for v in values if mpmath.isfinite(v)])
+        # the metric's floor scale as check sets it: over the whole float run, not only the
+        # iterations re-run here
+        everything = np.asarray(trajectory.metrics[theorem.metric], dtype=float)
+        scale = mpmath.mpf(float(np.max(np.abs(everything[np.isfinite(everything)]),
+                                        initial=1.0)))
         bounds, ratios = [], []
         for k in range(len(values)):
             args = []
