@@ -24,8 +24,7 @@ def main(budget_seconds=60.0, seed=0):
     print(f"budget {budget_seconds:g} s per statement, seed {seed}")
     missed = 0
     for entry in KNOWN_FALSE:
-        result = falsify(entry.theorem, budget_seconds=budget_seconds, seed=seed,
-                         space=entry.space)
+        result = falsify(entry.theorem, budget_seconds=budget_seconds, seed=seed)
         c = result.counterexample
         if c is None:
             missed += 1

@@ -20,12 +20,11 @@ ISSUE = Source("nashlab's known-false statements (issue 12)", None, "known false
 
 @dataclass(frozen=True)
 class KnownFalse:
-    """A false ``theorem``, why it is false, and the ``space`` it is searched in (None: the
-    instance space ``falsify`` derives from the theorem)."""
+    """A false ``theorem`` and why it is false; it is searched in the instance space
+    ``falsify`` derives from the theorem's algorithm and assumptions."""
 
     theorem: Theorem
     why: str
-    space: dict | None = None
 
 
 def _false(id, algorithm, statement, metric, bound, *assumptions, form="envelope", methods=()):

@@ -33,7 +33,7 @@ def _finds_span_step(**parallel):
                      max_evaluations=150, **parallel)
     assert result.found, result.summary()
     assert mpmath.mpf(result.counterexample.ratio_high_precision) > 1
-    # the first restart to confirm stops the other: not both ran their 150
+    # a restart ends at its own confirmation or when the other's stops it: never both at 150
     assert result.evaluations < 300
 
 
